@@ -1,0 +1,60 @@
+/// Why a set of named features could not become a model's input row. Each names the feature.
+public enum FeatureError: Error, CustomStringConvertible, Equatable, Sendable {
+    case missing(String)
+    case unknown(String)
+    case notNumeric(String)
+    case nullNotAccepted(String)
+
+    public var description: String {
+        switch self {
+        case .missing(let name): return "feature '\(name)' is missing"
+        case .unknown(let name): return "feature '\(name)' is not one the model reads"
+        case .notNumeric(let name): return "feature '\(name)' is not a number or null"
+        case .nullNotAccepted(let name): return "feature '\(name)' is null and this model cannot score missing values"
+        }
+    }
+
+    public var featureName: String {
+        switch self {
+        case .missing(let name), .unknown(let name), .notNumeric(let name), .nullNotAccepted(let name): return name
+        }
+    }
+}
+
+/// Builds input rows from features given by name, strictly: every feature the model reads must be
+/// present (null for missing), and no other may be.
+public struct FeatureRowBuilder: Sendable {
+    public let featureNames: [String]
+    public let acceptsMissingValues: Bool
+    private let positions: [String: Int]
+
+    public init(model: any ScoringModel) {
+        self.init(featureNames: model.featureNames, acceptsMissingValues: model.acceptsMissingValues)
+    }
+
+    public init(featureNames: [String], acceptsMissingValues: Bool) {
+        self.featureNames = featureNames
+        self.acceptsMissingValues = acceptsMissingValues
+        self.positions = Dictionary(uniqueKeysWithValues: featureNames.enumerated().map { ($1, $0) })
+    }
+
+    public func position(of name: String) -> Int? { positions[name] }
+
+    /// A row from `features`, where `nil` means the feature was given as null (missing).
+    public func row(from features: [String: Double?]) throws(FeatureError) -> [Double] {
+        var row = [Double](repeating: .nan, count: featureNames.count)
+        for (name, value) in features {
+            guard let index = positions[name] else { throw FeatureError.unknown(name) }
+            if let value {
+                guard value.isFinite else { throw FeatureError.notNumeric(name) }
+                row[index] = value
+            } else if !acceptsMissingValues {
+                throw FeatureError.nullNotAccepted(name)
+            }
+        }
+        if features.count < featureNames.count {
+            for name in featureNames where features.index(forKey: name) == nil { throw FeatureError.missing(name) }
+        }
+        return row
+    }
+}

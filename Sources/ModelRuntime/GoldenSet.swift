@@ -1,0 +1,101 @@
+import Foundation
+
+/// Rows with the training library's own score for each: the proof that a loaded model scores as
+/// the data scientist's notebook did. Stored as JSON lines `{"features": {...}, "score": p}`.
+public struct GoldenSet: Sendable {
+    public struct Row: Sendable {
+        public let features: [String: Double?]
+        public let score: Double
+    }
+
+    /// The largest difference from the library's score that still counts as the same score.
+    public static let tolerance = 1e-6
+
+    public let rows: [Row]
+
+    public init(rows: [Row]) { self.rows = rows }
+
+    /// Parses JSON lines; blank lines are skipped. Throws `GoldenError.unreadable` naming the line.
+    public init(jsonLines text: String) throws(GoldenError) {
+        var rows: [Row] = []
+        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            let lineNumber = offset + 1
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+                throw GoldenError.unreadable("line \(lineNumber) is not a JSON object")
+            }
+            guard let score = (object["score"] as? NSNumber)?.doubleValue, score.isFinite else {
+                throw GoldenError.unreadable("line \(lineNumber) has no numeric \"score\"")
+            }
+            guard let rawFeatures = object["features"] as? [String: Any] else {
+                throw GoldenError.unreadable("line \(lineNumber) has no \"features\" object")
+            }
+            var features: [String: Double?] = [:]
+            for (name, value) in rawFeatures {
+                if value is NSNull {
+                    features[name] = .some(nil)
+                } else if let number = value as? NSNumber, isNumberNotBoolean(number) {
+                    features[name] = number.doubleValue
+                } else {
+                    throw GoldenError.unreadable("line \(lineNumber) feature '\(name)' is not a number or null")
+                }
+            }
+            rows.append(Row(features: features, score: score))
+        }
+        guard !rows.isEmpty else { throw GoldenError.unreadable("no rows") }
+        self.rows = rows
+    }
+
+    /// The same rows as JSON lines, for storing beside the version.
+    public func jsonLines() -> String {
+        rows.map { row in
+            let features = row.features.keys.sorted().map { name -> String in
+                let value = row.features[name]!.map { "\($0)" } ?? "null"
+                return "\"\(name)\":\(value)"
+            }.joined(separator: ",")
+            return "{\"features\":{\(features)},\"score\":\(row.score)}"
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// Scores every row with `model`; returns the largest absolute difference from the stored scores.
+    /// Throws `GoldenError.mismatch` for the first row off by more than `tolerance`.
+    @discardableResult
+    public func verify(_ model: any ScoringModel) throws(GoldenError) -> Double {
+        let builder = FeatureRowBuilder(model: model)
+        var largest = 0.0
+        for (index, row) in rows.enumerated() {
+            let input: [Double]
+            do {
+                input = try builder.row(from: row.features)
+            } catch {
+                throw GoldenError.unreadable("row \(index + 1): \(error)")
+            }
+            let score = model.score(input)
+            let difference = abs(score - row.score)
+            guard difference <= Self.tolerance else {
+                throw GoldenError.mismatch(row: index + 1, expected: row.score, actual: score)
+            }
+            largest = max(largest, difference)
+        }
+        return largest
+    }
+}
+
+public enum GoldenError: Error, CustomStringConvertible, Equatable, Sendable {
+    case unreadable(String)
+    case mismatch(row: Int, expected: Double, actual: Double)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let detail): return "golden rows unusable: \(detail)"
+        case .mismatch(let row, let expected, let actual):
+            return "golden row \(row): scored \(actual), the training library said \(expected) (tolerance \(GoldenSet.tolerance))"
+        }
+    }
+}
+
+/// JSON booleans also arrive as NSNumber; a feature must be a real number.
+private func isNumberNotBoolean(_ number: NSNumber) -> Bool {
+    String(cString: number.objCType) != "c"
+}

@@ -1,0 +1,29 @@
+/// Checks that a tree given as child arrays is a tree: every child index in range, every node
+/// reached exactly once from the root (no cycle, no node shared by two parents, none unreachable).
+/// A bad artifact must fail here, at registration, never by looping or crashing on a request.
+enum TreeShape {
+    /// `children(node)` returns nil for a leaf, or its (left, right) children as raw indices.
+    static func validate(tree: Int, nodeCount: Int, children: (Int) -> (Int, Int)?) throws(ModelLoadError) {
+        guard nodeCount > 0 else { throw ModelLoadError.invalidTree(tree: tree, reason: "has no nodes") }
+        var seen = [Bool](repeating: false, count: nodeCount)
+        var stack = [0]
+        var visited = 0
+        while let node = stack.popLast() {
+            guard node >= 0 && node < nodeCount else {
+                throw ModelLoadError.invalidTree(tree: tree, reason: "child index \(node) is outside the tree (\(nodeCount) nodes)")
+            }
+            guard !seen[node] else {
+                throw ModelLoadError.invalidTree(tree: tree, reason: "node \(node) is reached twice (a cycle or a shared child)")
+            }
+            seen[node] = true
+            visited += 1
+            if let (left, right) = children(node) {
+                stack.append(left)
+                stack.append(right)
+            }
+        }
+        guard visited == nodeCount else {
+            throw ModelLoadError.invalidTree(tree: tree, reason: "\(nodeCount - visited) of \(nodeCount) nodes are unreachable from the root")
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ModelRuntime
+
+/// A version's per-model number, shown to people as `v3`.
+public struct VersionLabel: Hashable, Sendable, CustomStringConvertible, Comparable {
+    public let number: Int
+
+    public init(_ number: Int) { self.number = number }
+
+    /// Reads `v3`, `V3` or `3`.
+    public init(parsing text: String) throws(RegistryError) {
+        let digits = text.hasPrefix("v") || text.hasPrefix("V") ? String(text.dropFirst()) : text
+        guard let number = Int(digits), number >= 1, digits.allSatisfy(\.isASCII) else {
+            throw RegistryError.invalidVersionLabel(text)
+        }
+        self.number = number
+    }
+
+    public var description: String { "v\(number)" }
+    public static func < (lhs: VersionLabel, rhs: VersionLabel) -> Bool { lhs.number < rhs.number }
+}
+
+/// Where a version stands in its life.
+public enum VersionStage: String, Sendable, Codable {
+    case registered
+    /// The active version: the one the service scores with. At most one per model.
+    case production
+    /// Retired for good: it cannot be promoted again.
+    case archived
+}
+
+/// One registered version of a model, without its artifact bytes.
+public struct ModelVersion: Sendable, Equatable {
+    /// The row id in `model_versions`.
+    public let id: Int64
+    public let model: String
+    public let label: VersionLabel
+    public let format: ModelFormat
+    public let artifactSHA256: String
+    public let artifactSize: Int
+    public let featureNames: [String]
+    public let threshold: Double
+    public let description: String?
+    public let stage: VersionStage
+    public let createdAt: String
+    public let createdBy: String
+    public let metrics: [String: Double]
+    /// When this version last became active, if it ever did.
+    public let activeSince: String?
+
+    public var isActive: Bool { stage == .production }
+}
+
+/// A version together with what is needed to score with it.
+public struct LoadableVersion: Sendable {
+    public let version: ModelVersion
+    public let artifact: [UInt8]
+    public let golden: GoldenSet?
+}
+
+/// One entry of the promotion history.
+public struct Promotion: Sendable, Equatable {
+    public enum Action: String, Sendable { case promote, rollback }
+    public let id: Int64
+    public let model: String
+    public let from: VersionLabel?
+    public let to: VersionLabel
+    public let action: Action
+    public let at: String
+    public let by: String
+    public let reason: String?
+}

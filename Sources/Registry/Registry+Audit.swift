@@ -1,0 +1,134 @@
+/// The decision a score leads to under its version's threshold.
+public enum Decision: String, Sendable, Codable {
+    case fraud
+    case legit
+
+    public init(score: Double, threshold: Double) {
+        self = score >= threshold ? .fraud : .legit
+    }
+}
+
+/// One scored transaction, as the audit log keeps it.
+public struct AuditRecord: Sendable, Equatable {
+    public var predictedAt: String
+    public var requestID: String
+    /// The instance's position in a batch request (0 for a single prediction).
+    public var rowIndex: Int
+    public var versionID: Int64
+    /// The features as a JSON object, nulls for missing values.
+    public var featuresJSON: String
+    public var score: Double
+    public var decision: Decision
+    public var latencyMicroseconds: Int
+
+    public init(predictedAt: String, requestID: String, rowIndex: Int, versionID: Int64, featuresJSON: String,
+                score: Double, decision: Decision, latencyMicroseconds: Int) {
+        self.predictedAt = predictedAt
+        self.requestID = requestID
+        self.rowIndex = rowIndex
+        self.versionID = versionID
+        self.featuresJSON = featuresJSON
+        self.score = score
+        self.decision = decision
+        self.latencyMicroseconds = latencyMicroseconds
+    }
+}
+
+/// A row of the audit log read back, with names joined in.
+public struct AuditEntry: Sendable, Equatable {
+    public let id: Int64
+    public let predictedAt: String
+    public let requestID: String
+    public let rowIndex: Int
+    public let model: String
+    public let version: VersionLabel
+    public let score: Double
+    public let decision: String
+    public let latencyMicroseconds: Int
+    public let featuresJSON: String
+}
+
+/// What to read from the audit log. Every field narrows the result; all are bound, never spliced.
+public struct AuditQuery: Sendable {
+    public var model: String?
+    public var version: VersionLabel?
+    /// Stored-form timestamps (see `Timestamp`); `since` is inclusive, `until` exclusive.
+    public var since: String?
+    public var until: String?
+    public var requestID: String?
+    public var limit: Int
+
+    public init(model: String? = nil, version: VersionLabel? = nil, since: String? = nil, until: String? = nil,
+                requestID: String? = nil, limit: Int = 100) {
+        self.model = model
+        self.version = version
+        self.since = since
+        self.until = until
+        self.requestID = requestID
+        self.limit = limit
+    }
+}
+
+extension Registry {
+    static let insertAudit = """
+        INSERT INTO predictions (predicted_at, request_id, row_index, model_id, version_id, features, score, decision, latency_us)
+        VALUES (?1, ?2, ?3, (SELECT model_id FROM model_versions WHERE id = ?4), ?4, ?5, ?6, ?7, ?8)
+        """
+    static let selectAuditBase = """
+        SELECT p.id, p.predicted_at, p.request_id, p.row_index, m.name, v.version, p.score, p.decision, p.latency_us, p.features
+        FROM predictions p
+        JOIN models m         ON m.id = p.model_id
+        JOIN model_versions v ON v.id = p.version_id
+        """
+    // Each filter is a fixed fragment with its own parameter; only the fragments present are joined.
+    static let auditFilterModel = "m.name = ?"
+    static let auditFilterVersion = "v.version = ?"
+    static let auditFilterSince = "p.predicted_at >= ?"
+    static let auditFilterUntil = "p.predicted_at < ?"
+    static let auditFilterRequest = "p.request_id = ?"
+    static let auditOrder = " ORDER BY p.predicted_at DESC, p.id DESC LIMIT ?"
+    static let countAudit = "SELECT count(*) FROM predictions"
+
+    /// Appends `records` to the audit log in one transaction: all of them are written or none.
+    public func appendAudit(_ records: [AuditRecord]) throws {
+        guard !records.isEmpty else { return }
+        try write {
+            let statement = try db.cached(Self.insertAudit)
+            for record in records {
+                try statement.run([
+                    record.predictedAt, record.requestID, record.rowIndex, record.versionID, record.featuresJSON,
+                    record.score, record.decision.rawValue, record.latencyMicroseconds,
+                ])
+            }
+        }
+    }
+
+    /// Reads the audit log, newest first. Throws `.invalidLimit`, and `.modelNotFound` /
+    /// `.modelRequired` when a version is named without a resolvable model.
+    public func audit(_ query: AuditQuery) throws -> [AuditEntry] {
+        guard query.limit >= 1 else { throw RegistryError.invalidLimit(query.limit) }
+        var model = query.model
+        if query.version != nil { model = try resolveModel(model) } else if let name = model { _ = try resolveModel(name) }
+        var filters: [String] = []
+        var values: [SQLiteBindable] = []
+        if let model { filters.append(Self.auditFilterModel); values.append(model) }
+        if let version = query.version { filters.append(Self.auditFilterVersion); values.append(version.number) }
+        if let since = query.since { filters.append(Self.auditFilterSince); values.append(since) }
+        if let until = query.until { filters.append(Self.auditFilterUntil); values.append(until) }
+        if let requestID = query.requestID { filters.append(Self.auditFilterRequest); values.append(requestID) }
+        values.append(query.limit)
+        let sql = Self.selectAuditBase + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND ")) + Self.auditOrder
+        return try read {
+            try db.prepare(sql).rows(values) { row in
+                AuditEntry(id: row.int64(0), predictedAt: row.text(1), requestID: row.text(2), rowIndex: row.int(3),
+                           model: row.text(4), version: VersionLabel(row.int(5)), score: row.double(6),
+                           decision: row.text(7), latencyMicroseconds: row.int(8), featuresJSON: row.text(9))
+            }
+        }
+    }
+
+    /// How many rows the audit log holds.
+    public func auditCount() throws -> Int {
+        try read { try db.scalarInt(Self.countAudit) ?? 0 }
+    }
+}

@@ -1,0 +1,106 @@
+import Crypto
+import Foundation
+import ModelRuntime
+
+/// Everything needed to register one new version.
+public struct Registration: Sendable {
+    public var model: String
+    public var format: ModelFormat
+    public var artifact: [UInt8]
+    public var metrics: [String: Double]
+    /// The decision threshold; nil takes the default of 0.5.
+    public var threshold: Double?
+    public var description: String?
+    /// Rows the version must reproduce, now and every time the service loads it.
+    public var golden: GoldenSet?
+    public var createdBy: String
+
+    public init(model: String, format: ModelFormat, artifact: [UInt8], metrics: [String: Double] = [:],
+                threshold: Double? = nil, description: String? = nil, golden: GoldenSet? = nil, createdBy: String) {
+        self.model = model
+        self.format = format
+        self.artifact = artifact
+        self.metrics = metrics
+        self.threshold = threshold
+        self.description = description
+        self.golden = golden
+        self.createdBy = createdBy
+    }
+}
+
+extension Registry {
+    static let defaultThreshold = 0.5
+    static let insertModel = "INSERT INTO models (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING"
+    static let nextVersionNumber = "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE model_id = ?1"
+    static let insertVersion = """
+        INSERT INTO model_versions (model_id, version, format, artifact, artifact_sha256, artifact_size,
+            feature_schema, threshold, description, golden_rows, stage, created_at, created_by)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'registered', ?11, ?12)
+        """
+    static let insertMetric = "INSERT INTO version_metrics (version_id, name, value) VALUES (?1, ?2, ?3)"
+
+    static func isValidModelName(_ name: String) -> Bool {
+        (1...128).contains(name.utf8.count)
+            && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+    }
+
+    /// Registers a new version of `registration.model` (creating the model on its first version)
+    /// and returns it. The artifact is parsed in full and the golden rows scored before anything is
+    /// written.
+    ///
+    /// Throws `.invalidModelName`, `.artifactRejected` (the evaluator cannot score it exactly),
+    /// `.goldenMismatch` / `.goldenUnreadable`, `.invalidThreshold`, `.invalidMetric`, and the
+    /// database errors of `write`.
+    @discardableResult
+    public func register(_ registration: Registration) throws -> ModelVersion {
+        guard Self.isValidModelName(registration.model) else { throw RegistryError.invalidModelName(registration.model) }
+        let model: any ScoringModel
+        do {
+            model = try ModelLoader.load(registration.format, from: registration.artifact)
+        } catch {
+            throw RegistryError.artifactRejected(format: registration.format, reason: error.description)
+        }
+        let threshold = registration.threshold ?? Self.defaultThreshold
+        guard threshold.isFinite, model.output == .raw || (0...1).contains(threshold) else {
+            throw RegistryError.invalidThreshold("\(threshold)")
+        }
+        for (name, value) in registration.metrics where name.isEmpty || !value.isFinite {
+            throw RegistryError.invalidMetric("\(name)=\(value)")
+        }
+        if let golden = registration.golden {
+            do {
+                try golden.verify(model)
+            } catch GoldenError.mismatch(let row, let expected, let actual) {
+                throw RegistryError.goldenMismatch(row: row, expected: expected, actual: actual)
+            } catch {
+                throw RegistryError.goldenUnreadable(reason: error.description)
+            }
+        }
+        let sha256 = SHA256.hash(data: registration.artifact).map { String(format: "%02x", $0) }.joined()
+        let schema = String(decoding: try JSONSerialization.data(withJSONObject: model.featureNames), as: UTF8.self)
+        let now = Timestamp.now()
+
+        let (versionID, number) = try write { () throws -> (Int64, Int) in
+            try db.run(Self.insertModel, [registration.model, now])
+            guard let modelID = try db.scalarInt(Self.selectModelID, [registration.model]),
+                  let number = try db.scalarInt(Self.nextVersionNumber, [modelID]) else {
+                throw RegistryError.database("model \(registration.model) vanished during registration")
+            }
+            try db.run(Self.insertVersion, [
+                modelID, number, registration.format.rawValue, registration.artifact, sha256,
+                registration.artifact.count, schema, threshold, registration.description,
+                registration.golden?.jsonLines(), now, registration.createdBy,
+            ])
+            let versionID = db.lastInsertRowID
+            for (name, value) in registration.metrics.sorted(by: { $0.key < $1.key }) {
+                try db.run(Self.insertMetric, [versionID, name, value])
+            }
+            return (versionID, number)
+        }
+        logger.info("registered version", metadata: [
+            "model.name": "\(registration.model)", "model.version": "v\(number)",
+            "model.sha256": "\(sha256)", "model.version_id": "\(versionID)",
+        ])
+        return try version(VersionLabel(number), model: registration.model)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import RegistrySchema
+
+/// The model registry in one SQLite file: models, versions, metrics, promotions and the audit log.
+///
+/// A `Registry` owns one connection and, like it, is used by one task at a time. Every public
+/// method that writes owns its transaction (`BEGIN IMMEDIATE`), so a failure leaves the database
+/// exactly as it was.
+public final class Registry {
+    public enum Access: Sendable {
+        case read
+        case write
+    }
+
+    public let path: String
+    let db: Connection
+    let logger: Logger
+
+    /// Opens an initialised registry whose schema matches this binary.
+    ///
+    /// Throws `RegistryError.databaseNotFound` when there is no file, `.notADatabase`,
+    /// `.notARegistry`, `.notInitialised`, `.schemaBehind`, `.schemaTooNew`, `.readOnly` (write
+    /// access to a file that cannot be written) or `.busy`.
+    public static func open(path: String, access: Access, busyTimeoutMilliseconds: Int32 = 5_000,
+                            durability: Connection.Durability = .powerLoss,
+                            logger: Logger = Logger(label: "sentinel.registry")) throws -> Registry {
+        guard FileManager.default.fileExists(atPath: path) else { throw RegistryError.databaseNotFound(path: path) }
+        // Readers open read-write with query_only when they may, so that closing cleans up the WAL
+        // files; a registry they cannot write (a read-only mount) is still readable.
+        let readOnlyFile = access == .read && !FileManager.default.isWritableFile(atPath: path)
+        let options = Connection.Options(mode: readOnlyFile ? .readOnly : .readWrite,
+                                         busyTimeoutMilliseconds: busyTimeoutMilliseconds, durability: durability,
+                                         queryOnly: access == .read)
+        let db = try connect(path: path, options: options)
+        do {
+            switch try Migrator().status(of: db) {
+            case .empty: throw RegistryError.notInitialised(path: path)
+            case .current: break
+            case .behind(let version):
+                throw RegistryError.schemaBehind(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
+            case .ahead(let version):
+                throw RegistryError.schemaTooNew(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
+            }
+        } catch {
+            throw RegistryError.from(error, path: path, busyTimeout: busyTimeoutMilliseconds)
+        }
+        return Registry(path: path, db: db, logger: logger)
+    }
+
+    /// Creates the registry at `path` if needed and applies every migration it lacks; running it
+    /// on an up-to-date registry changes nothing. Returns the migrations applied.
+    @discardableResult
+    public static func initialise(path: String, upTo target: Int? = nil, busyTimeoutMilliseconds: Int32 = 5_000) throws -> [SchemaMigration] {
+        // Look before switching anything on: another application's database, or one newer than this
+        // binary, must be refused with its bytes untouched (opening for write would turn WAL on).
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 {
+            let reader = try connect(path: path, options: .init(mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds))
+            do {
+                if case .ahead(let version) = try Migrator().status(of: reader) {
+                    throw RegistryError.schemaTooNew(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
+                }
+            } catch {
+                throw RegistryError.from(error, path: path, busyTimeout: busyTimeoutMilliseconds)
+            }
+        }
+        let db = try connect(path: path, options: .init(mode: .readWriteCreate, busyTimeoutMilliseconds: busyTimeoutMilliseconds))
+        do {
+            return try Migrator().migrate(db, upTo: target)
+        } catch {
+            throw RegistryError.from(error, path: path, busyTimeout: busyTimeoutMilliseconds)
+        }
+    }
+
+    private static func connect(path: String, options: Connection.Options) throws -> Connection {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw RegistryError.cannotOpen(path: path, reason: "it is a directory")
+        }
+        do {
+            return try Connection(path: path, options: options)
+        } catch let error where error.isCannotOpen {
+            let directory = (path as NSString).deletingLastPathComponent
+            throw RegistryError.cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory)
+                ? "the file or its directory cannot be written" : "directory \(directory) does not exist")
+        } catch {
+            throw RegistryError.from(error, path: path, busyTimeout: options.busyTimeoutMilliseconds)
+        }
+    }
+
+    init(path: String, db: Connection, logger: Logger) {
+        self.path = path
+        self.db = db
+        self.logger = logger
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction and puts SQLite failures in the registry's words.
+    func write<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try db.transaction(.immediate, body)
+        } catch {
+            throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
+        }
+    }
+
+    /// Runs `body` in one read transaction, so that everything it reads is one snapshot.
+    /// Reentrant: inside an open transaction it simply runs `body` in that one.
+    func read<T>(_ body: () throws -> T) throws -> T {
+        if db.isInTransaction { return try body() }
+        do {
+            return try db.transaction(.deferred, body)
+        } catch {
+            throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ModelRuntime
+
+/// Everything the registry refuses, each naming the thing at fault. The CLI prints `description`
+/// as its one line on stderr.
+public enum RegistryError: Error, CustomStringConvertible, Equatable {
+    // The database file.
+    case databaseNotFound(path: String)
+    case notADatabase(path: String)
+    case notARegistry(path: String)
+    case notInitialised(path: String)
+    case schemaTooNew(path: String, databaseVersion: Int, knownVersion: Int)
+    case schemaBehind(path: String, databaseVersion: Int, knownVersion: Int)
+    case migrationMismatch(number: Int, recorded: String, known: String)
+    case readOnly(path: String)
+    case busy(path: String, timeoutMilliseconds: Int32)
+    case cannotOpen(path: String, reason: String)
+    // Models and versions.
+    case invalidModelName(String)
+    case modelNotFound(String)
+    case modelRequired(available: [String])
+    case noModels
+    case invalidVersionLabel(String)
+    case versionNotFound(model: String, version: String)
+    case versionArchived(model: String, version: String)
+    case versionActive(model: String, version: String)
+    case alreadyActive(model: String, version: String)
+    case nothingToRollBack(model: String)
+    case noActiveVersion(model: String)
+    // Registration input.
+    case artifactUnreadable(path: String, reason: String)
+    case artifactEmpty(path: String)
+    case artifactRejected(format: ModelFormat, reason: String)
+    case unknownFormat(String)
+    case invalidMetric(String)
+    case invalidThreshold(String)
+    case goldenUnreadable(reason: String)
+    case goldenMismatch(row: Int, expected: Double, actual: Double)
+    // Audit queries.
+    case invalidTime(String)
+    case invalidLimit(Int)
+    /// Anything SQLite reported that has no more specific case.
+    case database(String)
+
+    public var description: String {
+        switch self {
+        case .databaseNotFound(let path):
+            return "no registry database at \(path) (run 'registry-cli init' first)"
+        case .notADatabase(let path):
+            return "\(path) is not an SQLite database"
+        case .notARegistry(let path):
+            return "\(path) is an SQLite database but not a Sentinel registry (it has tables and no schema_migrations)"
+        case .notInitialised(let path):
+            return "registry \(path) is not initialised (run 'registry-cli init')"
+        case .schemaTooNew(let path, let databaseVersion, let knownVersion):
+            return "registry \(path) has schema version \(databaseVersion), newer than this registry-cli knows (\(knownVersion)); use a newer registry-cli"
+        case .schemaBehind(let path, let databaseVersion, let knownVersion):
+            return "registry \(path) has schema version \(databaseVersion), older than this registry-cli's \(knownVersion) (run 'registry-cli init' to upgrade it)"
+        case .migrationMismatch(let number, let recorded, let known):
+            return "migration \(number) was recorded as \(recorded) but this registry-cli ships \(known)"
+        case .readOnly(let path):
+            return "registry \(path) cannot be written (read-only file or directory)"
+        case .busy(let path, let timeout):
+            return "registry \(path) is locked by another process (waited \(timeout) ms)"
+        case .cannotOpen(let path, let reason):
+            return "cannot open registry \(path): \(reason)"
+        case .invalidModelName(let name):
+            return "invalid model name '\(name)': use 1-128 letters, digits, '.', '_' or '-'"
+        case .modelNotFound(let name):
+            return "no model named '\(name)'"
+        case .modelRequired(let available):
+            return "the registry holds several models (\(available.joined(separator: ", "))): name one with --model"
+        case .noModels:
+            return "the registry holds no models yet (register one first)"
+        case .invalidVersionLabel(let label):
+            return "invalid version '\(label)': expected v1, v2, ..."
+        case .versionNotFound(let model, let version):
+            return "model '\(model)' has no version \(version)"
+        case .versionArchived(let model, let version):
+            return "\(model) \(version) is archived and cannot be promoted"
+        case .versionActive(let model, let version):
+            return "\(model) \(version) is the active version; promote another before archiving it"
+        case .alreadyActive(let model, let version):
+            return "\(model) \(version) is already the active version"
+        case .nothingToRollBack(let model):
+            return "model '\(model)' has no earlier active version to roll back to"
+        case .noActiveVersion(let model):
+            return "model '\(model)' has no active version (promote one first)"
+        case .artifactUnreadable(let path, let reason):
+            return "cannot read artifact \(path): \(reason)"
+        case .artifactEmpty(let path):
+            return "artifact \(path) is empty"
+        case .artifactRejected(let format, let reason):
+            return "\(format.rawValue) artifact rejected: \(reason)"
+        case .unknownFormat(let format):
+            return "unknown format '\(format)' (expected one of: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .invalidMetric(let text):
+            return "invalid metric '\(text)': expected NAME=NUMBER"
+        case .invalidThreshold(let text):
+            return "invalid threshold '\(text)': expected a finite number"
+        case .goldenUnreadable(let reason):
+            return "golden rows unusable: \(reason)"
+        case .goldenMismatch(let row, let expected, let actual):
+            return "golden row \(row): the model scores \(actual), the training library said \(expected)"
+        case .invalidTime(let text):
+            return "invalid time '\(text)': expected ISO 8601 such as 2026-11-29T08:30:00Z or 2026-11-29"
+        case .invalidLimit(let limit):
+            return "invalid limit \(limit): expected 1 or more"
+        case .database(let message):
+            return "database error: \(message)"
+        }
+    }
+}
+
+extension RegistryError {
+    /// Turns a SQLite failure on the database at `path` into the registry's own words.
+    static func from(_ error: Error, path: String, busyTimeout: Int32) -> Error {
+        guard let sqlite = error as? SQLiteError else { return error }
+        if sqlite.isNotADatabase { return RegistryError.notADatabase(path: path) }
+        if sqlite.isBusy { return RegistryError.busy(path: path, timeoutMilliseconds: busyTimeout) }
+        if sqlite.isReadOnly { return RegistryError.readOnly(path: path) }
+        return RegistryError.database(sqlite.description)
+    }
+}

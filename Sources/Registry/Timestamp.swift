@@ -1,0 +1,47 @@
+import Foundation
+
+/// The one text form the registry stores times in: UTC, millisecond precision, fixed width
+/// (`2026-11-29T08:30:00.123Z`), so that text order is time order in SQL.
+public enum Timestamp {
+    public static func now() -> String { format(Date()) }
+
+    public static func format(_ date: Date) -> String {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        return format(unixMilliseconds: millis)
+    }
+
+    public static func format(unixMilliseconds millis: Int64) -> String {
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let ms = Int(millis % 1000)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), ms)
+    }
+
+    /// Reads a user-given time bound: a date (`2026-11-29`), or a date and time with an optional
+    /// fraction and a `Z` or `±HH:MM` offset. Returns it in the stored form, or nil if unreadable.
+    public static func parse(_ text: String) -> String? {
+        let dateOnly = DateFormatterCache.dateOnly
+        if let date = dateOnly.date(from: text) { return format(date) }
+        let full = ISO8601DateFormatter()
+        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = full.date(from: text) { return format(date) }
+        full.formatOptions = [.withInternetDateTime]
+        if let date = full.date(from: text) { return format(date) }
+        return nil
+    }
+}
+
+private enum DateFormatterCache {
+    static var dateOnly: DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        formatter.isLenient = false
+        return formatter
+    }
+}

@@ -1,0 +1,57 @@
+import ModelRuntime
+import Registry
+
+/// A registered version loaded into memory and proven: its artifact parsed and, when it carries
+/// golden rows, every one of them reproduced. Immutable, so requests share it freely.
+public struct LoadedVersion: Sendable {
+    public let version: ModelVersion
+    public let model: any ScoringModel
+    public let rows: FeatureRowBuilder
+    /// The largest difference from the golden scores seen at load (nil without golden rows).
+    public let goldenMaxError: Double?
+
+    /// Loads `loadable` and self-tests it. Throws `LoadError` naming the version and the problem.
+    public init(_ loadable: LoadableVersion) throws(LoadError) {
+        let version = loadable.version
+        let model: any ScoringModel
+        do {
+            model = try ModelLoader.load(version.format, from: loadable.artifact)
+        } catch {
+            throw LoadError.artifact(model: version.model, version: version.label, reason: error.description)
+        }
+        guard model.featureNames == version.featureNames else {
+            throw LoadError.schemaDrift(model: version.model, version: version.label)
+        }
+        var goldenMaxError: Double?
+        if let golden = loadable.golden {
+            do {
+                goldenMaxError = try golden.verify(model)
+            } catch {
+                throw LoadError.selfTest(model: version.model, version: version.label, reason: error.description)
+            }
+        }
+        self.version = version
+        self.model = model
+        self.rows = FeatureRowBuilder(model: model)
+        self.goldenMaxError = goldenMaxError
+    }
+
+    public func decision(for score: Double) -> Decision {
+        Decision(score: score, threshold: version.threshold)
+    }
+}
+
+/// Why a version could not be put into service.
+public enum LoadError: Error, CustomStringConvertible, Sendable {
+    case artifact(model: String, version: VersionLabel, reason: String)
+    case schemaDrift(model: String, version: VersionLabel)
+    case selfTest(model: String, version: VersionLabel, reason: String)
+
+    public var description: String {
+        switch self {
+        case .artifact(let model, let version, let reason): return "\(model) \(version) does not load: \(reason)"
+        case .schemaDrift(let model, let version): return "\(model) \(version): the artifact's features differ from the stored feature schema"
+        case .selfTest(let model, let version, let reason): return "\(model) \(version) fails its self-test: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Registry
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Registry database file (default: $REGISTRY_DB, else ./registry.db).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("How long to wait for another process's lock before giving up, in milliseconds.", valueName: "ms"))
+    var busyTimeout: Int32 = 5_000
+
+    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
+    var logLevel: String = "warning"
+
+    @Option(name: .long, help: ArgumentHelp("Who is acting, recorded with registrations and promotions (default: $REGISTRY_ACTOR, else $USER).", valueName: "name"))
+    var actor: String?
+
+    var databasePath: String {
+        db ?? ProcessInfo.processInfo.environment["REGISTRY_DB"] ?? "./registry.db"
+    }
+
+    var actorName: String {
+        let environment = ProcessInfo.processInfo.environment
+        return actor ?? environment["REGISTRY_ACTOR"] ?? environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+    }
+
+    func validate() throws {
+        guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be 0 or more") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+    }
+
+    func logger() -> Logger {
+        LogSetup.bootstrapOnce(level: Logger.Level(rawValue: logLevel) ?? .warning)
+        return Logger(label: "sentinel.cli")
+    }
+
+    func openRegistry(_ access: Registry.Access) throws -> Registry {
+        try Registry.open(path: databasePath, access: access, busyTimeoutMilliseconds: busyTimeout, logger: logger())
+    }
+}
+
+/// Logging is bootstrapped once per process, to stderr, so stdout stays clean for results.
+enum LogSetup {
+    private static let done = LockedFlag()
+
+    static func bootstrapOnce(level: Logger.Level) {
+        guard done.setIfUnset() else { return }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    /// Sets the flag; returns true only for the caller that set it.
+    func setIfUnset() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if value { return false }
+        value = true
+        return true
+    }
+}

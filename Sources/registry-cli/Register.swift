@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import ModelRuntime
+import Registry
+
+extension RegistryCLI {
+    struct Register: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a new version of a model from its artifact.",
+            discussion: """
+                The artifact is parsed in full and, with --golden, must reproduce the training library's \
+                scores to 1e-6 before anything is written. Prints the new version label (v3) as its last line.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "Model name (letters, digits, '.', '_', '-'); created on its first version.")
+        var model: String
+
+        @Option(help: ArgumentHelp("Artifact format: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "format"))
+        var format: String
+
+        @Option(help: ArgumentHelp("Path of the artifact file.", valueName: "path"))
+        var artifact: String
+
+        @Option(name: .customLong("metric"), help: ArgumentHelp("A metric to record, NAME=NUMBER; repeatable.", valueName: "name=value"))
+        var metrics: [String] = []
+
+        @Option(help: ArgumentHelp("A JSON object of metrics (NAME: NUMBER) to record, such as models/*/metrics.json.", valueName: "path"))
+        var metricsFile: String?
+
+        @Option(help: ArgumentHelp("Decision threshold: scores at or above it are 'fraud' (default 0.5).", valueName: "t"))
+        var threshold: String?
+
+        @Option(help: "A description of this version.")
+        var description: String?
+
+        @Option(help: ArgumentHelp("JSON lines of {\"features\": {...}, \"score\": p} the version must reproduce.", valueName: "path"))
+        var golden: String?
+
+        func run() throws {
+            let logger = options.logger()
+            guard let format = ModelFormat(rawValue: self.format) else { throw RegistryError.unknownFormat(self.format) }
+            var metricValues = try metricsFile.map(Self.readMetricsFile) ?? [:]
+            for text in metrics {
+                let (name, value) = try Self.parseMetric(text)
+                metricValues[name] = value
+            }
+            var thresholdValue: Double?
+            if let threshold {
+                guard let value = Double(threshold), value.isFinite else { throw RegistryError.invalidThreshold(threshold) }
+                thresholdValue = value
+            }
+            let bytes = try Self.readArtifact(artifact)
+            let goldenSet = try golden.map { path throws -> GoldenSet in
+                let text = try Self.readText(path, what: "golden file")
+                do { return try GoldenSet(jsonLines: text) } catch { throw RegistryError.goldenUnreadable(reason: "\(path): \(error)") }
+            }
+
+            let registry = try options.openRegistry(.write)
+            let version = try registry.register(Registration(
+                model: model, format: format, artifact: bytes, metrics: metricValues, threshold: thresholdValue,
+                description: description, golden: goldenSet, createdBy: options.actorName))
+            logger.info("registered", metadata: ["model.name": "\(model)", "model.version": "\(version.label)"])
+            print("registered \(version.model) \(version.label): \(version.format.rawValue), \(version.featureNames.count) features, sha256 \(version.artifactSHA256)")
+            print(version.label)
+        }
+
+        /// `NAME=NUMBER`, with a non-empty name and a finite number.
+        static func parseMetric(_ text: String) throws -> (String, Double) {
+            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]), value.isFinite else {
+                throw RegistryError.invalidMetric(text)
+            }
+            return (String(parts[0]), value)
+        }
+
+        static func readMetricsFile(_ path: String) throws -> [String: Double] {
+            let text = try readText(path, what: "metrics file")
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+                throw RegistryError.invalidMetric("\(path) is not a JSON object")
+            }
+            var result: [String: Double] = [:]
+            for (name, value) in object {
+                guard let number = value as? NSNumber, number.doubleValue.isFinite else {
+                    throw RegistryError.invalidMetric("\(name) in \(path) is not a number")
+                }
+                result[name] = number.doubleValue
+            }
+            return result
+        }
+
+        static func readArtifact(_ path: String) throws -> [UInt8] {
+            let bytes = try readBytes(path, what: "artifact")
+            guard !bytes.isEmpty else { throw RegistryError.artifactEmpty(path: path) }
+            return bytes
+        }
+
+        static func readText(_ path: String, what: String) throws -> String {
+            String(decoding: try readBytes(path, what: what), as: UTF8.self)
+        }
+
+        static func readBytes(_ path: String, what: String) throws -> [UInt8] {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw RegistryError.artifactUnreadable(path: path, reason: "\(what) does not exist")
+            }
+            guard !isDirectory.boolValue else { throw RegistryError.artifactUnreadable(path: path, reason: "\(what) is a directory") }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw RegistryError.artifactUnreadable(path: path, reason: "\(what) cannot be read (permissions?)")
+            }
+            return [UInt8](data)
+        }
+    }
+}

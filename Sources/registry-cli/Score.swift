@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import ModelRuntime
+import Registry
+import Serving
+
+extension RegistryCLI {
+    struct Score: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score JSON lines of features with a version (the active one by default).",
+            discussion: """
+                Each input line is a JSON object of features by name (null for missing), or an object with a \
+                "features" member (and optionally "request_id"). Each output line is {"line", "request_id", \
+                "model", "version", "score", "decision"} or {"line", "error"}. Every scored line is written to \
+                the audit log unless --no-audit is given. Exits non-zero if any line was refused.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: ArgumentHelp("JSON-lines input file, or - for standard input.", valueName: "file"))
+        var input: String
+
+        @Option(help: "The model (may be left out when the registry holds one).")
+        var model: String?
+
+        @Option(help: "Score with this version instead of the active one.")
+        var version: String?
+
+        @Flag(help: "Do not record the predictions in the audit log.")
+        var noAudit = false
+
+        @Flag(help: "No progress line on a terminal.")
+        var quiet = false
+
+        /// Audit records are committed in groups of this many rows.
+        static let auditBatchSize = 1_000
+
+        func run() throws {
+            let registry = try options.openRegistry(noAudit ? .read : .write)
+            let name = try registry.resolveModel(model)
+            let chosen: ModelVersion
+            if let version {
+                chosen = try registry.version(VersionLabel(parsing: version), model: name)
+            } else {
+                guard let active = try registry.activeVersion(model: name) else { throw RegistryError.noActiveVersion(model: name) }
+                chosen = active
+            }
+            let loaded = try LoadedVersion(registry.loadable(chosen))
+            guard let reader = LineReader(path: input) else {
+                throw RegistryError.artifactUnreadable(path: input, reason: "input file cannot be opened")
+            }
+
+            let runID = "score-" + UUID().uuidString.lowercased()
+            let progress = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) == 1)
+            var pending: [AuditRecord] = []
+            var refused = 0
+            var lineNumber = 0
+            var output = ""
+            while let line = reader.next() {
+                lineNumber += 1
+                if line.allSatisfy(\.isWhitespace) { continue }
+                let started = DispatchTime.now().uptimeNanoseconds
+                switch Self.parse(line, rows: loaded.rows) {
+                case .failure(let message):
+                    refused += 1
+                    output += Self.jsonLine(["line": lineNumber, "error": message]) + "\n"
+                case .success(let (row, requestID)):
+                    let score = loaded.model.score(row)
+                    let decision = loaded.decision(for: score)
+                    let latency = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
+                    let id = requestID ?? runID
+                    output += Self.jsonLine([
+                        "line": lineNumber, "request_id": id, "model": chosen.model,
+                        "version": chosen.label.description, "score": score, "decision": decision.rawValue,
+                    ]) + "\n"
+                    if !noAudit {
+                        let features = row.withUnsafeBufferPointer { FeatureJSON.object(names: loaded.model.featureNames, row: $0) }
+                        pending.append(AuditRecord(predictedAt: Timestamp.now(), requestID: id, rowIndex: requestID == nil ? lineNumber - 1 : 0,
+                                                   versionID: chosen.id, featuresJSON: features, score: score,
+                                                   decision: decision, latencyMicroseconds: latency))
+                    }
+                }
+                // Records are committed before their results are printed: no output without a record.
+                if pending.count >= Self.auditBatchSize || output.utf8.count >= 1 << 16 {
+                    try registry.appendAudit(pending)
+                    pending.removeAll(keepingCapacity: true)
+                    FileHandle.standardOutput.write(Data(output.utf8))
+                    output = ""
+                }
+                progress.update(lineNumber)
+            }
+            try registry.appendAudit(pending)
+            FileHandle.standardOutput.write(Data(output.utf8))
+            progress.finish(lineNumber)
+            if refused > 0 {
+                throw ScoreFailure(refused: refused, total: lineNumber)
+            }
+        }
+
+        enum Parsed {
+            case success(([Double], String?))
+            case failure(String)
+        }
+
+        static func parse(_ line: String, rows: FeatureRowBuilder) -> Parsed {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+                return .failure("not a JSON object")
+            }
+            let requestID = object["request_id"] as? String
+            let rawFeatures = (object["features"] as? [String: Any]) ?? object.filter { $0.key != "request_id" }
+            var features: [String: Double?] = [:]
+            for (name, value) in rawFeatures {
+                if value is NSNull {
+                    features[name] = .some(nil)
+                } else if let number = value as? NSNumber, String(cString: number.objCType) != "c" {
+                    features[name] = number.doubleValue
+                } else {
+                    return .failure(FeatureError.notNumeric(name).description)
+                }
+            }
+            do {
+                return .success((try rows.row(from: features), requestID))
+            } catch {
+                return .failure(error.description)
+            }
+        }
+
+        static func jsonLine(_ object: [String: Any]) -> String {
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+}
+
+struct ScoreFailure: Error, CustomStringConvertible {
+    let refused: Int
+    let total: Int
+    var description: String { "\(refused) of \(total) input lines were refused (see their \"error\" output lines)" }
+}
+
+/// Reads a file or standard input line by line without loading it whole.
+final class LineReader {
+    private let file: UnsafeMutablePointer<FILE>
+    private let closeOnDeinit: Bool
+
+    init?(path: String) {
+        if path == "-" {
+            file = fdopen(STDIN_FILENO, "r")
+            closeOnDeinit = false
+        } else {
+            guard let opened = fopen(path, "r") else { return nil }
+            file = opened
+            closeOnDeinit = true
+        }
+    }
+
+    deinit { if closeOnDeinit { fclose(file) } }
+
+    func next() -> String? {
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        let length = getline(&buffer, &capacity, file)
+        guard length >= 0, let buffer else { return nil }
+        var line = String(cString: buffer)
+        if line.hasSuffix("\n") { line.removeLast() }
+        return line
+    }
+}
+
+/// A one-line progress counter on stderr, for large inputs on a terminal.
+struct ProgressLine {
+    let enabled: Bool
+    private let started = DispatchTime.now().uptimeNanoseconds
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ count: Int) {
+        guard enabled, count % 10_000 == 0 else { return }
+        FileHandle.standardError.write(Data("\rscored \(count) lines (\(rate(count)) lines/s)".utf8))
+    }
+
+    func finish(_ count: Int) {
+        guard enabled, count >= 10_000 else { return }
+        FileHandle.standardError.write(Data("\rscored \(count) lines (\(rate(count)) lines/s)\n".utf8))
+    }
+
+    private func rate(_ count: Int) -> Int {
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return seconds > 0 ? Int(Double(count) / seconds) : 0
+    }
+}

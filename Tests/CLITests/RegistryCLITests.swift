@@ -1,0 +1,238 @@
+import Foundation
+import Testing
+
+/// End to end: the built registry-cli binary on a temporary database, checked with the sqlite3 shell.
+@Suite(.serialized)
+struct RegistryCLITests {
+    @Test func fullLifecycleOnARealDatabase() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+
+        #expect(try h.cli(["init"]).status == 0)
+        let again = try h.cli(["init"])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("up to date"))
+
+        // Three versions; register prints the label last.
+        #expect(try h.registerExample("fraud-xgboost").lastLine == "v1")
+        #expect(try h.registerExample("fraud-lightgbm", extra: ["--metric", "auc_offline=0.97", "--threshold", "0.4"]).lastLine == "v2")
+        #expect(try h.registerExample("fraud-logistic", extra: ["--description", "baseline"]).lastLine == "v3")
+
+        let list = try h.cli(["list", "--json"])
+        #expect(list.status == 0)
+        let versions = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(versions.map { $0["version"] as? String } == ["v1", "v2", "v3"])
+        #expect(versions.allSatisfy { ($0["artifact_sha256"] as? String)?.count == 64 && $0["stage"] as? String == "registered" })
+        #expect((versions[1]["metrics"] as? [String: Double])?["auc_offline"] == 0.97)
+        #expect(versions[1]["threshold"] as? Double == 0.4)
+        #expect((versions[0]["features"] as? [String])?.count == 30)
+
+        // The stored artifact is the file, byte for byte, with its sha256.
+        let sha = try h.sqlite("SELECT artifact_sha256 FROM model_versions WHERE version = 1")
+        let fileSHA = try CLIHarness.run("/usr/bin/sha256sum", [h.model("fraud-xgboost", "model.json")]).stdout.prefix(64)
+        #expect(sha == String(fileSHA))
+        #expect(try h.sqlite("SELECT artifact_size = length(artifact) FROM model_versions WHERE version = 1") == "1")
+
+        #expect(try h.cli(["promote", "v2", "--reason", "first"]).status == 0)
+        let promoted = try h.cli(["promote", "v3", "--reason", "better recall"])
+        #expect(promoted.status == 0)
+        #expect(promoted.stdout.contains("v2 -> v3"))
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v3")
+
+        let rolledBack = try h.cli(["rollback", "--reason", "alert storm"])
+        #expect(rolledBack.status == 0)
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v2")
+
+        #expect(try h.cli(["archive", "v1"]).status == 0)
+        #expect(try h.sqlite("SELECT stage FROM model_versions WHERE version = 1") == "archived")
+
+        let history = try h.cli(["history", "--json"])
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])
+        #expect(entries.map { "\($0["from"] as? String ?? "-")>\($0["to"] as? String ?? "")/\($0["action"] as? String ?? "")" }
+                == ["->v2/promote", "v2>v3/promote", "v3>v2/rollback"])
+        #expect(entries.last?["reason"] as? String == "alert storm")
+        #expect(entries.allSatisfy { $0["by"] as? String == "cli-test" })
+
+        let show = try h.cli(["show", "v2", "--json"])
+        let shown = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        #expect(shown["active"] as? Bool == true)
+        #expect(shown["active_since"] as? String != nil)
+
+        // Score two lines through the active version, then read them back from the audit log.
+        let golden = try String(contentsOfFile: h.model("fraud-lightgbm", "golden.jsonl"), encoding: .utf8)
+        let rows = golden.split(separator: "\n").prefix(5).joined(separator: "\n")
+        let scored = try h.cli(["score", "--input", "-"], stdin: rows + "\n")
+        #expect(scored.status == 0, "\(scored.stderr)")
+        let outputs = scored.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(outputs.count == 5)
+        for (output, line) in zip(outputs, rows.split(separator: "\n")) {
+            let expected = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["score"] as? Double)
+            let score = try #require(output["score"] as? Double)
+            #expect(abs(score - expected) <= 1e-6)
+            #expect(output["version"] as? String == "v2")
+        }
+        let requestID = try #require(outputs.first?["request_id"] as? String)
+        let audit = try h.cli(["audit", "--request-id", requestID, "--json"])
+        let audited = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]])
+        #expect(audited.count == 5)
+        #expect(Set(audited.map { $0["version"] as? String }) == ["v2"])
+        let none = try h.cli(["audit", "--version", "v3", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [Any])?.isEmpty == true)
+        #expect(try h.cli(["audit", "--since", "2000-01-01", "--until", "2999-01-01", "--limit", "3"]).stdout.split(separator: "\n").count == 4)
+        #expect(try h.sqlite("SELECT count(*) FROM prediction_log WHERE version = 'v2' AND model = 'fraud'") == "5")
+
+        // The plain sqlite3 shell reads it all, and the file is sound.
+        #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
+        #expect(try h.sqlite("PRAGMA foreign_key_check") == "")
+        #expect(try h.sqlite("SELECT count(*) FROM promotion_log") == "3")
+        #expect(try h.sqlite("SELECT group_concat(version || ':' || name, ',') FROM schema_migrations") == "1:001_registry.sql,2:002_audit.sql")
+    }
+
+    @Test func badInputIsRefusedWithOneLineAndNoChange() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["init"]).status == 0)
+        try h.registerExample("fraud-xgboost")
+        try h.registerExample("fraud-logistic")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        #expect(try h.cli(["archive", "v2"]).status == 0)
+
+        let empty = h.directory.appendingPathComponent("empty.json").path
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        let broken = h.directory.appendingPathComponent("broken.json").path
+        let full = try Data(contentsOf: URL(fileURLWithPath: h.model("fraud-xgboost", "model.json")))
+        _ = FileManager.default.createFile(atPath: broken, contents: full.prefix(full.count / 2))
+        let artifact = h.model("fraud-xgboost", "model.json")
+
+        let cases: [(String, [String], String)] = [
+            ("unknown model", ["promote", "v1", "--model", "nope"], "no model named 'nope'"),
+            ("unknown version", ["promote", "v9"], "has no version v9"),
+            ("bad label", ["show", "version-two"], "invalid version"),
+            ("archived promote", ["promote", "v2"], "archived"),
+            ("archive active", ["archive", "v1"], "active version"),
+            ("already active", ["promote", "v1"], "already the active"),
+            ("nothing to roll back", ["rollback"], "no earlier active version"),
+            ("missing artifact", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", "/nonexistent/model.json"], "does not exist"),
+            ("empty artifact", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", empty], "is empty"),
+            ("artifact is a directory", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", h.directory.path], "is a directory"),
+            ("truncated artifact", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", broken], "not valid JSON"),
+            ("wrong format", ["register", "--model", "fraud", "--format", "lightgbm-text", "--artifact", artifact], "lightgbm-text artifact rejected"),
+            ("unknown format", ["register", "--model", "fraud", "--format", "onnx", "--artifact", artifact], "unknown format 'onnx'"),
+            ("malformed metric", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "auc"], "invalid metric 'auc'"),
+            ("non-numeric metric", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "auc=high"], "invalid metric"),
+            ("bad threshold", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--threshold", "1.5"], "invalid threshold"),
+            ("golden mismatch", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--golden", h.model("fraud-lightgbm", "golden.jsonl")], "golden row 1"),
+            ("bad model name", ["register", "--model", "fraud model!", "--format", "xgboost-json", "--artifact", artifact], "invalid model name"),
+            ("bad audit time", ["audit", "--since", "yesterday"], "invalid time"),
+            ("bad audit limit", ["audit", "--limit", "0"], "invalid limit"),
+        ]
+        for (name, arguments, message) in cases {
+            let before = h.snapshot()
+            let result = try h.cli(arguments)
+            let after = h.snapshot()
+            #expect(result.status != 0, "\(name): exit status \(result.status)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(name): stderr has \(lines.count) lines: \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(name): stderr \(result.stderr)")
+            #expect(before.0 == after.0 && !after.1, "\(name): the database changed")
+        }
+        #expect(try h.sqlite("SELECT count(*) FROM model_versions") == "2")
+        #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
+    }
+
+    @Test func severalModelsRequireModelName() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["init"]).status == 0)
+        try h.registerExample("fraud-xgboost", as: "cards")
+        try h.registerExample("fraud-lightgbm", as: "wires")
+        let before = h.snapshot()
+        let result = try h.cli(["promote", "v1"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("several models (cards, wires)"))
+        #expect(h.snapshot().0 == before.0)
+        #expect(try h.cli(["promote", "v1", "--model", "wires"]).status == 0)
+        #expect(try h.sqlite("SELECT model FROM version_summary WHERE stage = 'production'") == "wires")
+    }
+
+    @Test func databaseProblemsAreRefusedUntouched() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+
+        // Not initialised at all.
+        let missing = try h.cli(["list"])
+        #expect(missing.status != 0 && missing.stderr.contains("no registry database"))
+        #expect(!FileManager.default.fileExists(atPath: h.dbPath))
+
+        // A file that is not an SQLite database, for reading and for init.
+        let text = h.directory.appendingPathComponent("notes.db").path
+        let content = Data(String(repeating: "not a database\n", count: 200).utf8)
+        _ = FileManager.default.createFile(atPath: text, contents: content)
+        for arguments in [["list"], ["init"], ["register", "--model", "m", "--format", "logistic", "--artifact", h.model("fraud-logistic", "model.json")]] {
+            let result = try h.cli(arguments, db: text)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("is not an SQLite database"), "\(arguments): \(result.stderr)")
+            #expect(FileManager.default.contents(atPath: text) == content)
+        }
+
+        // A path that cannot be written: its directory does not exist, or it is a directory.
+        let nowhere = h.directory.appendingPathComponent("missing-dir/registry.db").path
+        let initNowhere = try h.cli(["init"], db: nowhere)
+        #expect(initNowhere.status != 0 && initNowhere.stderr.contains("does not exist"))
+        let initDirectory = try h.cli(["init"], db: h.directory.path)
+        #expect(initDirectory.status != 0 && initDirectory.stderr.contains("is a directory"))
+
+        // Another application's SQLite database is not taken over.
+        let foreign = h.directory.appendingPathComponent("foreign.db").path
+        _ = try h.sqlite("CREATE TABLE customers (id INTEGER PRIMARY KEY)", db: foreign)
+        let foreignBytes = FileManager.default.contents(atPath: foreign)
+        let initForeign = try h.cli(["init"], db: foreign)
+        #expect(initForeign.status != 0 && initForeign.stderr.contains("not a Sentinel registry"))
+        #expect(FileManager.default.contents(atPath: foreign) == foreignBytes)
+    }
+
+    @Test func lockedDatabaseFailsAfterBusyTimeout() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["init"]).status == 0)
+        try h.registerExample("fraud-logistic")
+
+        // The sqlite3 shell takes the write lock and holds it while we try to write.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        shell.arguments = [h.dbPath]
+        let input = Pipe(), output = Pipe()
+        shell.standardInput = input
+        shell.standardOutput = output
+        try shell.run()
+        defer { if shell.isRunning { shell.terminate() } }
+        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("locked") {
+            seen.append(output.fileHandleForReading.availableData)
+        }
+        let before = h.snapshot()
+        let started = Date()
+        let result = try h.cli(["promote", "v1", "--busy-timeout", "300"])
+        let waited = Date().timeIntervalSince(started)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("locked by another process (waited 300 ms)"), "\(result.stderr)")
+        #expect(waited >= 0.3)
+        // Reads still work while the writer holds its lock (WAL).
+        #expect(try h.cli(["list"]).status == 0)
+        input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
+        try input.fileHandleForWriting.close()
+        shell.waitUntilExit()
+        #expect(h.snapshot().0 == before.0)
+        #expect(try h.sqlite("SELECT count(*) FROM promotions") == "0")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+    }
+
+    @Test func helpListsEverySubcommand() throws {
+        let result = try CLIHarness.run(CLIHarness.binary, ["--help"])
+        #expect(result.status == 0)
+        for command in ["init", "register", "list", "show", "promote", "rollback", "archive", "history", "audit", "score"] {
+            #expect(result.stdout.contains("  \(command)"), "help lacks \(command)")
+        }
+    }
+}

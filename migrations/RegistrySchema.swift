@@ -9,6 +9,12 @@ public struct SchemaMigration: Sendable, Equatable {
     /// The file name, recorded in `schema_migrations` when applied.
     public let name: String
     public let sql: String
+
+    public init(number: Int, name: String, sql: String) {
+        self.number = number
+        self.name = name
+        self.sql = sql
+    }
 }
 
 public enum RegistrySchema {

@@ -22,23 +22,21 @@ public struct GoldenSet: Sendable {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             let lineNumber = offset + 1
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+            guard case .object(let object)? = JSONValue.parse(trimmed.utf8) else {
                 throw GoldenError.unreadable("line \(lineNumber) is not a JSON object")
             }
-            guard let score = (object["score"] as? NSNumber)?.doubleValue, score.isFinite else {
+            guard let score = object["score"]?.numberValue, score.isFinite else {
                 throw GoldenError.unreadable("line \(lineNumber) has no numeric \"score\"")
             }
-            guard let rawFeatures = object["features"] as? [String: Any] else {
+            guard let rawFeatures = object["features"]?.objectValue else {
                 throw GoldenError.unreadable("line \(lineNumber) has no \"features\" object")
             }
             var features: [String: Double?] = [:]
             for (name, value) in rawFeatures {
-                if value is NSNull {
-                    features[name] = .some(nil)
-                } else if let number = value as? NSNumber, isNumberNotBoolean(number) {
-                    features[name] = number.doubleValue
-                } else {
-                    throw GoldenError.unreadable("line \(lineNumber) feature '\(name)' is not a number or null")
+                switch value {
+                case .null: features[name] = .some(nil)
+                case .number(let number): features[name] = number
+                default: throw GoldenError.unreadable("line \(lineNumber) feature '\(name)' is not a number or null")
                 }
             }
             rows.append(Row(features: features, score: score))
@@ -93,9 +91,4 @@ public enum GoldenError: Error, CustomStringConvertible, Equatable, Sendable {
             return "golden row \(row): scored \(actual), the training library said \(expected) (tolerance \(GoldenSet.tolerance))"
         }
     }
-}
-
-/// JSON booleans also arrive as NSNumber; a feature must be a real number.
-private func isNumberNotBoolean(_ number: NSNumber) -> Bool {
-    String(cString: number.objCType) != "c"
 }

@@ -21,8 +21,9 @@ public struct LightGBMModel: ScoringModel {
     static let missingNone: UInt8 = 0
     static let missingZero: UInt8 = 1
     static let missingNaN: UInt8 = 2
-    /// LightGBM's kZeroThreshold: values this close to zero count as zero for missing_type Zero.
-    static let zeroThreshold = 1e-35
+    /// LightGBM's kZeroThreshold: values this close to zero count as zero for missing_type Zero. It is
+    /// the float literal 1e-35f, compared against doubles, so its exact value is Float(1e-35).
+    static let zeroThreshold = Double(Float(1e-35))
 
     public let format = ModelFormat.lightgbmText
     public let featureNames: [String]
@@ -252,18 +253,27 @@ public struct LightGBMModel: ScoringModel {
 
     /// The sum of every tree's leaf, in double precision as LightGBM adds it.
     func raw(_ row: UnsafeBufferPointer<Double>) -> Double {
-        nodes.withUnsafeBufferPointer { nodes in
-            leafValues.withUnsafeBufferPointer { leaves in
-                categoryWords.withUnsafeBufferPointer { words in
-                    var sum = 0.0
-                    for root in roots {
-                        var reference = root
-                        while reference >= 0 {
-                            reference = Self.next(nodes[Int(reference)], row: row, words: words)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: row.count) { features in
+            // LightGBM's predictor stores a dense row sparsely, dropping every value within
+            // kZeroThreshold of zero, so such values reach the trees as exactly 0.
+            for i in 0..<row.count {
+                let value = row[i]
+                features[i] = abs(value) <= Self.zeroThreshold ? 0 : value
+            }
+            let input = UnsafeBufferPointer(features)
+            return nodes.withUnsafeBufferPointer { nodes in
+                leafValues.withUnsafeBufferPointer { leaves in
+                    categoryWords.withUnsafeBufferPointer { words in
+                        var sum = 0.0
+                        for root in roots {
+                            var reference = root
+                            while reference >= 0 {
+                                reference = Self.next(nodes[Int(reference)], row: input, words: words)
+                            }
+                            sum += leaves[Int(~reference)]
                         }
-                        sum += leaves[Int(~reference)]
+                        return sum
                     }
-                    return sum
                 }
             }
         }
@@ -284,11 +294,12 @@ public struct LightGBMModel: ScoringModel {
         return value <= node.threshold ? node.left : node.right
     }
 
-    /// LightGBM's categorical decision: the category (the value truncated to an integer) goes left
-    /// when its bit is set; NaN and negative values go right.
+    /// LightGBM's categorical decision: the category (the value truncated toward zero, so -0.5 is
+    /// category 0) goes left when its bit is set; NaN, negative and huge values go right, whatever the
+    /// node's missing type.
     @inline(__always)
     static func categoryGoesLeft(_ value: Double, node: Node, words: UnsafeBufferPointer<UInt32>) -> Bool {
-        guard !value.isNaN, value >= 0, value < Double(Int32.max) else { return false }
+        guard !value.isNaN, value > -1, value < Double(Int32.max) else { return false }
         let category = Int(value)
         let word = category / 32
         guard word < Int(node.categoryWordCount) else { return false }

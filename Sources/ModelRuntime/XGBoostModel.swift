@@ -78,6 +78,10 @@ public struct XGBoostModel: ScoringModel {
         self.featureNames = featureNames
 
         let model = try booster.member("model")
+        // XGBoost 3 saves a DART booster under the name gbtree with per-tree weights in weight_drop.
+        if model.optionalMember("weight_drop") != nil {
+            throw ModelLoadError.unsupported("dart booster (learner.gradient_booster.model.weight_drop); only plain gbtree is scored exactly")
+        }
         let trees = try model.member("trees").array()
         guard !trees.isEmpty else { throw ModelLoadError.malformed("learner.gradient_booster.model.trees is empty") }
         if let info = model.optionalMember("tree_info"), try info.ints().contains(where: { $0 != 0 }) {
@@ -162,7 +166,7 @@ public struct XGBoostModel: ScoringModel {
         let base = Int32(nodes.count)
         for node in 0..<count {
             let isLeaf = left[node] == -1
-            guard conditions[node].isFinite else {
+            guard Float(conditions[node]).isFinite else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has a non-finite \(isLeaf ? "leaf value" : "split condition")")
             }
             if isLeaf {
@@ -204,14 +208,16 @@ public struct XGBoostModel: ScoringModel {
         let margin = self.margin(row)
         switch output {
         case .probability:
-            // XGBoost's logistic transform runs in single precision: 1 / (1 + exp(-x)).
-            return Double(1.0 / (1.0 + expf(-margin)))
+            // XGBoost's logistic transform runs in single precision: 1 / (1 + expf(-x)), with expf
+            // correctly rounded (the float nearest the exact exponential).
+            let e = Float(exp(Double(-margin)))
+            return Double(1.0 / (1.0 + e))
         case .raw:
             return Double(margin)
         }
     }
 
-    /// The sum of every tree's leaf on the base margin, in single precision as XGBoost adds it.
+    /// The base margin plus every tree's leaf, in single precision as XGBoost adds them.
     func margin(_ row: UnsafeBufferPointer<Double>) -> Float {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: row.count) { features in
             // XGBoost holds inputs as 32-bit floats; comparing in double would send values that
@@ -219,11 +225,13 @@ public struct XGBoostModel: ScoringModel {
             for i in 0..<row.count { features[i] = Float(row[i]) }
             return nodes.withUnsafeBufferPointer { nodes in
                 categoryWords.withUnsafeBufferPointer { words in
-                    var sum: Float = 0
+                    // Trees add onto the base margin one by one, each sum rounded to float, as
+                    // XGBoost's predictor accumulates them.
+                    var sum = baseMargin
                     for root in roots {
                         sum += Self.leafValue(from: Int(root), nodes: nodes, words: words, features: UnsafeBufferPointer(features))
                     }
-                    return sum + baseMargin
+                    return sum
                 }
             }
         }

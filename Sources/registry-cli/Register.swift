@@ -77,15 +77,15 @@ extension RegistryCLI {
 
         static func readMetricsFile(_ path: String) throws -> [String: Double] {
             let text = try readText(path, what: "metrics file")
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+            guard case .object(let object)? = JSONValue.parse(text.utf8) else {
                 throw RegistryError.invalidMetric("\(path) is not a JSON object")
             }
             var result: [String: Double] = [:]
             for (name, value) in object {
-                guard let number = value as? NSNumber, number.doubleValue.isFinite else {
+                guard let number = value.numberValue, number.isFinite else {
                     throw RegistryError.invalidMetric("\(name) in \(path) is not a number")
                 }
-                result[name] = number.doubleValue
+                result[name] = number
             }
             return result
         }

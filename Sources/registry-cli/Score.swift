@@ -103,19 +103,17 @@ extension RegistryCLI {
         }
 
         static func parse(_ line: String, rows: FeatureRowBuilder) -> Parsed {
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            guard case .object(let object)? = JSONValue.parse(line.utf8) else {
                 return .failure("not a JSON object")
             }
-            let requestID = object["request_id"] as? String
-            let rawFeatures = (object["features"] as? [String: Any]) ?? object.filter { $0.key != "request_id" }
+            let requestID = object["request_id"]?.stringValue
+            let rawFeatures = object["features"]?.objectValue ?? object.filter { $0.key != "request_id" }
             var features: [String: Double?] = [:]
             for (name, value) in rawFeatures {
-                if value is NSNull {
-                    features[name] = .some(nil)
-                } else if let number = value as? NSNumber, String(cString: number.objCType) != "c" {
-                    features[name] = number.doubleValue
-                } else {
-                    return .failure(FeatureError.notNumeric(name).description)
+                switch value {
+                case .null: features[name] = .some(nil)
+                case .number(let number): features[name] = number
+                default: return .failure(FeatureError.notNumeric(name).description)
                 }
             }
             do {

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import ModelRuntime
+
+/// The Swift evaluators reproduce each training library's own predictions, to 1e-6, on the golden
+/// rows the libraries scored (missing values included).
+struct ParityTests {
+    static let required = [
+        "fraud-logistic", "fraud-xgboost", "fraud-lightgbm", "fraud-xgboost-large", "fraud-lightgbm-large",
+        "xgboost2-binary", "xgboost-reg-logistic", "xgboost-binary-logitraw", "xgboost-reg-squarederror", "lightgbm-regression",
+    ]
+
+    @Test func everyRequiredExampleIsPresent() {
+        let names = Set(ExampleModels.all.map(\.name))
+        for name in Self.required { #expect(names.contains(name), "models/\(name) is missing") }
+    }
+
+    @Test(arguments: ExampleModels.all.map(\.name))
+    func matchesTheLibrary(_ name: String) throws {
+        let example = try ExampleModels.named(name)
+        let model = try ModelLoader.load(example.format, from: ExampleModels.bytes(example.artifact))
+        #expect(model.featureNames.count >= 1)
+        for file in example.goldenFiles {
+            let golden = try GoldenSet(jsonLines: String(contentsOf: file, encoding: .utf8))
+            let rowsWithMissing = golden.rows.filter { $0.features.values.contains { $0 == nil } }.count
+            var largest = 0.0
+            let builder = FeatureRowBuilder(featureNames: model.featureNames, acceptsMissingValues: true)
+            for row in golden.rows {
+                let score = model.score(try builder.row(from: row.features))
+                largest = max(largest, abs(score - row.score))
+            }
+            print("parity \(name)/\(file.lastPathComponent): \(golden.rows.count) rows (\(rowsWithMissing) with missing values), max |Δ| = \(largest)")
+            #expect(largest <= GoldenSet.tolerance, "\(name)/\(file.lastPathComponent): max difference \(largest)")
+            #expect(golden.rows.count >= 20)
+        }
+    }
+
+    @Test func largeModelsHaveCategoricalSplitsAndScoreThem() throws {
+        let xgb = try ExampleModels.named("fraud-xgboost-large")
+        let xgbModel = try #require(try ModelLoader.load(.xgboostJSON, from: ExampleModels.bytes(xgb.artifact)) as? XGBoostModel)
+        #expect(xgbModel.nodes.contains { $0.categoryOffset >= 0 }, "no categorical split in the large XGBoost model")
+        let lgb = try ExampleModels.named("fraud-lightgbm-large")
+        let lgbModel = try #require(try ModelLoader.load(.lightgbmText, from: ExampleModels.bytes(lgb.artifact)) as? LightGBMModel)
+        #expect(lgbModel.nodes.contains { $0.categoryOffset >= 0 }, "no categorical split in the large LightGBM model")
+        #expect(xgbModel.treeCount > 200 && lgbModel.treeCount > 150)
+    }
+
+    @Test func goldenVerifyRefusesAScoreOffByMoreThanTheTolerance() throws {
+        let example = try ExampleModels.named("fraud-xgboost")
+        let model = try ModelLoader.load(.xgboostJSON, from: ExampleModels.bytes(example.artifact))
+        let golden = try GoldenSet(jsonLines: String(contentsOf: example.goldenFiles[0], encoding: .utf8))
+        #expect(try golden.verify(model) <= GoldenSet.tolerance)
+        var rows = golden.rows
+        rows[3] = GoldenSet.Row(features: rows[3].features, score: rows[3].score + 2e-6)
+        #expect(throws: GoldenError.self) { try GoldenSet(rows: rows).verify(model) }
+    }
+
+    @Test func featureRowsAreStrictAndNameTheFeature() throws {
+        let builder = FeatureRowBuilder(featureNames: ["amount", "hour"], acceptsMissingValues: false)
+        #expect(try builder.row(from: ["amount": 1.5, "hour": 3]) == [1.5, 3])
+        #expect(throws: FeatureError.missing("hour")) { try builder.row(from: ["amount": 1.5]) }
+        #expect(throws: FeatureError.unknown("colour")) { try builder.row(from: ["amount": 1.5, "hour": 3, "colour": 1]) }
+        #expect(throws: FeatureError.nullNotAccepted("hour")) { try builder.row(from: ["amount": 1.5, "hour": Double?.none]) }
+        #expect(throws: FeatureError.notNumeric("amount")) { try builder.row(from: ["amount": .infinity, "hour": 1]) }
+        let lenient = FeatureRowBuilder(featureNames: ["amount", "hour"], acceptsMissingValues: true)
+        #expect(try lenient.row(from: ["amount": 1.5, "hour": Double?.none])[1].isNaN)
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Testing
+@testable import ModelRuntime
+
+/// Artifacts the evaluators cannot score exactly are refused at load, with a message naming the problem.
+struct RefusalTests {
+    static let unsupported = ExampleModels.root.appendingPathComponent("unsupported")
+
+    static func refusal(_ format: ModelFormat, _ bytes: [UInt8]) -> String? {
+        do {
+            _ = try ModelLoader.load(format, from: bytes)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    static func refusal(_ format: ModelFormat, text: String) -> String? { refusal(format, Array(text.utf8)) }
+
+    @Test(arguments: [
+        ("xgboost-gblinear.json", ModelFormat.xgboostJSON, "booster 'gblinear'"),
+        ("xgboost-dart.json", .xgboostJSON, "dart"),
+        ("xgboost-multiclass.json", .xgboostJSON, "multi:softprob"),
+        ("lightgbm-multiclass.txt", .lightgbmText, "multiclass"),
+        ("lightgbm-linear-tree.txt", .lightgbmText, "linear tree"),
+    ])
+    func librariesOwnUnsupportedModelsAreRefused(file: String, format: ModelFormat, message: String) throws {
+        let bytes = try ExampleModels.bytes(Self.unsupported.appendingPathComponent(file))
+        let found = Self.refusal(format, bytes)
+        #expect(found != nil, "\(file) was accepted")
+        guard let refusal = found else { return }
+        #expect(refusal.contains(message), "\(file): \(refusal)")
+    }
+
+    // MARK: XGBoost JSON, edited
+
+    static func xgboostDocument() throws -> [String: Any] {
+        let example = try ExampleModels.named("fraud-xgboost")
+        return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: example.artifact)) as? [String: Any])
+    }
+
+    /// Applies `edit` to tree 0 of the example XGBoost model and returns the refusal.
+    static func xgboostRefusal(editingTree edit: (inout [String: Any]) -> Void) throws -> String? {
+        var document = try xgboostDocument()
+        var learner = document["learner"] as! [String: Any]
+        var booster = learner["gradient_booster"] as! [String: Any]
+        var model = booster["model"] as! [String: Any]
+        var trees = model["trees"] as! [[String: Any]]
+        edit(&trees[0])
+        model["trees"] = trees
+        booster["model"] = model
+        learner["gradient_booster"] = booster
+        document["learner"] = learner
+        return refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+    }
+
+    @Test func xgboostChildOutsideTheTree() throws {
+        let refusal = try Self.xgboostRefusal { tree in
+            var left = tree["left_children"] as! [Int]
+            left[0] = 100_000
+            tree["left_children"] = left
+        }
+        #expect(refusal?.contains("tree 0: child index 100000 is outside the tree") == true, "\(refusal ?? "accepted")")
+    }
+
+    @Test func xgboostCycle() throws {
+        let refusal = try Self.xgboostRefusal { tree in
+            var left = tree["left_children"] as! [Int]
+            let right = tree["right_children"] as! [Int]
+            // Point the first internal child back at the root.
+            let child = left[0]
+            var childLeft = left
+            if left[child] != -1 { childLeft[child] = 0 } else { childLeft[right[0]] = 0 }
+            left = childLeft
+            tree["left_children"] = left
+        }
+        #expect(refusal?.contains("reached twice") == true, "\(refusal ?? "accepted")")
+    }
+
+    @Test func xgboostNonFiniteLeafAndUnknownObjective() throws {
+        // JSON has no NaN; XGBoost writes non-finite values as bare words, which is not valid JSON.
+        let example = try ExampleModels.named("fraud-xgboost")
+        var text = try String(contentsOf: example.artifact, encoding: .utf8)
+        let range = try #require(text.range(of: "\"split_conditions\":["))
+        text.insert(contentsOf: "NaN,", at: range.upperBound)
+        #expect(Self.refusal(.xgboostJSON, text: text) != nil)
+
+        var infinite = try Self.xgboostDocument()
+        var learner = infinite["learner"] as! [String: Any]
+        learner["objective"] = ["name": "rank:pairwise"]
+        infinite["learner"] = learner
+        let objective = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: infinite)))
+        #expect(objective?.contains("objective 'rank:pairwise'") == true)
+
+        let leaf = try Self.xgboostRefusal { tree in
+            var conditions = tree["split_conditions"] as! [Double]
+            let left = tree["left_children"] as! [Int]
+            let leafIndex = left.firstIndex(of: -1)!
+            conditions[leafIndex] = 3.5e38 // beyond Float.greatestFiniteMagnitude: infinite as XGBoost's float
+            tree["split_conditions"] = conditions
+        }
+        #expect(leaf?.contains("non-finite leaf value") == true, "\(leaf ?? "an infinite leaf was accepted")")
+    }
+
+    @Test func xgboostTruncatedAndMissingPieces() throws {
+        let example = try ExampleModels.named("fraud-xgboost")
+        let bytes = try ExampleModels.bytes(example.artifact)
+        for cut in [1, bytes.count / 3, bytes.count - 2] {
+            let refusal = Self.refusal(.xgboostJSON, Array(bytes.prefix(cut)))
+            #expect(refusal?.contains("not valid JSON") == true, "cut at \(cut): \(refusal ?? "accepted")")
+        }
+        let noNames = try Self.xgboostRefusal { _ in }.map { _ in "" }
+        #expect(noNames == nil) // the unedited model loads
+        var document = try Self.xgboostDocument()
+        var learner = document["learner"] as! [String: Any]
+        learner.removeValue(forKey: "feature_names")
+        document["learner"] = learner
+        let refusal = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+        #expect(refusal?.contains("learner.feature_names") == true)
+        #expect(Self.refusal(.xgboostJSON, []) == "malformed artifact: the artifact is empty")
+        let mismatched = try Self.xgboostRefusal { tree in
+            var right = tree["right_children"] as! [Int]
+            right.removeLast()
+            tree["right_children"] = right
+        }
+        #expect(mismatched?.contains("different lengths") == true)
+    }
+
+    // MARK: LightGBM text, edited
+
+    static func lightgbmText() throws -> String {
+        try String(contentsOf: ExampleModels.named("fraud-lightgbm").artifact, encoding: .utf8)
+    }
+
+    /// Replaces the first line starting with `prefix` inside the first tree.
+    static func editFirstTreeLine(_ text: String, prefix: String, _ edit: (String) -> String) -> String {
+        var lines = text.components(separatedBy: "\n")
+        let treeStart = lines.firstIndex { $0.hasPrefix("Tree=0") }!
+        let index = lines[treeStart...].firstIndex { $0.hasPrefix(prefix) }!
+        lines[index] = edit(lines[index])
+        return lines.joined(separator: "\n")
+    }
+
+    @Test func lightgbmBrokenTrees() throws {
+        let text = try Self.lightgbmText()
+        #expect(Self.refusal(.lightgbmText, text: text) == nil)
+
+        let outside = Self.editFirstTreeLine(text, prefix: "left_child=") { line in
+            var values = line.dropFirst("left_child=".count).split(separator: " ").map(String.init)
+            values[0] = "999"
+            return "left_child=" + values.joined(separator: " ")
+        }
+        #expect(Self.refusal(.lightgbmText, text: outside)?.contains("outside the tree") == true)
+
+        let cycle = Self.editFirstTreeLine(text, prefix: "right_child=") { line in
+            var values = line.dropFirst("right_child=".count).split(separator: " ").map(String.init)
+            values[values.count - 1] = "0"
+            return "right_child=" + values.joined(separator: " ")
+        }
+        #expect(Self.refusal(.lightgbmText, text: cycle)?.contains("reached twice") == true)
+
+        let nanLeaf = Self.editFirstTreeLine(text, prefix: "leaf_value=") { line in
+            var values = line.dropFirst("leaf_value=".count).split(separator: " ").map(String.init)
+            values[0] = "nan"
+            return "leaf_value=" + values.joined(separator: " ")
+        }
+        #expect(Self.refusal(.lightgbmText, text: nanLeaf)?.contains("non-finite leaf value") == true)
+
+        let objective = text.replacingOccurrences(of: "objective=binary sigmoid:1", with: "objective=lambdarank")
+        #expect(Self.refusal(.lightgbmText, text: objective)?.contains("objective 'lambdarank'") == true)
+
+        let truncated = String(text.prefix(text.count / 2))
+        #expect(Self.refusal(.lightgbmText, text: truncated) != nil)
+        let noEnd = String(text[..<text.range(of: "end of trees")!.lowerBound])
+        #expect(Self.refusal(.lightgbmText, text: noEnd)?.contains("truncated") == true)
+        #expect(Self.refusal(.lightgbmText, text: "{\"not\": \"lightgbm\"}")?.contains("starts with the line 'tree'") == true)
+    }
+
+    // MARK: Logistic JSON
+
+    @Test func logisticMalformed() throws {
+        let valid = #"{"format":"logistic","features":["a","b"],"coefficients":[1,2],"intercept":0.5}"#
+        #expect(Self.refusal(.logistic, text: valid) == nil)
+        #expect(Self.refusal(.logistic, text: #"{"format":"logistic","features":["a","b"],"coefficients":[1],"intercept":0}"#)?.contains("coefficients has 1 values for 2 features") == true)
+        #expect(Self.refusal(.logistic, text: #"{"format":"logistic","features":["a"],"coefficients":[1],"intercept":0,"scaler":{"mean":[0],"scale":[0]}}"#)?.contains("scaler.scale[0] is zero") == true)
+        #expect(Self.refusal(.logistic, text: #"{"format":"logistic","features":["a"],"coefficients":[1]}"#)?.contains("missing intercept") == true)
+        #expect(Self.refusal(.logistic, text: #"{"format":"onnx"}"#)?.contains("format 'onnx'") == true)
+        #expect(Self.refusal(.logistic, text: #"{"format":"logistic","features":["a","a"],"coefficients":[1,1],"intercept":0}"#)?.contains("repeats") == true)
+    }
+
+    @Test func logisticWithoutImputeRequiresEveryValue() throws {
+        let model = try ModelLoader.load(.logistic, from: Array(#"{"format":"logistic","features":["a","b"],"coefficients":[1,2],"intercept":0.5}"#.utf8))
+        #expect(!model.acceptsMissingValues)
+        let expected = 1 / (1 + exp(-(0.5 + 1 * 0.25 + 2 * -1.0)))
+        #expect(abs(model.score([0.25, -1.0]) - expected) < 1e-15)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import RegistrySchema
+import Testing
+@testable import Registry
+
+struct MigrationTests {
+    /// The migrations the binary carries are exactly the .sql files in migrations/, in order.
+    @Test func embeddedMigrationsEqualTheFilesOnDisk() throws {
+        let folder = TemporaryDirectory.repositoryRoot.appendingPathComponent("migrations")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files == RegistrySchema.migrations.map(\.name))
+        for migration in RegistrySchema.migrations {
+            let onDisk = try String(contentsOf: folder.appendingPathComponent(migration.name), encoding: .utf8)
+            #expect(onDisk == migration.sql, "\(migration.name) differs from the embedded copy")
+            #expect(migration.name.hasPrefix(String(format: "%03d_", migration.number)))
+        }
+        #expect(RegistrySchema.migrations.map(\.number) == Array(1...RegistrySchema.migrations.count))
+    }
+
+    @Test func freshDatabaseGetsEveryMigrationOnce() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("fresh.db")
+        let applied = try Registry.initialise(path: path)
+        #expect(applied.map(\.number) == RegistrySchema.migrations.map(\.number))
+        let bytes = FileManager.default.contents(atPath: path)
+        #expect(try Registry.initialise(path: path).isEmpty)
+        #expect(FileManager.default.contents(atPath: path) == bytes)
+
+        let db = try Connection(path: path, options: .init(mode: .readOnly))
+        #expect(try Migrator().status(of: db) == .current(version: RegistrySchema.latestVersion))
+        let tables = try db.prepare("SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') ORDER BY name").rows { $0.text(0) }
+        for name in ["models", "model_versions", "version_metrics", "promotions", "predictions", "schema_migrations",
+                     "version_summary", "promotion_log", "prediction_log"] {
+            #expect(tables.contains(name), "missing \(name)")
+        }
+        let indexes = try db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'predictions'").rows { $0.text(0) }
+        #expect(Set(indexes).isSuperset(of: ["predictions_by_time", "predictions_by_version", "predictions_by_request"]))
+        #expect(try db.scalarText("PRAGMA integrity_check") == "ok")
+    }
+
+    @Test func upgradeFromTheFirstMigrationKeepsData() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("upgrade.db")
+        #expect(try Registry.initialise(path: path, upTo: 1).map(\.number) == [1])
+        do {
+            let db = try Connection(path: path)
+            #expect(try Migrator().status(of: db) == .behind(version: 1))
+            try db.run("INSERT INTO models (name, created_at) VALUES ('fraud', '2026-01-01T00:00:00.000Z')")
+        }
+        // A behind database is refused by everything but init.
+        #expect(throws: RegistryError.schemaBehind(path: path, databaseVersion: 1, knownVersion: RegistrySchema.latestVersion)) {
+            _ = try Registry.open(path: path, access: .read)
+        }
+        #expect(try Registry.initialise(path: path).map(\.number) == Array(2...RegistrySchema.latestVersion))
+        let registry = try Registry.open(path: path, access: .read)
+        #expect(try registry.modelNames() == ["fraud"])
+        #expect(try registry.auditCount() == 0)
+    }
+
+    @Test func databaseNewerThanTheBinaryIsRefusedUntouched() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("newer.db")
+        try Registry.initialise(path: path)
+        do {
+            let db = try Connection(path: path)
+            try db.run(Migrator.insertLedger, [99, "099_future.sql", "2030-01-01T00:00:00.000Z"])
+        }
+        let bytes = FileManager.default.contents(atPath: path)
+        let expected = RegistryError.schemaTooNew(path: path, databaseVersion: 99, knownVersion: RegistrySchema.latestVersion)
+        #expect(throws: expected) { try Registry.initialise(path: path) }
+        #expect(throws: expected) { _ = try Registry.open(path: path, access: .write) }
+        #expect(throws: expected) { _ = try Registry.open(path: path, access: .read) }
+        #expect(FileManager.default.contents(atPath: path) == bytes)
+        #expect(expected.description.contains("newer than this registry-cli knows"))
+    }
+
+    @Test func failingMigrationLeavesNoTrace() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("failing.db")
+        let broken = RegistrySchema.migrations.prefix(1) + [SchemaMigration(number: 2, name: "002_broken.sql", sql: "CREATE TABLE half (x); CREATE TABLE oops (")]
+        let db = try Connection(path: path, options: .init(mode: .readWriteCreate))
+        #expect(throws: SQLiteError.self) { try Migrator(migrations: Array(broken)).migrate(db) }
+        // Migration 1 committed on its own; migration 2 left nothing, not even its first table.
+        #expect(try Migrator(migrations: Array(broken)).status(of: db) == .behind(version: 1))
+        #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'half'") == 0)
+    }
+}

@@ -62,7 +62,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "sentinel-bench",
-            dependencies: ["Registry", "ModelRuntime", "Serving"],
+            dependencies: ["Registry", "ModelRuntime", "Serving", .product(name: "Logging", package: "swift-log")],
             path: "bench/Sources/sentinel-bench"
         ),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RegistrySchema", "CSQLite"]),

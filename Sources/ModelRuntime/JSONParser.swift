@@ -1,0 +1,270 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a JSON text was not accepted, with the byte offset where reading stopped.
+public struct JSONParseError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let offset: Int
+    public let reason: String
+
+    public var description: String { "\(reason) at byte \(offset)" }
+}
+
+/// A strict RFC 8259 JSON reader over bytes.
+///
+/// Written for Sentinel rather than taken from Foundation because, on Linux, `JSONSerialization`
+/// rounds some decimals to the wrong double (0.26175000000000004 reads as 0.2617500000000001, which
+/// moves a value across a split threshold), and `JSONDecoder` is exact but takes seconds on a 10 MB
+/// model. Numbers here are checked against the JSON grammar, then converted by `strtod`, which
+/// rounds correctly. Nesting is bounded so that hostile input cannot exhaust the stack.
+public struct JSONParser {
+    public static let maximumDepth = 256
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var index = 0
+
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    /// Parses one JSON value that must fill the whole input (surrounding white space aside).
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
+        return value
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in try parse(buffer) }
+    }
+
+    func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
+
+    @inline(__always)
+    public var isAtEnd: Bool { index >= bytes.count }
+
+    @inline(__always)
+    public var offset: Int { index }
+
+    @inline(__always)
+    public func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    @inline(__always)
+    public mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    /// Consumes `byte` (after white space) or throws naming what was expected.
+    public mutating func expect(_ byte: UInt8, _ what: String) throws(JSONParseError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == byte else { throw error("expected \(what)") }
+        index += 1
+    }
+
+    /// Consumes `byte` if it is next (after white space).
+    public mutating func consume(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth < Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth)") }
+        skipWhitespace()
+        guard let byte = peek() else { throw error("unexpected end of input") }
+        switch byte {
+        case UInt8(ascii: "{"):
+            index += 1
+            var object: [String: JSONValue] = [:]
+            if consume(UInt8(ascii: "}")) { return .object(object) }
+            repeat {
+                skipWhitespace()
+                let key = try parseString()
+                try expect(UInt8(ascii: ":"), "':' after an object key")
+                object[key] = try parseValue(depth: depth + 1)
+            } while consume(UInt8(ascii: ","))
+            try expect(UInt8(ascii: "}"), "',' or '}' in an object")
+            return .object(object)
+        case UInt8(ascii: "["):
+            index += 1
+            var array: [JSONValue] = []
+            if consume(UInt8(ascii: "]")) { return .array(array) }
+            repeat {
+                array.append(try parseValue(depth: depth + 1))
+            } while consume(UInt8(ascii: ","))
+            try expect(UInt8(ascii: "]"), "',' or ']' in an array")
+            return .array(array)
+        case UInt8(ascii: "\""):
+            return .string(try parseString())
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        default:
+            return .number(try parseNumber())
+        }
+    }
+
+    /// Consumes `null`, returning true, or leaves the input alone and returns false.
+    public mutating func consumeNull() throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+
+    private mutating func literal(_ word: StaticString) throws(JSONParseError) {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw error("invalid literal") }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] {
+            throw error("invalid literal")
+        }
+        index += count
+    }
+
+    /// Reads a JSON number: the grammar is checked here, the value converted by strtod.
+    public mutating func parseNumber() throws(JSONParseError) -> Double {
+        skipWhitespace()
+        let start = index
+        if peek() == UInt8(ascii: "-") { index += 1 }
+        guard let first = peek(), isDigit(first) else { throw error("expected a value") }
+        var integerDigits = 0
+        var integer: UInt64 = 0
+        if first == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while let byte = peek(), isDigit(byte) {
+                if integerDigits < 18 { integer = integer * 10 + UInt64(byte - 48) }
+                integerDigits += 1
+                index += 1
+            }
+        }
+        var plainInteger = true
+        if peek() == UInt8(ascii: ".") {
+            plainInteger = false
+            index += 1
+            guard let byte = peek(), isDigit(byte) else { throw error("expected a digit after '.'") }
+            while let byte = peek(), isDigit(byte) { index += 1 }
+        }
+        if let byte = peek(), byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+            plainInteger = false
+            index += 1
+            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { index += 1 }
+            guard let digit = peek(), isDigit(digit) else { throw error("expected a digit in the exponent") }
+            while let byte = peek(), isDigit(byte) { index += 1 }
+        }
+        // Integers of up to 15 digits are exact in a double: no need for strtod.
+        if plainInteger && integerDigits <= 15 {
+            let value = Double(integer)
+            return bytes[start] == UInt8(ascii: "-") ? -value : value
+        }
+        let length = index - start
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { buffer in
+            for offset in 0..<length { buffer[offset] = CChar(bitPattern: bytes[start + offset]) }
+            buffer[length] = 0
+            return strtod(buffer.baseAddress!, nil)
+        }
+    }
+
+    /// Reads a JSON string (the opening quote must be next).
+    public mutating func parseString() throws(JSONParseError) -> String {
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a string") }
+        index += 1
+        let start = index
+        // Fast path: no escapes.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let string = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                index += 1
+                return string
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            guard byte >= 0x20 else { throw error("control character in a string") }
+            index += 1
+        }
+        var scalars = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<index]))
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: scalars, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard let escaped = peek() else { throw error("unterminated escape") }
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(escaped)
+                case UInt8(ascii: "b"): scalars.append(0x08)
+                case UInt8(ascii: "f"): scalars.append(0x0C)
+                case UInt8(ascii: "n"): scalars.append(0x0A)
+                case UInt8(ascii: "r"): scalars.append(0x0D)
+                case UInt8(ascii: "t"): scalars.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code) {
+                        guard peek() == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw error("unpaired surrogate")
+                        }
+                        index += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw error("unpaired surrogate") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(code) {
+                        throw error("unpaired surrogate")
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape") }
+                    scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default:
+                    throw error("invalid escape")
+                }
+            default:
+                guard byte >= 0x20 else { throw error("control character in a string") }
+                scalars.append(byte)
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    private mutating func hex4() throws(JSONParseError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw error("short \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - 48
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - 87
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - 55
+            default: throw error("invalid hex digit in \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            index += 1
+        }
+        return value
+    }
+
+    /// Skips one value of any kind (used by readers that only want some members).
+    public mutating func skipValue() throws(JSONParseError) {
+        _ = try parseValue(depth: 0)
+    }
+
+    @inline(__always)
+    private func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
+}

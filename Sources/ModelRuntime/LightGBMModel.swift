@@ -3,16 +3,37 @@
 /// left, missing values handled per node by its `missing_type` (None, Zero, NaN) and `default_left`,
 /// categorical splits by bitset, leaves summed in double, and the objective's transform last.
 public struct LightGBMModel: ScoringModel {
+    /// One node, leaves included, laid out breadth-first per tree so that a split's right child is
+    /// always `left + 1`. A leaf has threshold +inf, reads the always-zero sentinel feature and no
+    /// missing type, so the branchless step sends it "left" to itself.
     struct Node {
         var threshold: Double
-        var feature: Int32
-        /// Child references: a node index when >= 0, else `~leafIndex` into `leafValues`.
-        var left: Int32
-        var right: Int32
-        var decision: UInt8
-        /// For a categorical split, the first word of its bitset in `categoryWords`, else -1.
-        var categoryOffset: Int32
-        var categoryWordCount: Int32
+        /// A leaf's value; for a categorical split, the index of its category set.
+        var payload: Double
+        /// Feature index in the low 24 bits, the missing type in bits 27-28, and the flags below.
+        var meta: UInt32
+        /// Index of the left child (the right child follows it); a leaf's own index.
+        var left: UInt32
+
+        static let leafFlag: UInt32 = 1 << 31
+        static let defaultLeftFlag: UInt32 = 1 << 30
+        static let categoricalFlag: UInt32 = 1 << 29
+        /// missing_type Zero sets bit 27, NaN sets bit 28.
+        static let missingShift: UInt32 = 27
+        static let featureMask: UInt32 = (1 << 24) - 1
+
+        var isLeaf: Bool { meta & Self.leafFlag != 0 }
+        var isCategorical: Bool { meta & Self.categoricalFlag != 0 }
+
+        static func leaf(_ value: Double, at index: Int, sentinelFeature: Int) -> Node {
+            Node(threshold: .infinity, payload: value, meta: leafFlag | UInt32(sentinelFeature), left: UInt32(index))
+        }
+    }
+
+    /// Where a categorical split's bitset lies in `categoryWords`.
+    struct CategorySet {
+        var offset: Int32
+        var wordCount: Int32
     }
 
     // decision_type bits, as LightGBM's tree.h defines them.
@@ -30,15 +51,15 @@ public struct LightGBMModel: ScoringModel {
     public let objective: String
     public let output: ModelOutput
     public let acceptsMissingValues = true
-    public var treeCount: Int { roots.count }
     public var memoryFootprint: Int {
-        nodes.count * MemoryLayout<Node>.stride + leafValues.count * 8 + roots.count * 4 + categoryWords.count * 4
+        nodes.count * MemoryLayout<Node>.stride + groups.count * MemoryLayout<TreeGroup>.stride + categoryWords.count * 4
+            + categorySets.count * MemoryLayout<CategorySet>.stride
     }
 
     let nodes: [Node]
-    let leafValues: [Double]
-    /// Each tree's root, in the same encoding as a child (a single-leaf tree has a leaf root).
-    let roots: [Int32]
+    let groups: [TreeGroup]
+    public let treeCount: Int
+    let categorySets: [CategorySet]
     let categoryWords: [UInt32]
     let sigmoidScale: Double
 
@@ -91,8 +112,9 @@ public struct LightGBMModel: ScoringModel {
         self.featureNames = names
 
         var nodes: [Node] = []
-        var leaves: [Double] = []
-        var roots: [Int32] = []
+        var roots: [UInt32] = []
+        var depths: [Int] = []
+        var sets: [CategorySet] = []
         var words: [UInt32] = []
         var sawEnd = false
         while let line = lines.first {
@@ -103,16 +125,20 @@ public struct LightGBMModel: ScoringModel {
             }
             lines = lines.dropFirst()
             let block = Self.keyValues(takingFrom: &lines)
-            try Self.appendTree(block, index: roots.count, featureCount: names.count, nodes: &nodes, leaves: &leaves, roots: &roots, categoryWords: &words)
+            roots.append(UInt32(nodes.count))
+            depths.append(try Self.appendTree(block, index: roots.count - 1, featureCount: names.count, nodes: &nodes, categorySets: &sets, categoryWords: &words))
         }
         guard sawEnd else { throw ModelLoadError.malformed("no 'end of trees' line (truncated file)") }
         guard !roots.isEmpty else { throw ModelLoadError.malformed("the model has no trees") }
         if let sizes = header["tree_sizes"], sizes.split(separator: " ").count != roots.count {
             throw ModelLoadError.malformed("tree_sizes lists \(sizes.split(separator: " ").count) trees, the file has \(roots.count)")
         }
+        let padding = nodes.count
+        nodes.append(Node.leaf(0, at: padding, sentinelFeature: names.count))
         self.nodes = nodes
-        self.leafValues = leaves
-        self.roots = roots
+        self.groups = TreeGroup.make(roots: roots, depths: depths, padding: UInt32(padding))
+        self.treeCount = roots.count
+        self.categorySets = sets
         self.categoryWords = words
     }
 
@@ -127,9 +153,8 @@ public struct LightGBMModel: ScoringModel {
         return result
     }
 
-    private static func appendTree(_ block: [String: String], index treeIndex: Int, featureCount: Int,
-                                   nodes: inout [Node], leaves: inout [Double], roots: inout [Int32],
-                                   categoryWords: inout [UInt32]) throws(ModelLoadError) {
+    private static func appendTree(_ block: [String: String], index treeIndex: Int, featureCount: Int, nodes: inout [Node],
+                                   categorySets: inout [CategorySet], categoryWords: inout [UInt32]) throws(ModelLoadError) -> Int {
         func field(_ key: String) throws(ModelLoadError) -> String {
             guard let value = block[key] else { throw ModelLoadError.missingField("Tree=\(treeIndex) line '\(key)='") }
             return value
@@ -168,11 +193,9 @@ public struct LightGBMModel: ScoringModel {
         guard leafValues.allSatisfy(\.isFinite) else {
             throw ModelLoadError.invalidTree(tree: treeIndex, reason: "has a non-finite leaf value")
         }
-        let leafBase = leaves.count
-        leaves.append(contentsOf: leafValues)
         guard leafCount > 1 else {
-            roots.append(~Int32(leafBase))
-            return
+            nodes.append(Node.leaf(leafValues[0], at: nodes.count, sentinelFeature: featureCount))
+            return 0
         }
 
         let internalCount = leafCount - 1
@@ -207,40 +230,53 @@ public struct LightGBMModel: ScoringModel {
             }
         }
 
-        let base = Int32(nodes.count)
-        func reference(_ child: Int) -> Int32 { child >= 0 ? base + Int32(child) : ~Int32(leafBase + ~child) }
-        for node in 0..<internalCount {
-            guard features[node] >= 0 && features[node] < featureCount else {
+        let order = TreeShape.breadthFirstOrder(nodeCount: internalCount + leafCount) { node in
+            node < internalCount ? (shapeIndex(left[node]), shapeIndex(right[node])) : nil
+        }
+        var position = [Int](repeating: 0, count: order.count)
+        for (newIndex, node) in order.enumerated() { position[node] = newIndex }
+        let base = nodes.count
+        var depth = [Int](repeating: 0, count: order.count)
+        for node in order {
+            guard node < internalCount else {
+                nodes.append(Node.leaf(leafValues[node - internalCount], at: nodes.count, sentinelFeature: featureCount))
+                continue
+            }
+            depth[shapeIndex(left[node])] = depth[node] + 1
+            depth[shapeIndex(right[node])] = depth[node] + 1
+            guard features[node] >= 0 && features[node] < featureCount && features[node] <= Int(Node.featureMask) else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) splits on feature \(features[node]), the model has \(featureCount)")
             }
             guard decisions[node] >= 0 && decisions[node] < 16 else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has decision_type \(decisions[node])")
             }
-            let decision = UInt8(decisions[node])
-            var offset: Int32 = -1
-            var wordCount: Int32 = 0
-            if decision & categoricalMask != 0 {
+            let decision = UInt32(decisions[node])
+            var meta = UInt32(features[node]) | ((decision >> 2) & 3) << Node.missingShift
+            if decision & UInt32(defaultLeftMask) != 0 { meta |= Node.defaultLeftFlag }
+            var threshold = thresholds[node]
+            var payload = 0.0
+            if decision & UInt32(categoricalMask) != 0 {
                 let catIndex = thresholds[node]
                 guard catIndex >= 0, catIndex.rounded() == catIndex, Int(catIndex) < categoricalCount else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) names categorical split \(catIndex), the tree has \(categoricalCount)")
                 }
                 let start = catBoundaries[Int(catIndex)], end = catBoundaries[Int(catIndex) + 1]
-                offset = Int32(categoryWords.count)
-                wordCount = Int32(end - start)
+                meta |= Node.categoricalFlag
+                threshold = 0
+                payload = Double(categorySets.count)
+                categorySets.append(CategorySet(offset: Int32(categoryWords.count), wordCount: Int32(end - start)))
                 categoryWords.append(contentsOf: catThreshold[start..<end].map { UInt32($0) })
             } else {
-                guard !thresholds[node].isNaN else {
+                guard !threshold.isNaN else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has a NaN threshold")
                 }
-                guard (decision >> 2) & 3 <= missingNaN else {
+                guard (decision >> 2) & 3 <= UInt32(missingNaN) else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has an unknown missing_type")
                 }
             }
-            nodes.append(Node(threshold: thresholds[node], feature: Int32(features[node]),
-                              left: reference(left[node]), right: reference(right[node]),
-                              decision: decision, categoryOffset: offset, categoryWordCount: wordCount))
+            nodes.append(Node(threshold: threshold, payload: payload, meta: meta, left: UInt32(base + position[shapeIndex(left[node])])))
         }
-        roots.append(base)
+        return depth.max() ?? 0
     }
 
     public func score(_ row: UnsafeBufferPointer<Double>) -> Double {
@@ -251,26 +287,60 @@ public struct LightGBMModel: ScoringModel {
         }
     }
 
-    /// The sum of every tree's leaf, in double precision as LightGBM adds it.
+    /// The sum of every tree's leaf, in double precision and tree order as LightGBM adds them.
     func raw(_ row: UnsafeBufferPointer<Double>) -> Double {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: row.count) { features in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: row.count + 1) { features in
             // LightGBM's predictor stores a dense row sparsely, dropping every value within
-            // kZeroThreshold of zero, so such values reach the trees as exactly 0.
+            // kZeroThreshold of zero, so such values reach the trees as exactly 0. The extra slot is
+            // the leaves' sentinel.
             for i in 0..<row.count {
                 let value = row[i]
                 features[i] = abs(value) <= Self.zeroThreshold ? 0 : value
             }
+            features[row.count] = 0
             let input = UnsafeBufferPointer(features)
             return nodes.withUnsafeBufferPointer { nodes in
-                leafValues.withUnsafeBufferPointer { leaves in
+                categorySets.withUnsafeBufferPointer { sets in
                     categoryWords.withUnsafeBufferPointer { words in
-                        var sum = 0.0
-                        for root in roots {
-                            var reference = root
-                            while reference >= 0 {
-                                reference = Self.next(nodes[Int(reference)], row: input, words: words)
+                        /// LightGBM's NumericalDecision without a branch: NaN becomes 0 unless the
+                        /// node's missing type is NaN; a missing value (NaN for type NaN, 0 for type
+                        /// Zero) follows default_left; anything else goes left when `x <= threshold`.
+                        @inline(__always)
+                        func step(_ index: UInt32) -> UInt32 {
+                            let node = nodes[Int(index)]
+                            let x = input[Int(node.meta & Node.featureMask)]
+                            let goLeft: UInt32
+                            if node.meta & Node.categoricalFlag != 0 {
+                                goLeft = Self.categoryGoesLeft(x, set: sets[Int(node.payload)], words: words) ? 1 : 0
+                            } else {
+                                let nan: UInt32 = x.isNaN ? 1 : 0
+                                let value = x.isNaN ? 0 : x
+                                let zero: UInt32 = value == 0 ? 1 : 0
+                                let missing = ((node.meta >> Node.missingShift) & 1 & zero) | ((node.meta >> (Node.missingShift + 1)) & 1 & nan)
+                                let lessOrEqual: UInt32 = value <= node.threshold ? 1 : 0
+                                goLeft = (missing & (node.meta >> 30) & 1) | ((missing ^ 1) & lessOrEqual)
                             }
-                            sum += leaves[Int(~reference)]
+                            return node.left &+ 1 &- goLeft
+                        }
+                        var sum = 0.0
+                        for group in groups {
+                            // Eight named lanes stay in registers (see TreeGroup).
+                            var (l0, l1, l2, l3) = (group.roots[0], group.roots[1], group.roots[2], group.roots[3])
+                            var (l4, l5, l6, l7) = (group.roots[4], group.roots[5], group.roots[6], group.roots[7])
+                            // At most the group's depth in steps; stop early once every lane has
+                            // reached its leaf (no lane moved), which matters for deep, uneven trees.
+                            for _ in 0..<group.depth {
+                                let (n0, n1, n2, n3) = (step(l0), step(l1), step(l2), step(l3))
+                                let (n4, n5, n6, n7) = (step(l4), step(l5), step(l6), step(l7))
+                                let moved = (n0 ^ l0) | (n1 ^ l1) | (n2 ^ l2) | (n3 ^ l3) | (n4 ^ l4) | (n5 ^ l5) | (n6 ^ l6) | (n7 ^ l7)
+                                (l0, l1, l2, l3, l4, l5, l6, l7) = (n0, n1, n2, n3, n4, n5, n6, n7)
+                                if moved == 0 { break }
+                            }
+                            let leaves = (l0, l1, l2, l3, l4, l5, l6, l7)
+                            withUnsafeBytes(of: leaves) { raw in
+                                let lanes = raw.bindMemory(to: UInt32.self)
+                                for lane in 0..<group.count { sum += nodes[Int(lanes[lane])].payload }
+                            }
                         }
                         return sum
                     }
@@ -279,31 +349,16 @@ public struct LightGBMModel: ScoringModel {
         }
     }
 
-    @inline(__always)
-    static func next(_ node: Node, row: UnsafeBufferPointer<Double>, words: UnsafeBufferPointer<UInt32>) -> Int32 {
-        var value = row[Int(node.feature)]
-        if node.categoryOffset >= 0 {
-            return categoryGoesLeft(value, node: node, words: words) ? node.left : node.right
-        }
-        let missingType = (node.decision >> 2) & 3
-        if value.isNaN && missingType != missingNaN { value = 0 }
-        if (missingType == missingZero && value >= -zeroThreshold && value <= zeroThreshold)
-            || (missingType == missingNaN && value.isNaN) {
-            return node.decision & defaultLeftMask != 0 ? node.left : node.right
-        }
-        return value <= node.threshold ? node.left : node.right
-    }
-
     /// LightGBM's categorical decision: the category (the value truncated toward zero, so -0.5 is
     /// category 0) goes left when its bit is set; NaN, negative and huge values go right, whatever the
     /// node's missing type.
     @inline(__always)
-    static func categoryGoesLeft(_ value: Double, node: Node, words: UnsafeBufferPointer<UInt32>) -> Bool {
+    static func categoryGoesLeft(_ value: Double, set: CategorySet, words: UnsafeBufferPointer<UInt32>) -> Bool {
         guard !value.isNaN, value > -1, value < Double(Int32.max) else { return false }
         let category = Int(value)
         let word = category / 32
-        guard word < Int(node.categoryWordCount) else { return false }
-        return words[Int(node.categoryOffset) + word] & (1 << UInt32(category % 32)) != 0
+        guard word < Int(set.wordCount) else { return false }
+        return words[Int(set.offset) + word] & (1 << UInt32(category % 32)) != 0
     }
 }
 

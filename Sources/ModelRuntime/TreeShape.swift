@@ -26,4 +26,21 @@ enum TreeShape {
             throw ModelLoadError.invalidTree(tree: tree, reason: "\(nodeCount - visited) of \(nodeCount) nodes are unreachable from the root")
         }
     }
+
+    /// The tree's nodes in breadth-first order, as old indices. Children are enqueued together, so
+    /// in the new order every split's right child directly follows its left child. Call after
+    /// `validate`, which guarantees every node is reached once.
+    static func breadthFirstOrder(nodeCount: Int, children: (Int) -> (Int, Int)?) -> [Int] {
+        var order = [0]
+        order.reserveCapacity(nodeCount)
+        var next = 0
+        while next < order.count {
+            if let (left, right) = children(order[next]) {
+                order.append(left)
+                order.append(right)
+            }
+            next += 1
+        }
+        return order
+    }
 }

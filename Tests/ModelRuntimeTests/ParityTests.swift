@@ -38,10 +38,10 @@ struct ParityTests {
     @Test func largeModelsHaveCategoricalSplitsAndScoreThem() throws {
         let xgb = try ExampleModels.named("fraud-xgboost-large")
         let xgbModel = try #require(try ModelLoader.load(.xgboostJSON, from: ExampleModels.bytes(xgb.artifact)) as? XGBoostModel)
-        #expect(xgbModel.nodes.contains { $0.categoryOffset >= 0 }, "no categorical split in the large XGBoost model")
+        #expect(xgbModel.nodes.contains { $0.isCategorical }, "no categorical split in the large XGBoost model")
         let lgb = try ExampleModels.named("fraud-lightgbm-large")
         let lgbModel = try #require(try ModelLoader.load(.lightgbmText, from: ExampleModels.bytes(lgb.artifact)) as? LightGBMModel)
-        #expect(lgbModel.nodes.contains { $0.categoryOffset >= 0 }, "no categorical split in the large LightGBM model")
+        #expect(lgbModel.nodes.contains { $0.isCategorical }, "no categorical split in the large LightGBM model")
         #expect(xgbModel.treeCount > 200 && lgbModel.treeCount > 150)
     }
 

@@ -13,6 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // libsqlite3 from the system; the shim only wraps what Swift cannot call directly.
@@ -46,9 +51,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The scoring service: HTTP API, hot reload of the active version, group-committed audit log.
         .target(
             name: "Serving",
-            dependencies: ["Registry", "ModelRuntime", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Registry",
+                "ModelRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("openapi.yaml")]
         ),
         .executableTarget(
             name: "registry-cli",
@@ -68,5 +84,15 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RegistrySchema", "CSQLite"]),
         .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime"]),
         .testTarget(name: "CLITests", dependencies: ["Registry"]),
+        .testTarget(
+            name: "ServingTests",
+            dependencies: [
+                "Serving",
+                "Registry",
+                "ModelRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
     ]
 )

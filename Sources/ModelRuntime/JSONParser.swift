@@ -9,6 +9,11 @@ public struct JSONParseError: Error, CustomStringConvertible, Equatable, Sendabl
     public let offset: Int
     public let reason: String
 
+    public init(offset: Int, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
+
     public var description: String { "\(reason) at byte \(offset)" }
 }
 

@@ -132,3 +132,19 @@ extension Registry {
         try read { try db.scalarInt(Self.countAudit) ?? 0 }
     }
 }
+
+extension Registry {
+    static let pruneAuditBatch = """
+        DELETE FROM predictions WHERE id IN
+            (SELECT id FROM predictions WHERE predicted_at < ?1 ORDER BY predicted_at LIMIT ?2)
+        """
+
+    /// Deletes up to `limit` audit rows older than `cutoff` (stored-form time) in one transaction and
+    /// returns how many went. Small batches keep the writer's lock short.
+    public func pruneAudit(olderThan cutoff: String, limit: Int = 10_000) throws -> Int {
+        try write {
+            try db.run(Self.pruneAuditBatch, [cutoff, limit])
+            return db.changes
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import ModelRuntime
 import Registry
 
@@ -7,12 +9,18 @@ public struct LoadedVersion: Sendable {
     public let version: ModelVersion
     public let model: any ScoringModel
     public let rows: FeatureRowBuilder
+    /// Feature positions by raw name bytes, for the request parser.
+    public let index: FeatureIndex
     /// The largest difference from the golden scores seen at load (nil without golden rows).
     public let goldenMaxError: Double?
 
     /// Loads `loadable` and self-tests it. Throws `LoadError` naming the version and the problem.
     public init(_ loadable: LoadableVersion) throws(LoadError) {
         let version = loadable.version
+        // The bytes must be the ones registered: a changed artifact is refused, not scored.
+        guard Self.sha256(loadable.artifact) == version.artifactSHA256 else {
+            throw LoadError.checksum(model: version.model, version: version.label)
+        }
         let model: any ScoringModel
         do {
             model = try ModelLoader.load(version.format, from: loadable.artifact)
@@ -33,7 +41,12 @@ public struct LoadedVersion: Sendable {
         self.version = version
         self.model = model
         self.rows = FeatureRowBuilder(model: model)
+        self.index = FeatureIndex(featureNames: model.featureNames)
         self.goldenMaxError = goldenMaxError
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
     public func decision(for score: Double) -> Decision {
@@ -45,11 +58,13 @@ public struct LoadedVersion: Sendable {
 public enum LoadError: Error, CustomStringConvertible, Sendable {
     case artifact(model: String, version: VersionLabel, reason: String)
     case schemaDrift(model: String, version: VersionLabel)
+    case checksum(model: String, version: VersionLabel)
     case selfTest(model: String, version: VersionLabel, reason: String)
 
     public var description: String {
         switch self {
         case .artifact(let model, let version, let reason): return "\(model) \(version) does not load: \(reason)"
+        case .checksum(let model, let version): return "\(model) \(version): the stored artifact does not match its sha256"
         case .schemaDrift(let model, let version): return "\(model) \(version): the artifact's features differ from the stored feature schema"
         case .selfTest(let model, let version, let reason): return "\(model) \(version) fails its self-test: \(reason)"
         }

@@ -45,9 +45,10 @@ struct GlobalOptions: ParsableArguments {
 enum LogSetup {
     private static let done = LockedFlag()
 
-    static func bootstrapOnce(level: Logger.Level) {
+    static func bootstrapOnce(level: Logger.Level, json: Bool = false) {
         guard done.setIfUnset() else { return }
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, logLevel: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -2,7 +2,7 @@ import ArgumentParser
 import Logging
 
 @main
-struct RegistryCLI: ParsableCommand {
+struct RegistryCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registry-cli",
         abstract: "Sentinel: a registry and scoring service for fraud models.",
@@ -12,7 +12,7 @@ struct RegistryCLI: ParsableCommand {
             """,
         subcommands: [
             Init.self, Register.self, List.self, Show.self, Promote.self, Rollback.self, Archive.self,
-            History.self, Audit.self, Score.self,
+            History.self, Audit.self, Score.self, Serve.self,
         ]
     )
 }

@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import ModelRuntime
+
+/// Every refusal the HTTP API gives, with its status and a JSON body `{"error": CODE, "detail": TEXT}`.
+/// The statuses come from this one table.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public enum Code: String, Sendable {
+        case invalidJSON = "invalid_json"
+        case unsupportedMediaType = "unsupported_media_type"
+        case bodyTooLarge = "body_too_large"
+        case invalidRequest = "invalid_request"
+        case invalidFeatures = "invalid_features"
+        case emptyBatch = "empty_batch"
+        case batchTooLarge = "batch_too_large"
+        case unknownModel = "unknown_model"
+        case modelRequired = "model_required"
+        case noActiveVersion = "no_active_version"
+        case auditUnavailable = "audit_unavailable"
+        case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
+        case internalError = "internal_error"
+
+        var status: HTTPResponse.Status {
+            switch self {
+            case .invalidJSON, .invalidRequest, .emptyBatch: return .badRequest
+            case .unsupportedMediaType: return .unsupportedMediaType
+            case .bodyTooLarge, .batchTooLarge: return .contentTooLarge
+            case .invalidFeatures: return .unprocessableContent
+            case .unknownModel, .notFound: return .notFound
+            case .modelRequired: return .badRequest
+            case .noActiveVersion, .auditUnavailable: return .serviceUnavailable
+            case .methodNotAllowed: return .methodNotAllowed
+            case .internalError: return .internalServerError
+            }
+        }
+    }
+
+    public let code: Code
+    public let detail: String
+    /// The feature at fault, for invalid_features.
+    public let feature: String?
+    public let status: HTTPResponse.Status
+
+    public init(_ code: Code, _ detail: String, feature: String? = nil, status: HTTPResponse.Status? = nil) {
+        self.code = code
+        self.detail = detail
+        self.feature = feature
+        self.status = status ?? code.status
+    }
+
+    /// An error Hummingbird itself raised (no route, body over its limit...), in the API's form.
+    static func from(_ error: any HTTPResponseError, request: Request) -> APIError {
+        switch error.status {
+        case .notFound: return APIError(.notFound, "no route for \(request.method) \(request.uri.path)")
+        case .methodNotAllowed: return APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")
+        case .contentTooLarge: return APIError(.bodyTooLarge, "the request body is larger than the service accepts")
+        default: return APIError(.invalidRequest, "\(error.status.reasonPhrase)", status: error.status)
+        }
+    }
+
+    public static func features(_ error: FeatureError) -> APIError {
+        APIError(.invalidFeatures, error.description, feature: error.featureName)
+    }
+
+    public var body: String {
+        var text = "{\"error\":\"\(code.rawValue)\",\"detail\":\(JSONText.quoted(detail))"
+        if let feature { text += ",\"feature\":\(JSONText.quoted(feature))" }
+        return text + "}"
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if code == .auditUnavailable || code == .noActiveVersion { headers[.retryAfter] = "1" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// Small helpers for writing JSON text by hand on the hot path.
+enum JSONText {
+    static func quoted(_ string: String) -> String {
+        var out = "\""
+        out.reserveCapacity(string.utf8.count + 2)
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// A finite double as JSON (Swift's shortest round-trip form is valid JSON).
+    @inline(__always)
+    static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Registry
+import Synchronization
+
+/// The versions currently serving, one per model, swapped atomically by the reloader.
+///
+/// A request takes one snapshot at its start and scores with it to the end, so a promotion never
+/// changes the version under a request in flight.
+public final class ActiveModels: Sendable {
+    /// What the service knows about one model's reloads, for /models and /readyz.
+    public struct ReloadStatus: Sendable {
+        public var lastReloadAt: Date?
+        public var lastFailure: String?
+        public var lastFailureAt: Date?
+        public var failedVersion: VersionLabel?
+    }
+
+    public struct Snapshot: Sendable {
+        public let versions: [String: LoadedVersion]
+
+        /// The version a request names, or the only active one when it names none.
+        func resolve(_ name: String?) throws(APIError) -> LoadedVersion {
+            if let name {
+                guard let loaded = versions[name] else {
+                    throw APIError(.unknownModel, "no active version of a model named '\(name)'")
+                }
+                return loaded
+            }
+            switch versions.count {
+            case 1: return versions.first!.value
+            case 0: throw APIError(.noActiveVersion, "no model has an active version (promote one with registry-cli promote)")
+            default: throw APIError(.modelRequired, "several models are active (\(versions.keys.sorted().joined(separator: ", "))): name one in \"model\"")
+            }
+        }
+    }
+
+    private let state = Mutex<(snapshot: Snapshot, status: [String: ReloadStatus], databaseCheckedAt: Date?)>(
+        (Snapshot(versions: [:]), [:], nil))
+
+    public init() {}
+
+    public func snapshot() -> Snapshot { state.withLock { $0.snapshot } }
+
+    public func status() -> [String: ReloadStatus] { state.withLock { $0.status } }
+
+    func install(_ loaded: LoadedVersion) {
+        state.withLock { state in
+            var versions = state.snapshot.versions
+            versions[loaded.version.model] = loaded
+            state.snapshot = Snapshot(versions: versions)
+            state.status[loaded.version.model, default: ReloadStatus()].lastReloadAt = Date()
+        }
+    }
+
+    func remove(model: String) {
+        state.withLock { state in
+            var versions = state.snapshot.versions
+            versions[model] = nil
+            state.snapshot = Snapshot(versions: versions)
+        }
+    }
+
+    func recordFailure(model: String, version: VersionLabel, reason: String) {
+        state.withLock { state in
+            state.status[model, default: ReloadStatus()].lastFailure = reason
+            state.status[model, default: ReloadStatus()].lastFailureAt = Date()
+            state.status[model, default: ReloadStatus()].failedVersion = version
+        }
+    }
+
+    func recordDatabaseCheck(ok: Bool) {
+        state.withLock { $0.databaseCheckedAt = ok ? Date() : nil }
+    }
+
+    /// Ready: at least one version loaded, and the database answered within `freshness` seconds.
+    public func isReady(freshness: TimeInterval) -> Bool {
+        state.withLock { state in
+            guard !state.snapshot.versions.isEmpty, let checked = state.databaseCheckedAt else { return false }
+            return Date().timeIntervalSince(checked) <= freshness
+        }
+    }
+}

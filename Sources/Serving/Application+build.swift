@@ -1,0 +1,88 @@
+import Foundation
+import Hummingbird
+import Logging
+import Registry
+import ServiceLifecycle
+
+/// Builds the scoring service exactly as `registry-cli serve` runs it, so tests run the same app.
+///
+/// Fails at once (before listening) when the registry cannot be opened for reading and writing.
+/// `onServerRunning` receives the bound port (useful with port 0).
+public func buildApplication(
+    configuration: ServiceConfiguration,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    // Refuse early and clearly: missing, foreign, too new, or read-only registries.
+    _ = try Registry.open(path: configuration.databasePath, access: .write, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, logger: logger)
+
+    let metrics = ServingMetrics()
+    let models = ActiveModels()
+    let audit = try AuditWriter(databasePath: configuration.databasePath, settings: configuration.audit, metrics: metrics,
+                                logger: logger, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+    let reloader = ModelReloader(configuration: configuration, models: models, metrics: metrics, logger: logger)
+    let reader = RegistryReader(path: configuration.databasePath, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, logger: logger)
+
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ServiceMiddleware(metrics: metrics))
+    let predict = PredictController(models: models, audit: audit, metrics: metrics, configuration: configuration)
+    router.post("/predict", use: predict.predict)
+    let catalogue = ModelsController(reader: reader, models: models)
+    router.get("/models", use: catalogue.list)
+    router.get("/models/{name}", use: catalogue.one)
+    let health = HealthController(models: models, freshnessSeconds: max(2, Double(configuration.reloadIntervalMilliseconds) / 1000 * 8))
+    router.get("/healthz", use: health.alive)
+    router.get("/readyz", use: health.ready)
+    router.get("/metrics") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+    }
+    router.get("/openapi.yaml") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "application/yaml"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+    }
+
+    // Services stop in reverse order: the server finishes its requests first, then the reloader,
+    // and the audit writer last, draining every record it accepted.
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sentinel"),
+        services: [audit, reloader],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}
+
+/// The OpenAPI 3 description of this API (Sources/Serving/openapi.yaml), carried in the binary.
+public enum OpenAPIDocument {
+    public static let bytes: [UInt8] = PackageResources.openapi_yaml
+}
+
+/// `GET /healthz` (the process answers) and `GET /readyz` (a version is loaded and the registry
+/// answered recently).
+struct HealthController: Sendable {
+    let models: ActiveModels
+    let freshnessSeconds: Double
+
+    func alive(_ request: Request, context: some RequestContext) async throws -> Response {
+        Self.json(.ok, "{\"status\":\"ok\"}")
+    }
+
+    func ready(_ request: Request, context: some RequestContext) async throws -> Response {
+        let serving = models.snapshot().versions
+        guard models.isReady(freshness: freshnessSeconds) else {
+            let reason = serving.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
+            return Self.json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
+        }
+        let list = serving.keys.sorted().map { "\(JSONText.quoted($0)):\"\(serving[$0]!.version.label)\"" }.joined(separator: ",")
+        return Self.json(.ok, "{\"status\":\"ready\",\"serving\":{\(list)}}")
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

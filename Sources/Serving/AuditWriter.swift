@@ -1,0 +1,232 @@
+import Foundation
+import Logging
+import ModelRuntime
+import Registry
+import ServiceLifecycle
+
+/// One scored row on its way to the audit log. Formatting (timestamp text, features JSON) happens
+/// on the writer's thread, not on the request path.
+public struct AuditDraft: Sendable {
+    public var unixMilliseconds: Int64
+    public var requestID: String
+    public var rowIndex: Int
+    public var versionID: Int64
+    public var featureNames: [String]
+    public var row: [Double]
+    public var score: Double
+    public var decision: Decision
+    public var latencyMicroseconds: Int
+}
+
+/// Why a prediction could not be recorded (the request then gets a 503, never an unrecorded score).
+public enum AuditError: Error, CustomStringConvertible, Sendable {
+    case queueFull(capacity: Int)
+    case writeFailed(String)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .queueFull(let capacity): return "the audit log is \(capacity) rows behind; try again shortly"
+        case .writeFailed(let reason): return "the audit log could not be written: \(reason)"
+        case .closed: return "the service is shutting down"
+        }
+    }
+}
+
+/// The only writer of the audit table: requests hand their rows to a bounded queue, and one thread
+/// commits whatever has gathered in a single transaction (group commit), then releases the
+/// requests waiting on those rows.
+///
+/// The cadence is natural batching: while one transaction commits, the next requests queue up, so
+/// the commit rate follows the load without a timer, and up to `maxRowsPerTransaction` rows share a
+/// commit. SQLite runs on a dedicated thread because a commit (and a WAL checkpoint's fsync) blocks,
+/// and the cooperative pool has only as many threads as cores.
+public final class AuditWriter: Service, @unchecked Sendable {
+    private struct Pending {
+        let drafts: [AuditDraft]
+        let continuation: CheckedContinuation<Void, Error>?
+    }
+
+    // Everything below `condition` is guarded by it.
+    private let condition = NSCondition()
+    private var queue: [Pending] = []
+    private var queuedRows = 0
+    private var closed = false
+    private var started = false
+    private var finished = false
+    private var finishWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Used only by the writer thread once started.
+    private let registry: Registry
+    private let settings: AuditSettings
+    private let metrics: ServingMetrics
+    private let logger: Logger
+
+    /// Opens the writer's own connection. Throws the registry's errors for a database it cannot write.
+    public init(databasePath: String, settings: AuditSettings, metrics: ServingMetrics, logger: Logger, busyTimeoutMilliseconds: Int32) throws {
+        registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
+                                     durability: settings.durability, logger: logger)
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Queues `drafts`. With `wait`, returns once their transaction has committed, and throws if it
+    /// failed; without, returns once they are queued. Throws `.queueFull` when the writer is behind.
+    public func submit(_ drafts: [AuditDraft], wait: Bool) async throws {
+        if wait {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                if let error = enqueue(drafts, continuation: continuation) { continuation.resume(throwing: error) }
+            }
+        } else if let error = enqueue(drafts, continuation: nil) {
+            throw error
+        }
+    }
+
+    private func enqueue(_ drafts: [AuditDraft], continuation: CheckedContinuation<Void, Error>?) -> AuditError? {
+        condition.lock()
+        defer { condition.unlock() }
+        if closed { return .closed }
+        guard queuedRows + drafts.count <= settings.queueCapacity else {
+            metrics.auditRowsRefused.increment(by: Int64(drafts.count))
+            return .queueFull(capacity: settings.queueCapacity)
+        }
+        queue.append(Pending(drafts: drafts, continuation: continuation))
+        queuedRows += drafts.count
+        metrics.auditQueueDepth.record(queuedRows)
+        condition.signal()
+        return nil
+    }
+
+    /// Starts the writer thread (idempotent). `run()` calls it; tests may call it directly.
+    public func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        let thread = Thread { [self] in self.writeLoop() }
+        thread.name = "sentinel-audit-writer"
+        thread.start()
+    }
+
+    /// Runs until graceful shutdown, then drains the queue: every row accepted before is committed
+    /// before this returns.
+    public func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        await drainAndStop()
+    }
+
+    /// Refuses new rows, commits the ones queued, and waits for the thread to finish.
+    public func drainAndStop() async {
+        guard close() else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            waitForFinish(continuation)
+        }
+    }
+
+    /// Marks the queue closed; returns whether a running thread still has to finish.
+    private func close() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        closed = true
+        condition.signal()
+        return started && !finished
+    }
+
+    private func waitForFinish(_ continuation: CheckedContinuation<Void, Never>) {
+        condition.lock()
+        if finished {
+            condition.unlock()
+            continuation.resume()
+        } else {
+            finishWaiters.append(continuation)
+            condition.unlock()
+        }
+    }
+
+    private func writeLoop() {
+        var lastPrune = Date.distantPast
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closed {
+                // Wake at least once a minute for retention pruning.
+                _ = condition.wait(until: Date().addingTimeInterval(60))
+                if queue.isEmpty && !closed { break }
+            }
+            if queue.isEmpty && closed {
+                finished = true
+                let waiters = finishWaiters
+                finishWaiters.removeAll()
+                condition.unlock()
+                logger.info("audit writer drained and stopped")
+                for waiter in waiters { waiter.resume() }
+                return
+            }
+            var batch: [Pending] = []
+            var rows = 0
+            while let next = queue.first, rows == 0 || rows + next.drafts.count <= settings.maxRowsPerTransaction {
+                batch.append(queue.removeFirst())
+                rows += next.drafts.count
+            }
+            queuedRows -= rows
+            metrics.auditQueueDepth.record(queuedRows)
+            condition.unlock()
+
+            if !batch.isEmpty { commit(batch, rows: rows) }
+            if let days = settings.retentionDays, Date().timeIntervalSince(lastPrune) >= 60 {
+                lastPrune = Date()
+                prune(olderThanDays: days)
+            }
+        }
+    }
+
+    private func commit(_ batch: [Pending], rows: Int) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var records: [AuditRecord] = []
+        records.reserveCapacity(rows)
+        for pending in batch {
+            for draft in pending.drafts {
+                let features = draft.row.withUnsafeBufferPointer { FeatureJSON.object(names: draft.featureNames, row: $0) }
+                records.append(AuditRecord(
+                    predictedAt: Timestamp.format(unixMilliseconds: draft.unixMilliseconds), requestID: draft.requestID,
+                    rowIndex: draft.rowIndex, versionID: draft.versionID, featuresJSON: features, score: draft.score,
+                    decision: draft.decision, latencyMicroseconds: draft.latencyMicroseconds))
+            }
+        }
+        do {
+            try registry.appendAudit(records)
+            metrics.auditRowsWritten.increment(by: Int64(rows))
+            metrics.auditCommitRows.record(rows)
+            metrics.auditCommitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+            for pending in batch { pending.continuation?.resume() }
+        } catch {
+            metrics.auditRowsFailed.increment(by: Int64(rows))
+            logger.error("audit commit failed", metadata: ["audit.rows": "\(rows)", "error": "\(error)"])
+            for pending in batch { pending.continuation?.resume(throwing: AuditError.writeFailed("\(error)")) }
+        }
+    }
+
+    private func prune(olderThanDays days: Int) {
+        let cutoff = Timestamp.format(Date().addingTimeInterval(-Double(days) * 86_400))
+        do {
+            var total = 0
+            while true {
+                let removed = try registry.pruneAudit(olderThan: cutoff)
+                total += removed
+                if removed == 0 { break }
+                // Let queued predictions through between prune batches.
+                condition.lock()
+                let waiting = !queue.isEmpty
+                condition.unlock()
+                if waiting { break }
+            }
+            if total > 0 {
+                metrics.auditRowsPruned.increment(by: Int64(total))
+                logger.info("pruned audit rows", metadata: ["audit.rows": "\(total)", "audit.cutoff": "\(cutoff)"])
+            }
+        } catch {
+            logger.error("audit pruning failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

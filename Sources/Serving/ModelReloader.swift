@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import Registry
+import ServiceLifecycle
+
+/// Keeps `ActiveModels` equal to the registry's active versions, off the request path.
+///
+/// Every `interval` it reads the newest promotion id (one indexed lookup). When it changes (a
+/// promote or rollback by any process), it loads each model's active version, checks its sha256,
+/// self-tests it on its golden rows, and only then swaps it in. A version that fails stays out: the
+/// previous one keeps serving, and the failure shows in the log, in /metrics and in /models.
+public final class ModelReloader: Service {
+    let databasePath: String
+    let interval: Duration
+    let models: ActiveModels
+    let metrics: ServingMetrics
+    let logger: Logger
+    let busyTimeoutMilliseconds: Int32
+
+    public init(configuration: ServiceConfiguration, models: ActiveModels, metrics: ServingMetrics, logger: Logger) {
+        databasePath = configuration.databasePath
+        interval = .milliseconds(configuration.reloadIntervalMilliseconds)
+        self.models = models
+        self.metrics = metrics
+        self.logger = logger
+        busyTimeoutMilliseconds = configuration.busyTimeoutMilliseconds
+    }
+
+    public func run() async throws {
+        var registry: Registry?
+        var lastPromotion: Int64 = -1
+        var failedVersionIDs: Set<Int64> = []
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                if registry == nil {
+                    registry = try Registry.open(path: databasePath, access: .read, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
+                }
+                let newest = try registry!.latestPromotionID()
+                models.recordDatabaseCheck(ok: true)
+                if newest != lastPromotion {
+                    try reload(registry!, failed: &failedVersionIDs)
+                    lastPromotion = newest
+                }
+            } catch {
+                models.recordDatabaseCheck(ok: false)
+                logger.error("registry check failed", metadata: ["error": "\(error)"])
+                registry = nil
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+    }
+
+    /// Brings every model's serving version in line with the registry.
+    func reload(_ registry: Registry, failed: inout Set<Int64>) throws {
+        let snapshot = models.snapshot()
+        for name in try registry.modelNames() {
+            guard let active = try registry.activeVersion(model: name) else {
+                if snapshot.versions[name] != nil {
+                    models.remove(model: name)
+                    metrics.unloaded(model: name)
+                    logger.warning("model has no active version any more; not serving it", metadata: ["model.name": "\(name)"])
+                }
+                continue
+            }
+            if snapshot.versions[name]?.version.id == active.id || failed.contains(active.id) { continue }
+            let started = ContinuousClock.now
+            do {
+                let loaded = try LoadedVersion(registry.loadable(active))
+                models.install(loaded)
+                metrics.reloaded(model: name, version: active.label.description)
+                logger.info("serving new version", metadata: [
+                    "model.name": "\(name)", "model.version": "\(active.label)",
+                    "model.previous_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
+                    "model.load_time": "\(ContinuousClock.now - started)",
+                    "model.golden_max_error": "\(loaded.goldenMaxError.map { "\($0)" } ?? "no golden rows")",
+                ])
+            } catch {
+                failed.insert(active.id)
+                models.recordFailure(model: name, version: active.label, reason: "\(error)")
+                metrics.reloadFailed(model: name)
+                logger.error("new version refused; the previous one keeps serving", metadata: [
+                    "model.name": "\(name)", "model.version": "\(active.label)",
+                    "model.serving_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
+                    "error": "\(error)",
+                ])
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import ModelRuntime
+import Registry
+
+/// `POST /predict`: parse, score with the version active at the request's start, record, answer.
+struct PredictController: Sendable {
+    let models: ActiveModels
+    let audit: AuditWriter
+    let metrics: ServingMetrics
+    let configuration: ServiceConfiguration
+
+    func predict(_ request: Request, context: some RequestContext) async throws -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
+        guard Self.isJSON(request.headers[.contentType]) else {
+            throw APIError(.unsupportedMediaType, "send the body as Content-Type: application/json")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError(.bodyTooLarge, "the request body is over \(configuration.maxBodyBytes) bytes")
+        }
+        let snapshot = models.snapshot()
+        let parsed = try body.withUnsafeReadableBytes { bytes in
+            try PredictRequestParser.parse(bytes, models: snapshot, maxBatchSize: configuration.maxBatchSize)
+        }
+        let loaded = parsed.model
+        let version = loaded.version
+        let requestID = parsed.requestID ?? UUID().uuidString.lowercased()
+        var scores: [Double] = []
+        scores.reserveCapacity(parsed.rows.count)
+        for row in parsed.rows { scores.append(loaded.model.score(row)) }
+        let latency = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
+
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var drafts: [AuditDraft] = []
+        drafts.reserveCapacity(scores.count)
+        for (index, score) in scores.enumerated() {
+            drafts.append(AuditDraft(unixMilliseconds: now, requestID: requestID, rowIndex: index, versionID: version.id,
+                                     featureNames: loaded.model.featureNames, row: parsed.rows[index], score: score,
+                                     decision: loaded.decision(for: score), latencyMicroseconds: latency))
+        }
+        // "No answer without a record": in sync mode this returns only after the commit.
+        do {
+            try await audit.submit(drafts, wait: configuration.audit.mode == .sync)
+        } catch let error as AuditError {
+            throw APIError(.auditUnavailable, "prediction not recorded, so not answered: \(error)")
+        }
+        if configuration.audit.mode == .async { metrics.auditAsyncResponses.increment(by: Int64(drafts.count)) }
+
+        let label = version.label.description
+        for draft in drafts {
+            metrics.prediction(model: version.model, version: label, decision: draft.decision.rawValue, score: draft.score)
+        }
+        var text = "{\"request_id\":\(JSONText.quoted(requestID)),\"model\":\(JSONText.quoted(version.model)),\"version\":\"\(label)\",\"threshold\":\(JSONText.number(version.threshold)),"
+        if parsed.isBatch {
+            text += "\"predictions\":["
+            for (index, draft) in drafts.enumerated() {
+                if index > 0 { text += "," }
+                text += "{\"score\":\(JSONText.number(draft.score)),\"decision\":\"\(draft.decision.rawValue)\"}"
+            }
+            text += "],"
+        } else {
+            text += "\"score\":\(JSONText.number(drafts[0].score)),\"decision\":\"\(drafts[0].decision.rawValue)\","
+        }
+        text += "\"latency_us\":\(latency)}"
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `application/json`, with or without parameters such as `; charset=utf-8`.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return mediaType == "application/json"
+    }
+}

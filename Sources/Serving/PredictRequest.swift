@@ -1,0 +1,205 @@
+import ModelRuntime
+
+/// A parsed `POST /predict` body: one transaction or a batch, each already a feature row in the
+/// order the chosen model reads them.
+public struct PredictRequest: Sendable {
+    public let model: LoadedVersion
+    public let requestID: String?
+    /// One row for a single prediction, one per instance for a batch.
+    public let rows: [[Double]]
+    public let isBatch: Bool
+}
+
+/// Reads a `/predict` body in one pass, straight into feature rows: no general-purpose JSON decode,
+/// no dictionary of features, no String per feature name (see `FeatureIndex`).
+///
+///     {"features": {"amount": 182.5, "device_risk_score": null, ...}, "model": "fraud", "request_id": "r-1"}
+///     {"instances": [{...features...}, ...], "model": "fraud", "request_id": "b-7"}
+///
+/// The members may come in any order. Because "model" may follow the features, feature members are
+/// first kept as (name bytes, value) pairs and placed once the model is known.
+public struct PredictRequestParser {
+    public static let maxRequestIDLength = 128
+
+    /// Where a feature's name lies in the body, or its decoded form when it had escapes.
+    enum Name {
+        case raw(Range<Int>)
+        case decoded(String)
+    }
+
+    struct Member {
+        let name: Name
+        /// NaN for null.
+        let value: Double
+    }
+
+    public static func parse(_ body: UnsafeRawBufferPointer, models: ActiveModels.Snapshot, maxBatchSize: Int) throws(APIError) -> PredictRequest {
+        let bytes = body.bindMemory(to: UInt8.self)
+        var parser = JSONParser(bytes)
+        var modelName: String?
+        var requestID: String?
+        var single: [Member]?
+        var instances: [[Member]]?
+        do {
+            try parser.expect(UInt8(ascii: "{"), "a JSON object")
+            if !parser.consume(UInt8(ascii: "}")) {
+                repeat {
+                    parser.skipWhitespace()
+                    let key = try parser.parseString()
+                    try parser.expect(UInt8(ascii: ":"), "':' after a member name")
+                    switch key {
+                    case "features":
+                        guard single == nil else { throw APIError(.invalidRequest, "\"features\" is given twice") }
+                        single = try members(&parser, bytes: bytes, instance: nil)
+                    case "instances":
+                        guard instances == nil else { throw APIError(.invalidRequest, "\"instances\" is given twice") }
+                        instances = try batch(&parser, bytes: bytes, maxBatchSize: maxBatchSize)
+                    case "model":
+                        parser.skipWhitespace()
+                        guard parser.peek() == UInt8(ascii: "\"") else { throw APIError(.invalidRequest, "\"model\" must be a string") }
+                        modelName = try parser.parseString()
+                    case "request_id":
+                        parser.skipWhitespace()
+                        guard parser.peek() == UInt8(ascii: "\"") else { throw APIError(.invalidRequest, "\"request_id\" must be a string") }
+                        let id = try parser.parseString()
+                        guard !id.isEmpty, id.utf8.count <= maxRequestIDLength else {
+                            throw APIError(.invalidRequest, "\"request_id\" must have 1 to \(maxRequestIDLength) bytes")
+                        }
+                        requestID = id
+                    default:
+                        throw APIError(.invalidRequest, "unknown member \(JSONText.quoted(key)) (expected features or instances, model, request_id)")
+                    }
+                } while parser.consume(UInt8(ascii: ","))
+                try parser.expect(UInt8(ascii: "}"), "',' or '}'")
+            }
+            parser.skipWhitespace()
+            guard parser.isAtEnd else { throw JSONParseError(offset: parser.offset, reason: "unexpected data after the JSON value") }
+        } catch let error as JSONParseError {
+            throw APIError(.invalidJSON, "body is not valid JSON: \(error)")
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.invalidJSON, "body is not valid JSON")
+        }
+
+        switch (single, instances) {
+        case (nil, nil):
+            throw APIError(.invalidRequest, "the body needs \"features\" (one transaction) or \"instances\" (a batch)")
+        case (.some, .some):
+            throw APIError(.invalidRequest, "give either \"features\" or \"instances\", not both")
+        default:
+            break
+        }
+        let model = try models.resolve(modelName)
+        if let single {
+            return PredictRequest(model: model, requestID: requestID, rows: [try row(single, model: model, bytes: bytes, instance: nil)], isBatch: false)
+        }
+        let batch = instances!
+        var rows: [[Double]] = []
+        rows.reserveCapacity(batch.count)
+        for (index, members) in batch.enumerated() {
+            rows.append(try row(members, model: model, bytes: bytes, instance: index))
+        }
+        return PredictRequest(model: model, requestID: requestID, rows: rows, isBatch: true)
+    }
+
+    private static func batch(_ parser: inout JSONParser, bytes: UnsafeBufferPointer<UInt8>, maxBatchSize: Int) throws -> [[Member]] {
+        try parser.expect(UInt8(ascii: "["), "\"instances\" to be an array")
+        var result: [[Member]] = []
+        if parser.consume(UInt8(ascii: "]")) { throw APIError(.emptyBatch, "\"instances\" is empty") }
+        repeat {
+            guard result.count < maxBatchSize else {
+                throw APIError(.batchTooLarge, "\"instances\" has more than \(maxBatchSize) entries (the maximum batch size)")
+            }
+            result.append(try members(&parser, bytes: bytes, instance: result.count))
+        } while parser.consume(UInt8(ascii: ","))
+        try parser.expect(UInt8(ascii: "]"), "',' or ']' in \"instances\"")
+        return result
+    }
+
+    /// Reads one features object as raw members.
+    private static func members(_ parser: inout JSONParser, bytes: UnsafeBufferPointer<UInt8>, instance: Int?) throws -> [Member] {
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "{") else {
+            throw APIError(.invalidRequest, "\(where_(instance)) must be a JSON object of features")
+        }
+        _ = parser.consume(UInt8(ascii: "{"))
+        var result: [Member] = []
+        result.reserveCapacity(32)
+        if parser.consume(UInt8(ascii: "}")) { return result }
+        repeat {
+            parser.skipWhitespace()
+            let start = parser.offset + 1
+            // Most names have no escapes: keep their byte range; decode only the rest.
+            let name: Name
+            let decoded = try parser.parseString()
+            let end = parser.offset - 1
+            if end - start == decoded.utf8.count, !bytes[start..<end].contains(UInt8(ascii: "\\")) {
+                name = .raw(start..<end)
+            } else {
+                name = .decoded(decoded)
+            }
+            try parser.expect(UInt8(ascii: ":"), "':' after a feature name")
+            parser.skipWhitespace()
+            let value: Double
+            switch parser.peek() ?? 0 {
+            case UInt8(ascii: "n"):
+                guard try parser.consumeNull() else { throw JSONParseError(offset: parser.offset, reason: "invalid literal") }
+                value = .nan
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                value = try parser.parseNumber()
+            default:
+                try parser.skipValue()
+                throw APIError.features(.notNumeric(decoded))
+            }
+            result.append(Member(name: name, value: value))
+        } while parser.consume(UInt8(ascii: ","))
+        try parser.expect(UInt8(ascii: "}"), "',' or '}' in a features object")
+        return result
+    }
+
+    /// Places members into the model's row, strictly: every feature present once, no other.
+    private static func row(_ members: [Member], model: LoadedVersion, bytes: UnsafeBufferPointer<UInt8>, instance: Int?) throws(APIError) -> [Double] {
+        let width = model.model.featureNames.count
+        var row = [Double](repeating: .nan, count: width)
+        var seen = [Bool](repeating: false, count: width)
+        let base = UnsafeRawBufferPointer(bytes)
+        for member in members {
+            let position: Int?
+            switch member.name {
+            case .raw(let range): position = model.index.position(of: UnsafeRawBufferPointer(rebasing: base[range]))
+            case .decoded(let name): position = model.index.position(of: name)
+            }
+            guard let position else { throw prefixed(.unknown(nameText(member.name, base)), instance) }
+            let name = model.model.featureNames[position]
+            guard !seen[position] else { throw APIError(.invalidFeatures, "\(where_(instance)): feature '\(name)' is given twice", feature: name) }
+            seen[position] = true
+            if member.value.isNaN {
+                guard model.model.acceptsMissingValues else { throw prefixed(.nullNotAccepted(name), instance) }
+            } else {
+                guard member.value.isFinite else { throw prefixed(.notNumeric(name), instance) }
+                row[position] = member.value
+            }
+        }
+        if members.count < width, let missing = seen.firstIndex(of: false) {
+            throw prefixed(.missing(model.model.featureNames[missing]), instance)
+        }
+        return row
+    }
+
+    private static func nameText(_ name: Name, _ base: UnsafeRawBufferPointer) -> String {
+        switch name {
+        case .raw(let range): return String(decoding: UnsafeRawBufferPointer(rebasing: base[range]), as: UTF8.self)
+        case .decoded(let name): return name
+        }
+    }
+
+    private static func prefixed(_ error: FeatureError, _ instance: Int?) -> APIError {
+        guard let instance else { return .features(error) }
+        return APIError(.invalidFeatures, "instances[\(instance)]: \(error.description)", feature: error.featureName)
+    }
+
+    private static func where_(_ instance: Int?) -> String {
+        instance.map { "instances[\($0)]" } ?? "\"features\""
+    }
+}

@@ -1,0 +1,48 @@
+import Registry
+
+/// Everything the scoring service is told at start-up. `registry-cli serve` fills it from flags and
+/// environment variables (documented there and in the README).
+public struct ServiceConfiguration: Sendable {
+    public var databasePath: String
+    public var host: String = "127.0.0.1"
+    /// 0 asks the OS for a free port (tests); the bound port is reported by `onServerRunning`.
+    public var port: Int = 8080
+    /// How often the active versions are checked for a change. A promotion is served within this
+    /// interval plus the new version's load and self-test.
+    public var reloadIntervalMilliseconds: Int = 250
+    /// Largest request body accepted (413 beyond).
+    public var maxBodyBytes: Int = 1 << 20
+    /// Largest `instances` array accepted in one batch request.
+    public var maxBatchSize: Int = 1_000
+    public var audit = AuditSettings()
+    public var busyTimeoutMilliseconds: Int32 = 5_000
+
+    public init(databasePath: String) {
+        self.databasePath = databasePath
+    }
+}
+
+/// How predictions reach the audit log.
+public struct AuditSettings: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// The default promise, "no answer without a record": a response leaves only after the
+        /// transaction holding its record has committed.
+        case sync
+        /// Answer first, record right after. Faster, and a crash can lose answered predictions;
+        /// every such response is counted in `sentinel_audit_async_responses_total`.
+        case async
+    }
+
+    public var mode: Mode = .sync
+    /// WAL `synchronous`: `.processCrash` (NORMAL) keeps every committed record through a crash or
+    /// kill of the process; `.powerLoss` (FULL) also through power loss, at an fsync per commit.
+    public var durability: Connection.Durability = .processCrash
+    /// Rows waiting for the writer before new predictions are refused with 503.
+    public var queueCapacity: Int = 20_000
+    /// Most rows committed in one transaction.
+    public var maxRowsPerTransaction: Int = 2_000
+    /// Rows older than this are pruned in the background; nil keeps everything.
+    public var retentionDays: Int?
+
+    public init() {}
+}

@@ -1,0 +1,25 @@
+import Hummingbird
+import Logging
+
+/// Wraps every route: any error becomes the API's JSON error with its status, and every request is
+/// counted and timed by route (the matched route pattern, so label values stay few).
+struct ServiceMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServingMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = try error.response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            response = try APIError.from(error, request: request).response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            response = try APIError(.internalError, "internal error").response(from: request, context: context)
+        }
+        metrics.request(route: context.endpointPath ?? "unmatched", status: response.status.code, duration: ContinuousClock.now - started)
+        return response
+    }
+}

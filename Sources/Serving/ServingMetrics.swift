@@ -1,0 +1,163 @@
+import Foundation
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The service's metrics, made once and kept, in a Prometheus registry of this service's own (so
+/// that several services in one test process do not share counters).
+public final class ServingMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let startedAt = Date()
+
+    let auditQueueDepth: Metrics.Gauge
+    let auditRowsWritten: Metrics.Counter
+    let auditRowsRefused: Metrics.Counter
+    let auditRowsFailed: Metrics.Counter
+    let auditRowsPruned: Metrics.Counter
+    let auditAsyncResponses: Metrics.Counter
+    let auditCommitRows: Metrics.Recorder
+    let auditCommitDuration: Metrics.Timer
+
+    private struct RequestKey: Hashable { let route: String; let status: Int }
+    private struct PredictionKey: Hashable { let model: String; let version: String; let decision: String }
+    private let requestCounters = Mutex<[RequestKey: Metrics.Counter]>([:])
+    private let requestTimers = Mutex<[String: Metrics.Timer]>([:])
+    private let predictionCounters = Mutex<[PredictionKey: Metrics.Counter]>([:])
+    private let scoreRecorders = Mutex<[String: Metrics.Recorder]>([:])
+    private let activeVersions = Mutex<[String: String]>([:])
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2_500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1),
+    ]
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = [
+            "sentinel_http_request_duration_seconds": Self.latencyBuckets,
+            "sentinel_audit_commit_duration_seconds": Self.latencyBuckets,
+        ]
+        factory.valueHistogramBuckets = [
+            "sentinel_prediction_score": [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
+            "sentinel_audit_commit_rows": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000],
+        ]
+        self.registry = registry
+        self.factory = factory
+        auditQueueDepth = Metrics.Gauge(label: "sentinel_audit_queue_depth", factory: factory)
+        auditRowsWritten = Metrics.Counter(label: "sentinel_audit_rows_written_total", factory: factory)
+        auditRowsRefused = Metrics.Counter(label: "sentinel_audit_rows_refused_total", factory: factory)
+        auditRowsFailed = Metrics.Counter(label: "sentinel_audit_rows_failed_total", factory: factory)
+        auditRowsPruned = Metrics.Counter(label: "sentinel_audit_rows_pruned_total", factory: factory)
+        auditAsyncResponses = Metrics.Counter(label: "sentinel_audit_async_responses_total", factory: factory)
+        auditCommitRows = Metrics.Recorder(label: "sentinel_audit_commit_rows", factory: factory)
+        auditCommitDuration = Metrics.Timer(label: "sentinel_audit_commit_duration_seconds", factory: factory)
+        auditQueueDepth.record(0)
+        for counter in [auditRowsWritten, auditRowsRefused, auditRowsFailed, auditRowsPruned, auditAsyncResponses] {
+            counter.increment(by: 0)
+        }
+    }
+
+    func request(route: String, status: Int, duration: Duration) {
+        let counter = requestCounters.withLock { counters in
+            let key = RequestKey(route: route, status: status)
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(label: "sentinel_http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        let timer = requestTimers.withLock { timers in
+            if let timer = timers[route] { return timer }
+            let timer = Metrics.Timer(label: "sentinel_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            timers[route] = timer
+            return timer
+        }
+        timer.record(duration: duration)
+    }
+
+    func prediction(model: String, version: String, decision: String, score: Double) {
+        let counter = predictionCounters.withLock { counters in
+            let key = PredictionKey(model: model, version: version, decision: decision)
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(label: "sentinel_predictions_total",
+                                  dimensions: [("model", model), ("version", version), ("decision", decision)], factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        let recorder = scoreRecorders.withLock { recorders in
+            if let recorder = recorders[model] { return recorder }
+            let recorder = Metrics.Recorder(label: "sentinel_prediction_score", dimensions: [("model", model)], factory: factory)
+            recorders[model] = recorder
+            return recorder
+        }
+        recorder.record(score)
+    }
+
+    /// Marks `version` as the one serving `model` (an info-style gauge: 1 for the active version, 0
+    /// for the one it replaced), and counts the reload.
+    func reloaded(model: String, version: String) {
+        let previous = activeVersions.withLock { versions -> String? in
+            defer { versions[model] = version }
+            return versions[model]
+        }
+        if let previous, previous != version {
+            Metrics.Gauge(label: "sentinel_model_active_info", dimensions: [("model", model), ("version", previous)], factory: factory).record(0)
+        }
+        Metrics.Gauge(label: "sentinel_model_active_info", dimensions: [("model", model), ("version", version)], factory: factory).record(1)
+        Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "success")], factory: factory).increment()
+        Metrics.Gauge(label: "sentinel_model_last_reload_timestamp_seconds", dimensions: [("model", model)], factory: factory)
+            .record(Date().timeIntervalSince1970)
+        // Make the failure series exist at 0, so that rate() and alerts see it before a first failure.
+        Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "failure")], factory: factory).increment(by: 0)
+    }
+
+    func reloadFailed(model: String) {
+        Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "failure")], factory: factory).increment()
+    }
+
+    func unloaded(model: String) {
+        guard let previous = activeVersions.withLock({ $0.removeValue(forKey: model) }) else { return }
+        Metrics.Gauge(label: "sentinel_model_active_info", dimensions: [("model", model), ("version", previous)], factory: factory).record(0)
+    }
+
+    /// The Prometheus text exposition, with this process's CPU, memory, file descriptors and start time.
+    public func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        buffer.append(contentsOf: Array(ProcessMetrics.read(startedAt: startedAt).utf8))
+        return buffer
+    }
+}
+
+/// Process metrics in the names Prometheus client libraries use, read from /proc at scrape time.
+enum ProcessMetrics {
+    static func read(startedAt: Date) -> String {
+        var text = ""
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            // Fields after the command name: state is field 3, utime 14 and stime 15 (1-based).
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]), ticks > 0 {
+                text += "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \((user + system) / ticks)\n"
+            }
+        }
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
+            let pages = statm.split(separator: " ").compactMap { Double($0) }
+            let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+            if pages.count > 1 {
+                text += "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes \(pages[0] * pageSize)\n"
+                text += "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \(pages[1] * pageSize)\n"
+            }
+        }
+        if let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            text += "# TYPE process_open_fds gauge\nprocess_open_fds \(descriptors.count)\n"
+        }
+        text += "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds \(startedAt.timeIntervalSince1970)\n"
+        return text
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Registry
+import Serving
+
+extension RegistryCLI {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the scoring service: POST /predict, GET /models, /metrics, /healthz, /readyz, /openapi.yaml.",
+            discussion: """
+                Serves each model's active version, switches to a newly promoted one within about a second \
+                (no restart, no failed request), and records every prediction in the audit log before \
+                answering. Stops gracefully on SIGTERM or SIGINT: in-flight requests finish and the audit \
+                queue is drained. Environment: REGISTRY_DB, HOST, PORT, LOG_LEVEL, LOG_FORMAT, AUDIT_MODE, \
+                AUDIT_DURABILITY, AUDIT_RETENTION_DAYS (flags win over the environment).
+                """)
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: ArgumentHelp("Address to listen on (default: $HOST, else 127.0.0.1; 0.0.0.0 in a container).", valueName: "address"))
+        var host: String?
+
+        @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (default: $PORT, else 8080).", valueName: "port"))
+        var port: Int?
+
+        @Option(help: ArgumentHelp("Log format: text or json (JSON lines for log shippers; default: $LOG_FORMAT, else text).", valueName: "format"))
+        var logFormat: String?
+
+        @Option(help: ArgumentHelp("How often to check for a new active version, in milliseconds.", valueName: "ms"))
+        var reloadInterval: Int = 250
+
+        @Option(help: ArgumentHelp("sync: answer only after the record commits (default); async: answer first, record right after (default: $AUDIT_MODE).", valueName: "mode"))
+        var auditMode: String?
+
+        @Option(help: ArgumentHelp("process-crash (WAL synchronous=NORMAL, default) or power-loss (FULL: fsync every commit) (default: $AUDIT_DURABILITY).", valueName: "level"))
+        var auditDurability: String?
+
+        @Option(help: ArgumentHelp("Rows waiting for the audit writer before predictions are refused with 503.", valueName: "rows"))
+        var auditQueueCapacity: Int = 20_000
+
+        @Option(help: ArgumentHelp("Delete audit rows older than this many days, in the background (default: $AUDIT_RETENTION_DAYS, else keep all).", valueName: "days"))
+        var auditRetentionDays: Int?
+
+        @Option(help: ArgumentHelp("Largest request body accepted, in bytes.", valueName: "bytes"))
+        var maxBodyBytes: Int = 1 << 20
+
+        @Option(help: ArgumentHelp("Largest number of instances in one batch request.", valueName: "count"))
+        var maxBatchSize: Int = 1_000
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let format = logFormat ?? environment["LOG_FORMAT"] ?? "text"
+            guard format == "text" || format == "json" else { throw ServeError("--log-format must be text or json, not '\(format)'") }
+            let level = Logger.Level(rawValue: environment["LOG_LEVEL"] ?? "") ?? (options.logLevel == "warning" ? .info : Logger.Level(rawValue: options.logLevel) ?? .info)
+            LogSetup.bootstrapOnce(level: level, json: format == "json")
+            let logger = Logger(label: "sentinel.serve")
+
+            var configuration = ServiceConfiguration(databasePath: options.databasePath)
+            configuration.host = host ?? environment["HOST"] ?? "127.0.0.1"
+            guard let port = port ?? environment["PORT"].flatMap(Int.init) ?? 8080 as Int?, (0...65_535).contains(port) else {
+                throw ServeError("port must be 0-65535")
+            }
+            configuration.port = port
+            configuration.busyTimeoutMilliseconds = options.busyTimeout
+            guard reloadInterval >= 10 else { throw ServeError("--reload-interval must be at least 10 ms") }
+            configuration.reloadIntervalMilliseconds = reloadInterval
+            let mode = auditMode ?? environment["AUDIT_MODE"] ?? "sync"
+            guard let auditModeValue = AuditSettings.Mode(rawValue: mode) else { throw ServeError("audit mode must be sync or async, not '\(mode)'") }
+            configuration.audit.mode = auditModeValue
+            switch auditDurability ?? environment["AUDIT_DURABILITY"] ?? "process-crash" {
+            case "process-crash": configuration.audit.durability = .processCrash
+            case "power-loss": configuration.audit.durability = .powerLoss
+            case let other: throw ServeError("audit durability must be process-crash or power-loss, not '\(other)'")
+            }
+            guard auditQueueCapacity >= 1 else { throw ServeError("--audit-queue-capacity must be at least 1") }
+            configuration.audit.queueCapacity = auditQueueCapacity
+            if let days = auditRetentionDays ?? environment["AUDIT_RETENTION_DAYS"].flatMap(Int.init) {
+                guard days >= 1 else { throw ServeError("audit retention must be at least 1 day") }
+                configuration.audit.retentionDays = days
+            }
+            guard maxBodyBytes >= 1_024, maxBatchSize >= 1 else { throw ServeError("--max-body-bytes must be at least 1024 and --max-batch-size at least 1") }
+            configuration.maxBodyBytes = maxBodyBytes
+            configuration.maxBatchSize = maxBatchSize
+
+            let host = configuration.host
+            let app = try buildApplication(configuration: configuration, logger: logger) { port in
+                logger.info("listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
+                // A line on stdout for scripts and tests that start the service on port 0.
+                FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
+            }
+            try await app.runService()
+        }
+    }
+}
+
+struct ServeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

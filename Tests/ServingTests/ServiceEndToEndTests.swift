@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+
+/// The real service on a loopback port, over HTTP.
+@Suite(.serialized)
+struct ServiceEndToEndTests {
+    @Test func endpointsAnswerAndScoresEqualTheLibraries() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-xgboost")
+        try h.register("fraud-lightgbm")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+
+        #expect(try await h.get("/healthz").status == 200)
+        let ready = try await h.get("/readyz")
+        #expect(ready.status == 200)
+        #expect((ready.json?["serving"] as? [String: String])?["fraud"] == "v1")
+
+        // Every golden row, one request each: the library's own probability, to 1e-6.
+        let golden = try GoldenRequests("fraud-xgboost")
+        var largest = 0.0
+        for (index, body) in golden.bodies.enumerated() {
+            let reply = try await h.post("/predict", body: body)
+            #expect(reply.status == 200, "row \(index): \(reply.body)")
+            let json = try #require(reply.json)
+            let score = try #require(json["score"] as? Double)
+            largest = max(largest, abs(score - golden.scores[index]))
+            #expect(json["version"] as? String == "v1" && json["model"] as? String == "fraud")
+            #expect(json["decision"] as? String == (score >= 0.06 ? "fraud" : "legit"))
+            #expect((json["request_id"] as? String)?.isEmpty == false)
+        }
+        #expect(largest <= 1e-6, "largest difference \(largest)")
+
+        // The same rows as one batch, with a request id of ours.
+        let batch = "{\"request_id\":\"batch-1\",\"model\":\"fraud\",\"instances\":[\(golden.features.prefix(100).joined(separator: ","))]}"
+        let reply = try await h.post("/predict", body: batch)
+        #expect(reply.status == 200)
+        let predictions = try #require(reply.json?["predictions"] as? [[String: Any]])
+        #expect(predictions.count == 100)
+        for (index, prediction) in predictions.enumerated() {
+            #expect(abs((prediction["score"] as? Double ?? -1) - golden.scores[index]) <= 1e-6)
+        }
+        #expect(reply.json?["request_id"] as? String == "batch-1")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id = 'batch-1'") == "100")
+        #expect(try h.sqlite("SELECT min(row_index) || '-' || max(row_index) FROM predictions WHERE request_id = 'batch-1'") == "0-99")
+
+        // The models catalogue.
+        let models = try #require(try await h.get("/models").json?["models"] as? [[String: Any]])
+        #expect(models.count == 1)
+        #expect(models[0]["active_version"] as? String == "v1" && models[0]["serving_version"] as? String == "v1")
+        #expect((models[0]["versions"] as? [[String: Any]])?.count == 2)
+        let one = try await h.get("/models/fraud")
+        #expect(one.status == 200 && one.json?["name"] as? String == "fraud")
+        let missing = try await h.get("/models/nope")
+        #expect(missing.status == 404 && missing.json?["error"] as? String == "unknown_model")
+
+        // The OpenAPI document the service serves is the one in the repository, and valid.
+        let spec = try await h.get("/openapi.yaml")
+        #expect(spec.status == 200)
+        let onDisk = try String(contentsOf: ServiceHarness.repositoryRoot.appendingPathComponent("Sources/Serving/openapi.yaml"), encoding: .utf8)
+        #expect(spec.body == onDisk)
+        let validation = try Python.run("""
+            import sys, yaml
+            from openapi_spec_validator import validate
+            validate(yaml.safe_load(sys.stdin.read()))
+            print("valid")
+            """, stdin: spec.body)
+        #expect(validation == "valid")
+
+        #expect(try await h.stop() == 0)
+        let audited = try h.sqlite("SELECT count(*) FROM predictions")
+        #expect(audited == "\(golden.bodies.count + 100)")
+    }
+
+    @Test func badInputGetsAJSONErrorAndChangesNothing() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-logistic")
+        try h.register("fraud-xgboost", as: "other")
+        #expect(try h.cli(["promote", "v1", "--model", "fraud"]).status == 0)
+        try await h.start(["--max-body-bytes", "4096", "--max-batch-size", "3"])
+        defer { Task { try? await h.stop() } }
+
+        let golden = try GoldenRequests("fraud-logistic")
+        let row = golden.features[0]
+        let withoutAmount = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "", options: .regularExpression)
+        let extra = String(row.dropLast()) + ",\"colour\":1}"
+        let text = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":\"high\",", options: .regularExpression)
+        let null = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":null,", options: .regularExpression)
+        let cases: [(String, String, String?, Int, String, String?)] = [
+            ("not JSON", "{\"features\": {", "application/json", 400, "invalid_json", nil),
+            ("trailing garbage", "{\"features\": \(row)} x", "application/json", 400, "invalid_json", nil),
+            ("wrong content type", "{\"features\": \(row)}", "text/plain", 415, "unsupported_media_type", nil),
+            ("no content type", "{\"features\": \(row)}", nil, 415, "unsupported_media_type", nil),
+            ("too large", "{\"features\": \(row), \"request_id\": \"\(String(repeating: "x", count: 5000))\"}", "application/json", 413, "body_too_large", nil),
+            ("missing feature", "{\"features\": \(withoutAmount), \"model\": \"fraud\"}", "application/json", 422, "invalid_features", "amount"),
+            ("unknown feature", "{\"features\": \(extra), \"model\": \"fraud\"}", "application/json", 422, "invalid_features", "colour"),
+            ("non-numeric feature", "{\"features\": \(text), \"model\": \"fraud\"}", "application/json", 422, "invalid_features", "amount"),
+            ("null for a model without impute", "{\"features\": \(null), \"model\": \"fraud\"}", "application/json", 200, "", nil),
+            ("empty batch", "{\"instances\": [], \"model\": \"fraud\"}", "application/json", 400, "empty_batch", nil),
+            ("oversized batch", "{\"instances\": [\(row),\(row),\(row),\(row)], \"model\": \"fraud\"}", "application/json", 413, "batch_too_large", nil),
+            ("bad batch row", "{\"instances\": [\(row),\(withoutAmount)], \"model\": \"fraud\"}", "application/json", 422, "invalid_features", "amount"),
+            ("unknown model", "{\"features\": \(row), \"model\": \"nope\"}", "application/json", 404, "unknown_model", nil),
+            ("model with no active version", "{\"features\": \(row), \"model\": \"other\"}", "application/json", 404, "unknown_model", nil),
+            ("features not an object", "{\"features\": [1, 2]}", "application/json", 400, "invalid_request", nil),
+            ("both features and instances", "{\"features\": \(row), \"instances\": [\(row)]}", "application/json", 400, "invalid_request", nil),
+            ("unknown member", "{\"features\": \(row), \"colour\": 1}", "application/json", 400, "invalid_request", nil),
+            ("empty object", "{}", "application/json", 400, "invalid_request", nil),
+            ("deep nesting", "{\"features\": {\"amount\": " + String(repeating: "[", count: 3000) + "}}", "application/json", 400, "invalid_json", nil),
+        ]
+        for (name, body, contentType, status, code, feature) in cases {
+            let reply = try await h.post("/predict", body: body, contentType: contentType)
+            #expect(reply.status == status, "\(name): \(reply.status) \(reply.body)")
+            guard status != 200 else { continue }
+            #expect(reply.contentType == "application/json", "\(name)")
+            #expect(reply.json?["error"] as? String == code, "\(name): \(reply.body)")
+            #expect((reply.json?["detail"] as? String)?.isEmpty == false, "\(name)")
+            if let feature { #expect(reply.json?["feature"] as? String == feature, "\(name): \(reply.body)") }
+        }
+        // The logistic example imputes, so null was accepted and scored; nothing else was recorded.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+        let notFound = try await h.get("/nope")
+        #expect(notFound.status == 404 && notFound.json?["error"] as? String == "not_found")
+        #expect(try await h.get("/healthz").status == 200)
+        #expect(try await h.stop() == 0)
+    }
+
+    @Test func noActiveVersionMeansNotReadyAnd503() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-logistic")
+        try await h.start(waitForReady: false)
+        defer { Task { try? await h.stop() } }
+        try await Task.sleep(for: .milliseconds(400))
+        let ready = try await h.get("/readyz")
+        #expect(ready.status == 503 && ready.json?["error"] as? String == "not_ready")
+        let golden = try GoldenRequests("fraud-logistic")
+        let reply = try await h.post("/predict", body: golden.bodies[0])
+        #expect(reply.status == 503 && reply.json?["error"] as? String == "no_active_version")
+        // Promoting makes it ready without a restart.
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try await h.waitUntilReady(timeout: 5)
+        #expect(try await h.post("/predict", body: golden.bodies[0]).status == 200)
+    }
+
+    @Test func metricsAreValidPrometheusText() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-xgboost")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+        let golden = try GoldenRequests("fraud-xgboost", limit: 40)
+        for body in golden.bodies { _ = try await h.post("/predict", body: body) }
+        _ = try await h.post("/predict", body: "{", contentType: "application/json")
+        let metrics = try await h.get("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.contentType?.hasPrefix("text/plain") == true)
+        // Parsed by the Prometheus project's own Python parser.
+        let families = try Python.run("""
+            import sys
+            from prometheus_client.parser import text_string_to_metric_families
+            names = sorted({f.name for f in text_string_to_metric_families(sys.stdin.read())})
+            print(" ".join(names))
+            """, stdin: metrics.body).split(separator: " ").map(String.init)
+        for name in ["sentinel_http_requests", "sentinel_http_request_duration_seconds", "sentinel_predictions",
+                     "sentinel_prediction_score", "sentinel_model_active_info", "sentinel_model_reloads",
+                     "sentinel_model_last_reload_timestamp_seconds", "sentinel_audit_queue_depth", "sentinel_audit_rows_written",
+                     "sentinel_audit_rows_refused", "process_cpu_seconds", "process_resident_memory_bytes"] {
+            #expect(families.contains(name), "missing \(name) in \(families)")
+        }
+        #expect(metrics.body.contains("sentinel_http_requests_total{route=\"/predict\",status=\"200\"} 40"))
+        #expect(metrics.body.contains("sentinel_http_requests_total{route=\"/predict\",status=\"400\"} 1"))
+        #expect(metrics.body.contains("sentinel_model_active_info{model=\"fraud\",version=\"v1\"} 1"))
+        #expect(metrics.body.contains("sentinel_audit_rows_written_total 40"))
+        #expect(metrics.body.contains("sentinel_http_request_duration_seconds_bucket{route=\"/predict\",le=\"0.0001\"}"))
+        #expect(metrics.body.contains("le=\"1.0\""))
+    }
+}
+
+/// Runs a Python snippet with the system python3 (its packages are installed by .ci/run).
+enum Python {
+    static func run(_ script: String, stdin: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HarnessError("python3 failed: \(String(decoding: err, as: UTF8.self))") }
+        return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

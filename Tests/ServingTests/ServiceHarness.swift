@@ -138,16 +138,16 @@ final class ServiceHarness: @unchecked Sendable {
         try await send(HTTPClientRequest(url: baseURL + path))
     }
 
-    func post(_ path: String, body: String, contentType: String? = "application/json") async throws -> Reply {
+    func post(_ path: String, body: String, contentType: String? = "application/json", timeout: Int64 = 30) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         if let contentType { request.headers.add(name: "content-type", value: contentType) }
         request.body = .bytes(ByteBuffer(string: body))
-        return try await send(request)
+        return try await send(request, timeout: timeout)
     }
 
-    private func send(_ request: HTTPClientRequest) async throws -> Reply {
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    private func send(_ request: HTTPClientRequest, timeout: Int64 = 30) async throws -> Reply {
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
         let body = try await response.body.collect(upTo: 16 << 20)
         return Reply(status: Int(response.status.code), body: String(buffer: body), contentType: response.headers.first(name: "content-type"))
     }

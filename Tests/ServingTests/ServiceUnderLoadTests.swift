@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// The service under concurrent load: graceful shutdown, hot reload, and a crash. Every load here
+/// goes to 127.0.0.1 only, is bounded in count and time, and stops by itself.
+@Suite(.serialized)
+struct ServiceUnderLoadTests {
+    /// What one request of a load run saw.
+    struct Outcome: Sendable {
+        let requestID: String
+        let status: Int
+        let version: String?
+        let at: Date
+    }
+
+    /// Sends requests from `concurrency` tasks until `count` are sent or `seconds` pass.
+    static func load(_ h: ServiceHarness, bodies: [String], concurrency: Int, count: Int, seconds: Double,
+                     tag: String) async -> [Outcome] {
+        let deadline = Date().addingTimeInterval(seconds)
+        return await withTaskGroup(of: [Outcome].self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var outcomes: [Outcome] = []
+                    var index = worker
+                    while index < count && Date() < deadline {
+                        let id = "\(tag)-\(index)"
+                        let features = bodies[index % bodies.count].dropFirst("{\"features\":".count).dropLast()
+                        let body = "{\"request_id\":\"\(id)\",\"features\":\(features)}"
+                        // A short timeout: requests cut off by a kill should not hold the test up.
+                        if let reply = try? await h.post("/predict", body: body, timeout: 3) {
+                            outcomes.append(Outcome(requestID: id, status: reply.status, version: reply.json?["version"] as? String, at: Date()))
+                        } else {
+                            // The server is gone (stopped or killed): this worker is done.
+                            outcomes.append(Outcome(requestID: id, status: -1, version: nil, at: Date()))
+                            break
+                        }
+                        index += concurrency
+                    }
+                    return outcomes
+                }
+            }
+            var all: [Outcome] = []
+            for await outcomes in group { all.append(contentsOf: outcomes) }
+            return all
+        }
+    }
+
+    @Test func burstThenGracefulShutdownLeavesOneAuditRowPerScoredTransaction() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-xgboost")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try await h.start()
+        let bodies = try GoldenRequests("fraud-xgboost").bodies
+
+        // Stop while requests are still arriving: those answered must all be recorded.
+        async let outcomes = Self.load(h, bodies: bodies, concurrency: 16, count: 3_000, seconds: 20, tag: "burst")
+        try await Task.sleep(for: .milliseconds(1_500))
+        let status = try await h.stop(signal: SIGTERM)
+        let results = await outcomes
+        #expect(status == 0)
+        let answered = results.filter { $0.status == 200 }
+        #expect(answered.count > 100, "only \(answered.count) answered")
+        // Answered 200 exactly once each, and nothing else recorded.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(answered.count)")
+        #expect(try h.sqlite("SELECT count(DISTINCT request_id) FROM predictions") == "\(answered.count)")
+        let other = results.filter { $0.status != 200 && $0.status != -1 && $0.status != 503 }
+        #expect(other.isEmpty, "unexpected statuses \(Set(other.map(\.status)))")
+        #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
+        #expect(((try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? "").contains("audit writer drained and stopped"))
+    }
+
+    @Test func hotReloadUnderLoadSwitchesWithinASecondAndNeverServesABrokenVersion() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-xgboost")
+        try h.register("fraud-lightgbm")
+        try h.register("fraud-logistic")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        // Break v3 as corruption would: its golden scores no longer match what it computes.
+        _ = try h.sqlite("DROP TRIGGER model_versions_artifact_immutable; UPDATE model_versions SET golden_rows = replace(golden_rows, '\"score\":0.', '\"score\":0.9') WHERE version = 3")
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+        let bodies = try GoldenRequests("fraud-xgboost").bodies
+
+        async let outcomes = Self.load(h, bodies: bodies, concurrency: 8, count: 100_000, seconds: 5, tag: "reload")
+        try await Task.sleep(for: .milliseconds(1_200))
+        #expect(try h.cli(["promote", "v2", "--reason", "under load"]).status == 0)
+        let promotedAt = Date()
+        try await Task.sleep(for: .milliseconds(1_500))
+        #expect(try h.cli(["promote", "v3", "--reason", "broken"]).status == 0)
+        let brokenAt = Date()
+        let results = await outcomes
+
+        #expect(results.count > 200)
+        let failed = results.filter { $0.status != 200 }
+        #expect(failed.isEmpty, "\(failed.count) requests failed: \(Set(failed.map(\.status)))")
+        // Before the promote: v1. From one second after it: v2 only. v3 never.
+        #expect(results.filter { $0.at < promotedAt.addingTimeInterval(-0.2) }.allSatisfy { $0.version == "v1" })
+        let afterSwitch = results.filter { $0.at > promotedAt.addingTimeInterval(1.0) }
+        #expect(!afterSwitch.isEmpty && afterSwitch.allSatisfy { $0.version == "v2" }, "versions after the switch: \(Set(afterSwitch.map { $0.version ?? "-" }))")
+        let firstV2 = results.filter { $0.version == "v2" }.map(\.at).min()
+        #expect(firstV2 != nil && firstV2!.timeIntervalSince(promotedAt) < 1.0)
+        #expect(!results.contains { $0.version == "v3" })
+        #expect(results.filter { $0.at > brokenAt }.allSatisfy { $0.version == "v2" })
+
+        // The refusal shows in /models and /metrics.
+        let model = try #require(try await h.get("/models/fraud").json)
+        #expect(model["active_version"] as? String == "v3")
+        #expect(model["serving_version"] as? String == "v2")
+        #expect(model["failed_version"] as? String == "v3")
+        #expect((model["last_reload_error"] as? String)?.contains("self-test") == true)
+        let metrics = try await h.get("/metrics").body
+        #expect(metrics.contains("sentinel_model_reloads_total{model=\"fraud\",result=\"failure\"} 1"))
+        #expect(metrics.contains("sentinel_model_active_info{model=\"fraud\",version=\"v2\"} 1"))
+        #expect(metrics.contains("sentinel_model_active_info{model=\"fraud\",version=\"v1\"} 0"))
+        // Rolling back to v2 (a working version) is picked up again.
+        #expect(try h.cli(["rollback"]).status == 0)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.get("/models/fraud").json?["serving_version"] as? String == "v2")
+    }
+
+    @Test func killedMidLoadLosesNoAnsweredPrediction() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-xgboost")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try await h.start()
+        let bodies = try GoldenRequests("fraud-xgboost").bodies
+
+        async let outcomes = Self.load(h, bodies: bodies, concurrency: 16, count: 100_000, seconds: 20, tag: "crash")
+        try await Task.sleep(for: .milliseconds(1_500))
+        try await h.stop(signal: SIGKILL)
+        let results = await outcomes
+        let answered = results.filter { $0.status == 200 }.map(\.requestID)
+        #expect(answered.count > 100)
+        #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
+        // Every request answered 200 is in the audit table (rows may exceed answers: a record can
+        // commit just before the kill cut its response).
+        let recorded = Set(try h.sqlite("SELECT request_id FROM predictions").split(separator: "\n").map(String.init))
+        let lost = answered.filter { !recorded.contains($0) }
+        #expect(lost.isEmpty, "\(lost.count) answered predictions are not in the audit log")
+        #expect(recorded.count >= answered.count)
+    }
+}

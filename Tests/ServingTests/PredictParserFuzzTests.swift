@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import ModelRuntime
+@testable import Registry
+@testable import Serving
+
+/// The /predict body parser against valid bodies, then against many thousands of corrupted ones: it
+/// must place every valid feature exactly, and answer anything else with an APIError, never a crash.
+struct PredictParserFuzzTests {
+    /// A small deterministic generator (SplitMix64), so a failure can be replayed from its seed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func snapshot() throws -> (ActiveModels.Snapshot, LoadedVersion) {
+        let folder = ServiceHarness.models.appendingPathComponent("fraud-xgboost")
+        let artifact = [UInt8](try Data(contentsOf: folder.appendingPathComponent("model.json")))
+        let model = try ModelLoader.load(.xgboostJSON, from: artifact)
+        let version = ModelVersion(id: 1, model: "fraud", label: VersionLabel(1), format: .xgboostJSON,
+                                   artifactSHA256: LoadedVersion.sha256(artifact), artifactSize: artifact.count,
+                                   featureNames: model.featureNames, threshold: 0.5, description: nil, stage: .production,
+                                   createdAt: "", createdBy: "", metrics: [:], activeSince: nil)
+        let loaded = try LoadedVersion(LoadableVersion(version: version, artifact: artifact, golden: nil))
+        return (ActiveModels.Snapshot(versions: ["fraud": loaded]), loaded)
+    }
+
+    static func parse(_ body: [UInt8], _ snapshot: ActiveModels.Snapshot) -> Result<PredictRequest, APIError> {
+        body.withUnsafeBytes { bytes in
+            do throws(APIError) { return .success(try PredictRequestParser.parse(bytes, models: snapshot, maxBatchSize: 50)) } catch { return .failure(error) }
+        }
+    }
+
+    @Test func validBodiesBecomeExactRows() throws {
+        let (snapshot, loaded) = try Self.snapshot()
+        let golden = try GoldenRequests("fraud-xgboost")
+        let decoded = try GoldenSet(jsonLines: String(contentsOf: ServiceHarness.models.appendingPathComponent("fraud-xgboost/golden.jsonl"), encoding: .utf8))
+        for (index, body) in golden.bodies.enumerated() {
+            let request = try Self.parse(Array(body.utf8), snapshot).get()
+            let expected = try loaded.rows.row(from: decoded.rows[index].features)
+            #expect(request.rows.count == 1)
+            #expect(zip(request.rows[0], expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "row \(index)")
+        }
+        // Members in another order, escapes in a name, white space everywhere: the same row.
+        let first = golden.features[0]
+        let reordered = " { \"request_id\" : \"r\" , \"model\" : \"fraud\" , \"features\" : \(first.replacingOccurrences(of: "\"amount\"", with: "\"am\\u006funt\"")) } "
+        let request = try Self.parse(Array(reordered.utf8), snapshot).get()
+        let plain = try Self.parse(Array(golden.bodies[0].utf8), snapshot).get()
+        #expect(request.requestID == "r")
+        #expect(request.rows[0].elementsEqual(plain.rows[0]) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+    }
+
+    @Test(arguments: [1, 2, 3, 4])
+    func corruptedBodiesAreRefusedNeverACrash(seed: UInt64) throws {
+        let (snapshot, _) = try Self.snapshot()
+        let golden = try GoldenRequests("fraud-xgboost", limit: 20)
+        let batch = "{\"instances\":[\(golden.features.prefix(3).joined(separator: ","))]}"
+        let seeds = golden.bodies.map { Array($0.utf8) } + [Array(batch.utf8)]
+        var random = SplitMix(state: seed)
+        let alphabet = Array("{}[]\":,0123456789-+.eEtrufalsn \\u\t\n".utf8) + [0, 0xFF, 0xC3, 0x80]
+        var accepted = 0, refused = 0
+        for _ in 0..<5_000 {
+            var body = seeds[Int(random.next() % UInt64(seeds.count))]
+            for _ in 0..<(1 + Int(random.next() % 4)) {
+                guard !body.isEmpty else { break }
+                let position = Int(random.next() % UInt64(body.count))
+                switch random.next() % 5 {
+                case 0: body[position] = alphabet[Int(random.next() % UInt64(alphabet.count))]
+                case 1: body.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: position)
+                case 2: body.remove(at: position)
+                case 3: body = Array(body.prefix(position))
+                default: body.insert(contentsOf: body[position..<min(body.count, position + 16)], at: position)
+                }
+            }
+            switch Self.parse(body, snapshot) {
+            case .success(let request):
+                accepted += 1
+                // Whatever was accepted is a full row of finite numbers or missing values.
+                #expect(request.rows.allSatisfy { $0.count == 30 && $0.allSatisfy { $0.isNaN || $0.isFinite } })
+            case .failure(let error):
+                refused += 1
+                #expect(!error.detail.isEmpty)
+                #expect([400, 404, 413, 422, 503].contains(Int(error.status.code)), "\(error.status) for \(String(decoding: body, as: UTF8.self))")
+            }
+        }
+        #expect(refused > 1_000)
+        print("fuzz seed \(seed): \(accepted) accepted, \(refused) refused")
+    }
+}

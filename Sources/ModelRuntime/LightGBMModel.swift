@@ -323,23 +323,14 @@ public struct LightGBMModel: ScoringModel {
                             return node.left &+ 1 &- goLeft
                         }
                         var sum = 0.0
+                        // LightGBM's leaf-wise trees are deep and uneven (a 31-leaf tree may be 14
+                        // deep while most leaves sit near 7), so walking eight in lockstep waits on
+                        // the deepest; each tree is walked alone, still without a branch per split.
                         for group in groups {
-                            // Eight named lanes stay in registers (see TreeGroup).
-                            var (l0, l1, l2, l3) = (group.roots[0], group.roots[1], group.roots[2], group.roots[3])
-                            var (l4, l5, l6, l7) = (group.roots[4], group.roots[5], group.roots[6], group.roots[7])
-                            // At most the group's depth in steps; stop early once every lane has
-                            // reached its leaf (no lane moved), which matters for deep, uneven trees.
-                            for _ in 0..<group.depth {
-                                let (n0, n1, n2, n3) = (step(l0), step(l1), step(l2), step(l3))
-                                let (n4, n5, n6, n7) = (step(l4), step(l5), step(l6), step(l7))
-                                let moved = (n0 ^ l0) | (n1 ^ l1) | (n2 ^ l2) | (n3 ^ l3) | (n4 ^ l4) | (n5 ^ l5) | (n6 ^ l6) | (n7 ^ l7)
-                                (l0, l1, l2, l3, l4, l5, l6, l7) = (n0, n1, n2, n3, n4, n5, n6, n7)
-                                if moved == 0 { break }
-                            }
-                            let leaves = (l0, l1, l2, l3, l4, l5, l6, l7)
-                            withUnsafeBytes(of: leaves) { raw in
-                                let lanes = raw.bindMemory(to: UInt32.self)
-                                for lane in 0..<group.count { sum += nodes[Int(lanes[lane])].payload }
+                            for lane in 0..<group.count {
+                                var index = group.roots[lane]
+                                while nodes[Int(index)].meta & Node.leafFlag == 0 { index = step(index) }
+                                sum += nodes[Int(index)].payload
                             }
                         }
                         return sum

@@ -26,4 +26,27 @@ struct TreeGroup: Sendable {
         }
         return groups
     }
+
+    /// Walks the eight trees side by side with `step` (one split, branchless, a leaf returning
+    /// itself) and calls `leaf` with each real lane's leaf index, in tree order.
+    @inline(__always)
+    func walk(_ step: (UInt32) -> UInt32, leaf: (UInt32) -> Void) {
+        // Eight named lanes stay in registers (a SIMD vector written one lane at a time would stall
+        // on every step).
+        var (l0, l1, l2, l3) = (roots[0], roots[1], roots[2], roots[3])
+        var (l4, l5, l6, l7) = (roots[4], roots[5], roots[6], roots[7])
+        // At most the group's depth in steps; stop early once every lane has reached its leaf (no
+        // lane moved), which matters for deep, uneven trees.
+        for _ in 0..<depth {
+            let (n0, n1, n2, n3) = (step(l0), step(l1), step(l2), step(l3))
+            let (n4, n5, n6, n7) = (step(l4), step(l5), step(l6), step(l7))
+            let moved = (n0 ^ l0) | (n1 ^ l1) | (n2 ^ l2) | (n3 ^ l3) | (n4 ^ l4) | (n5 ^ l5) | (n6 ^ l6) | (n7 ^ l7)
+            (l0, l1, l2, l3, l4, l5, l6, l7) = (n0, n1, n2, n3, n4, n5, n6, n7)
+            if moved == 0 { break }
+        }
+        withUnsafeBytes(of: (l0, l1, l2, l3, l4, l5, l6, l7)) { raw in
+            let lanes = raw.bindMemory(to: UInt32.self)
+            for lane in 0..<count { leaf(lanes[lane]) }
+        }
+    }
 }

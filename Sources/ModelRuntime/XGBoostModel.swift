@@ -294,24 +294,7 @@ public struct XGBoostModel: ScoringModel {
                         // float, as XGBoost's predictor accumulates them.
                         var sum = baseMargin
                         for group in groups {
-                            // Eight named lanes stay in registers (a SIMD vector written one lane at a
-                            // time would stall on every step).
-                            var (l0, l1, l2, l3) = (group.roots[0], group.roots[1], group.roots[2], group.roots[3])
-                            var (l4, l5, l6, l7) = (group.roots[4], group.roots[5], group.roots[6], group.roots[7])
-                            // At most the group's depth in steps; stop early once every lane has
-                            // reached its leaf (no lane moved), which matters for deep, uneven trees.
-                            for _ in 0..<group.depth {
-                                let (n0, n1, n2, n3) = (step(l0), step(l1), step(l2), step(l3))
-                                let (n4, n5, n6, n7) = (step(l4), step(l5), step(l6), step(l7))
-                                let moved = (n0 ^ l0) | (n1 ^ l1) | (n2 ^ l2) | (n3 ^ l3) | (n4 ^ l4) | (n5 ^ l5) | (n6 ^ l6) | (n7 ^ l7)
-                                (l0, l1, l2, l3, l4, l5, l6, l7) = (n0, n1, n2, n3, n4, n5, n6, n7)
-                                if moved == 0 { break }
-                            }
-                            let leaves = (l0, l1, l2, l3, l4, l5, l6, l7)
-                            withUnsafeBytes(of: leaves) { raw in
-                                let lanes = raw.bindMemory(to: UInt32.self)
-                                for lane in 0..<group.count { sum += nodes[Int(lanes[lane])].payload }
-                            }
+                            group.walk(step) { sum += nodes[Int($0)].payload }
                         }
                         return sum
                     }

@@ -4,15 +4,14 @@
 /// categorical splits by bitset, leaves summed in double, and the objective's transform last.
 public struct LightGBMModel: ScoringModel {
     /// One node, leaves included, laid out breadth-first per tree so that a split's right child is
-    /// always `left + 1`. A leaf has threshold +inf, reads the always-zero sentinel feature and no
-    /// missing type, so the branchless step sends it "left" to itself.
+    /// always `left + 1`; a leaf carries `leafFlag` and its value in `payload`.
     struct Node {
         var threshold: Double
         /// A leaf's value; for a categorical split, the index of its category set.
         var payload: Double
         /// Feature index in the low 24 bits, the missing type in bits 27-28, and the flags below.
         var meta: UInt32
-        /// Index of the left child (the right child follows it); a leaf's own index.
+        /// Index of the left child (the right child follows it).
         var left: UInt32
 
         static let leafFlag: UInt32 = 1 << 31
@@ -25,8 +24,8 @@ public struct LightGBMModel: ScoringModel {
         var isLeaf: Bool { meta & Self.leafFlag != 0 }
         var isCategorical: Bool { meta & Self.categoricalFlag != 0 }
 
-        static func leaf(_ value: Double, at index: Int, sentinelFeature: Int) -> Node {
-            Node(threshold: .infinity, payload: value, meta: leafFlag | UInt32(sentinelFeature), left: UInt32(index))
+        static func leaf(_ value: Double) -> Node {
+            Node(threshold: .infinity, payload: value, meta: leafFlag, left: 0)
         }
     }
 
@@ -52,12 +51,12 @@ public struct LightGBMModel: ScoringModel {
     public let output: ModelOutput
     public let acceptsMissingValues = true
     public var memoryFootprint: Int {
-        nodes.count * MemoryLayout<Node>.stride + groups.count * MemoryLayout<TreeGroup>.stride + categoryWords.count * 4
+        nodes.count * MemoryLayout<Node>.stride + roots.count * 4 + categoryWords.count * 4
             + categorySets.count * MemoryLayout<CategorySet>.stride
     }
 
     let nodes: [Node]
-    let groups: [TreeGroup]
+    let roots: [UInt32]
     public let treeCount: Int
     let categorySets: [CategorySet]
     let categoryWords: [UInt32]
@@ -113,7 +112,6 @@ public struct LightGBMModel: ScoringModel {
 
         var nodes: [Node] = []
         var roots: [UInt32] = []
-        var depths: [Int] = []
         var sets: [CategorySet] = []
         var words: [UInt32] = []
         var sawEnd = false
@@ -126,17 +124,15 @@ public struct LightGBMModel: ScoringModel {
             lines = lines.dropFirst()
             let block = Self.keyValues(takingFrom: &lines)
             roots.append(UInt32(nodes.count))
-            depths.append(try Self.appendTree(block, index: roots.count - 1, featureCount: names.count, nodes: &nodes, categorySets: &sets, categoryWords: &words))
+            try Self.appendTree(block, index: roots.count - 1, featureCount: names.count, nodes: &nodes, categorySets: &sets, categoryWords: &words)
         }
         guard sawEnd else { throw ModelLoadError.malformed("no 'end of trees' line (truncated file)") }
         guard !roots.isEmpty else { throw ModelLoadError.malformed("the model has no trees") }
         if let sizes = header["tree_sizes"], sizes.split(separator: " ").count != roots.count {
             throw ModelLoadError.malformed("tree_sizes lists \(sizes.split(separator: " ").count) trees, the file has \(roots.count)")
         }
-        let padding = nodes.count
-        nodes.append(Node.leaf(0, at: padding, sentinelFeature: names.count))
         self.nodes = nodes
-        self.groups = TreeGroup.make(roots: roots, depths: depths, padding: UInt32(padding))
+        self.roots = roots
         self.treeCount = roots.count
         self.categorySets = sets
         self.categoryWords = words
@@ -154,7 +150,7 @@ public struct LightGBMModel: ScoringModel {
     }
 
     private static func appendTree(_ block: [String: String], index treeIndex: Int, featureCount: Int, nodes: inout [Node],
-                                   categorySets: inout [CategorySet], categoryWords: inout [UInt32]) throws(ModelLoadError) -> Int {
+                                   categorySets: inout [CategorySet], categoryWords: inout [UInt32]) throws(ModelLoadError) {
         func field(_ key: String) throws(ModelLoadError) -> String {
             guard let value = block[key] else { throw ModelLoadError.missingField("Tree=\(treeIndex) line '\(key)='") }
             return value
@@ -194,8 +190,8 @@ public struct LightGBMModel: ScoringModel {
             throw ModelLoadError.invalidTree(tree: treeIndex, reason: "has a non-finite leaf value")
         }
         guard leafCount > 1 else {
-            nodes.append(Node.leaf(leafValues[0], at: nodes.count, sentinelFeature: featureCount))
-            return 0
+            nodes.append(Node.leaf(leafValues[0]))
+            return
         }
 
         let internalCount = leafCount - 1
@@ -236,14 +232,11 @@ public struct LightGBMModel: ScoringModel {
         var position = [Int](repeating: 0, count: order.count)
         for (newIndex, node) in order.enumerated() { position[node] = newIndex }
         let base = nodes.count
-        var depth = [Int](repeating: 0, count: order.count)
         for node in order {
             guard node < internalCount else {
-                nodes.append(Node.leaf(leafValues[node - internalCount], at: nodes.count, sentinelFeature: featureCount))
+                nodes.append(Node.leaf(leafValues[node - internalCount]))
                 continue
             }
-            depth[shapeIndex(left[node])] = depth[node] + 1
-            depth[shapeIndex(right[node])] = depth[node] + 1
             guard features[node] >= 0 && features[node] < featureCount && features[node] <= Int(Node.featureMask) else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) splits on feature \(features[node]), the model has \(featureCount)")
             }
@@ -276,7 +269,6 @@ public struct LightGBMModel: ScoringModel {
             }
             nodes.append(Node(threshold: threshold, payload: payload, meta: meta, left: UInt32(base + position[shapeIndex(left[node])])))
         }
-        return depth.max() ?? 0
     }
 
     public func score(_ row: UnsafeBufferPointer<Double>) -> Double {
@@ -289,15 +281,13 @@ public struct LightGBMModel: ScoringModel {
 
     /// The sum of every tree's leaf, in double precision and tree order as LightGBM adds them.
     func raw(_ row: UnsafeBufferPointer<Double>) -> Double {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: row.count + 1) { features in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: row.count) { features in
             // LightGBM's predictor stores a dense row sparsely, dropping every value within
-            // kZeroThreshold of zero, so such values reach the trees as exactly 0. The extra slot is
-            // the leaves' sentinel.
+            // kZeroThreshold of zero, so such values reach the trees as exactly 0.
             for i in 0..<row.count {
                 let value = row[i]
                 features[i] = abs(value) <= Self.zeroThreshold ? 0 : value
             }
-            features[row.count] = 0
             let input = UnsafeBufferPointer(features)
             return nodes.withUnsafeBufferPointer { nodes in
                 categorySets.withUnsafeBufferPointer { sets in
@@ -326,12 +316,10 @@ public struct LightGBMModel: ScoringModel {
                         // LightGBM's leaf-wise trees are deep and uneven (a 31-leaf tree may be 14
                         // deep while most leaves sit near 7), so walking eight in lockstep waits on
                         // the deepest; each tree is walked alone, still without a branch per split.
-                        for group in groups {
-                            for lane in 0..<group.count {
-                                var index = group.roots[lane]
-                                while nodes[Int(index)].meta & Node.leafFlag == 0 { index = step(index) }
-                                sum += nodes[Int(index)].payload
-                            }
+                        for root in roots {
+                            var index = root
+                            while nodes[Int(index)].meta & Node.leafFlag == 0 { index = step(index) }
+                            sum += nodes[Int(index)].payload
                         }
                         return sum
                     }

@@ -24,8 +24,7 @@ public enum Timestamp {
     /// Reads a user-given time bound: a date (`2026-11-29`), or a date and time with an optional
     /// fraction and a `Z` or `±HH:MM` offset. Returns it in the stored form, or nil if unreadable.
     public static func parse(_ text: String) -> String? {
-        let dateOnly = DateFormatterCache.dateOnly
-        if let date = dateOnly.date(from: text) { return format(date) }
+        if let date = dateOnlyFormatter().date(from: text) { return format(date) }
         let full = ISO8601DateFormatter()
         full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = full.date(from: text) { return format(date) }
@@ -33,10 +32,8 @@ public enum Timestamp {
         if let date = full.date(from: text) { return format(date) }
         return nil
     }
-}
 
-private enum DateFormatterCache {
-    static var dateOnly: DateFormatter {
+    private static func dateOnlyFormatter() -> DateFormatter {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")

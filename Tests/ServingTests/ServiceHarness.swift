@@ -79,8 +79,8 @@ final class ServiceHarness: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "--db", dbPath, "--host", "127.0.0.1", "--port", "0", "--reload-interval", "100"] + extra
         let stdoutPath = directory.appendingPathComponent("serve.out").path
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()

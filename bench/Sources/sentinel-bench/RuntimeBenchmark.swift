@@ -87,7 +87,7 @@ struct RuntimeBenchmark {
     private func scoresPath(_ scores: [Double]) -> String {
         let path = rowsPath + ".\(format.rawValue).scores.f64"
         let data = scores.withUnsafeBufferPointer { Data(buffer: $0) }
-        FileManager.default.createFile(atPath: path, contents: data)
+        _ = FileManager.default.createFile(atPath: path, contents: data)
         return path
     }
 }

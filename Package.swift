@@ -57,7 +57,6 @@ let package = Package(
             dependencies: [
                 "Registry",
                 "ModelRuntime",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

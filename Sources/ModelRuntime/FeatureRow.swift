@@ -21,6 +21,23 @@ public enum FeatureError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 }
 
+/// Features by name from a parsed JSON object: numbers, or null for a missing value.
+public enum FeatureValues {
+    /// Throws `FeatureError.notNumeric` naming the first member that is neither.
+    public static func read(_ object: [String: JSONValue]) throws(FeatureError) -> [String: Double?] {
+        var features: [String: Double?] = [:]
+        features.reserveCapacity(object.count)
+        for (name, value) in object {
+            switch value {
+            case .null: features[name] = .some(nil)
+            case .number(let number): features[name] = number
+            default: throw FeatureError.notNumeric(name)
+            }
+        }
+        return features
+    }
+}
+
 /// Builds input rows from features given by name, strictly: every feature the model reads must be
 /// present (null for missing), and no other may be.
 public struct FeatureRowBuilder: Sendable {

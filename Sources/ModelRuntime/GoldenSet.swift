@@ -31,13 +31,11 @@ public struct GoldenSet: Sendable {
             guard let rawFeatures = object["features"]?.objectValue else {
                 throw GoldenError.unreadable("line \(lineNumber) has no \"features\" object")
             }
-            var features: [String: Double?] = [:]
-            for (name, value) in rawFeatures {
-                switch value {
-                case .null: features[name] = .some(nil)
-                case .number(let number): features[name] = number
-                default: throw GoldenError.unreadable("line \(lineNumber) feature '\(name)' is not a number or null")
-                }
+            let features: [String: Double?]
+            do {
+                features = try FeatureValues.read(rawFeatures)
+            } catch {
+                throw GoldenError.unreadable("line \(lineNumber): \(error)")
             }
             rows.append(Row(features: features, score: score))
         }

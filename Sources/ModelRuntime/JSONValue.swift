@@ -12,6 +12,11 @@ public enum JSONValue: Equatable, Sendable {
         try? JSONParser.parse(Array(bytes))
     }
 
+    /// The same without copying bytes that are already an array (a 10 MB artifact).
+    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        try? JSONParser.parse(bytes)
+    }
+
     public var objectValue: [String: JSONValue]? {
         if case .object(let object) = self { return object }
         return nil

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import ModelRuntime
 
@@ -76,7 +75,7 @@ extension Registry {
                 throw RegistryError.goldenUnreadable(reason: error.description)
             }
         }
-        let sha256 = SHA256.hash(data: registration.artifact).map { String(format: "%02x", $0) }.joined()
+        let sha256 = ArtifactDigest.sha256Hex(registration.artifact)
         let schema = String(decoding: try JSONSerialization.data(withJSONObject: model.featureNames), as: UTF8.self)
         let now = Timestamp.now()
 

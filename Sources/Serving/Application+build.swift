@@ -6,16 +6,15 @@ import ServiceLifecycle
 
 /// Builds the scoring service exactly as `registry-cli serve` runs it, so tests run the same app.
 ///
-/// Fails at once (before listening) when the registry cannot be opened for reading and writing.
+/// Fails at once (before listening) when the registry cannot be opened for reading and writing:
+/// the audit writer opens its connection here, and refuses a missing, foreign, too-new or
+/// read-only registry with the registry's own error.
 /// `onServerRunning` receives the bound port (useful with port 0).
 public func buildApplication(
     configuration: ServiceConfiguration,
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    // Refuse early and clearly: missing, foreign, too new, or read-only registries.
-    _ = try Registry.open(path: configuration.databasePath, access: .write, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, logger: logger)
-
     let metrics = ServingMetrics()
     let models = ActiveModels()
     let audit = try AuditWriter(databasePath: configuration.databasePath, settings: configuration.audit, metrics: metrics,

@@ -1,5 +1,3 @@
-import Crypto
-import Foundation
 import ModelRuntime
 import Registry
 
@@ -18,7 +16,7 @@ public struct LoadedVersion: Sendable {
     public init(_ loadable: LoadableVersion) throws(LoadError) {
         let version = loadable.version
         // The bytes must be the ones registered: a changed artifact is refused, not scored.
-        guard Self.sha256(loadable.artifact) == version.artifactSHA256 else {
+        guard ArtifactDigest.sha256Hex(loadable.artifact) == version.artifactSHA256 else {
             throw LoadError.checksum(model: version.model, version: version.label)
         }
         let model: any ScoringModel
@@ -43,10 +41,6 @@ public struct LoadedVersion: Sendable {
         self.rows = FeatureRowBuilder(model: model)
         self.index = FeatureIndex(featureNames: model.featureNames)
         self.goldenMaxError = goldenMaxError
-    }
-
-    static func sha256(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
     public func decision(for score: Double) -> Decision {

@@ -50,7 +50,8 @@ public final class ModelReloader: Service {
         }
     }
 
-    /// Brings every model's serving version in line with the registry.
+    /// Brings every model's serving version in line with the registry. Throws the registry's errors
+    /// (then nothing is marked done, and the next poll tries again).
     func reload(_ registry: Registry, failed: inout Set<Int64>) throws {
         let snapshot = models.snapshot()
         for name in try registry.modelNames() {
@@ -64,8 +65,11 @@ public final class ModelReloader: Service {
             }
             if snapshot.versions[name]?.version.id == active.id || failed.contains(active.id) { continue }
             let started = ContinuousClock.now
+            // Reading the version is the registry's business: if that fails, the caller retries on
+            // the next poll. Only a version that does not load or self-test is marked failed.
+            let loadable = try registry.loadable(active)
             do {
-                let loaded = try LoadedVersion(registry.loadable(active))
+                let loaded = try LoadedVersion(loadable)
                 models.install(loaded)
                 metrics.reloaded(model: name, version: active.label.description)
                 logger.info("serving new version", metadata: [

@@ -60,41 +60,33 @@ public final class ServingMetrics: Sendable {
         }
     }
 
+    /// The metric kept for `key`, made on first use: label values are few, so each is made once.
+    private func kept<Key: Hashable & Sendable, Metric: Sendable>(_ cache: borrowing Mutex<[Key: Metric]>, _ key: Key, make: () -> Metric) -> Metric {
+        cache.withLock { metrics in
+            if let metric = metrics[key] { return metric }
+            let metric = make()
+            metrics[key] = metric
+            return metric
+        }
+    }
+
     func request(route: String, status: Int, duration: Duration) {
-        let counter = requestCounters.withLock { counters in
-            let key = RequestKey(route: route, status: status)
-            if let counter = counters[key] { return counter }
-            let counter = Metrics.Counter(label: "sentinel_http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
-        let timer = requestTimers.withLock { timers in
-            if let timer = timers[route] { return timer }
-            let timer = Metrics.Timer(label: "sentinel_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            timers[route] = timer
-            return timer
-        }
-        timer.record(duration: duration)
+        kept(requestCounters, RequestKey(route: route, status: status)) {
+            Metrics.Counter(label: "sentinel_http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
+        }.increment()
+        kept(requestTimers, route) {
+            Metrics.Timer(label: "sentinel_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+        }.record(duration: duration)
     }
 
     func prediction(model: String, version: String, decision: String, score: Double) {
-        let counter = predictionCounters.withLock { counters in
-            let key = PredictionKey(model: model, version: version, decision: decision)
-            if let counter = counters[key] { return counter }
-            let counter = Metrics.Counter(label: "sentinel_predictions_total",
-                                  dimensions: [("model", model), ("version", version), ("decision", decision)], factory: factory)
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
-        let recorder = scoreRecorders.withLock { recorders in
-            if let recorder = recorders[model] { return recorder }
-            let recorder = Metrics.Recorder(label: "sentinel_prediction_score", dimensions: [("model", model)], factory: factory)
-            recorders[model] = recorder
-            return recorder
-        }
-        recorder.record(score)
+        kept(predictionCounters, PredictionKey(model: model, version: version, decision: decision)) {
+            Metrics.Counter(label: "sentinel_predictions_total",
+                            dimensions: [("model", model), ("version", version), ("decision", decision)], factory: factory)
+        }.increment()
+        kept(scoreRecorders, model) {
+            Metrics.Recorder(label: "sentinel_prediction_score", dimensions: [("model", model)], factory: factory)
+        }.record(score)
     }
 
     /// Marks `version` as the one serving `model` (an info-style gauge: 1 for the active version, 0

@@ -108,16 +108,8 @@ extension RegistryCLI {
             }
             let requestID = object["request_id"]?.stringValue
             let rawFeatures = object["features"]?.objectValue ?? object.filter { $0.key != "request_id" }
-            var features: [String: Double?] = [:]
-            for (name, value) in rawFeatures {
-                switch value {
-                case .null: features[name] = .some(nil)
-                case .number(let number): features[name] = number
-                default: return .failure(FeatureError.notNumeric(name).description)
-                }
-            }
-            do {
-                return .success((try rows.row(from: features), requestID))
+            do throws(FeatureError) {
+                return .success((try rows.row(from: FeatureValues.read(rawFeatures)), requestID))
             } catch {
                 return .failure(error.description)
             }

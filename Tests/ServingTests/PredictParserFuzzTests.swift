@@ -24,7 +24,7 @@ struct PredictParserFuzzTests {
         let artifact = [UInt8](try Data(contentsOf: folder.appendingPathComponent("model.json")))
         let model = try ModelLoader.load(.xgboostJSON, from: artifact)
         let version = ModelVersion(id: 1, model: "fraud", label: VersionLabel(1), format: .xgboostJSON,
-                                   artifactSHA256: LoadedVersion.sha256(artifact), artifactSize: artifact.count,
+                                   artifactSHA256: ArtifactDigest.sha256Hex(artifact), artifactSize: artifact.count,
                                    featureNames: model.featureNames, threshold: 0.5, description: nil, stage: .production,
                                    createdAt: "", createdBy: "", metrics: [:], activeSince: nil)
         let loaded = try LoadedVersion(LoadableVersion(version: version, artifact: artifact, golden: nil))

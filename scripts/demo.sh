@@ -10,15 +10,8 @@ cli=.build/release/registry-cli
 export REGISTRY_DB=${REGISTRY_DB:-./registry.db}
 port=${PORT:-8080}
 
-"$cli" init
-if [ -z "$("$cli" list --model fraud 2>/dev/null | tail -n +2)" ]; then
-    for example in fraud-logistic fraud-lightgbm fraud-xgboost; do
-        dir=models/$example
-        read -r format artifact threshold < <(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["format"], m["artifact"], m["threshold"])' "$dir/meta.json")
-        "$cli" register --model fraud --format "$format" --artifact "$dir/$artifact" --threshold "$threshold" \
-            --metrics-file "$dir/metrics.json" --golden "$dir/golden.jsonl" --description "example $example"
-    done
-fi
+# Creates the schema and registers the examples named in models/bundle.txt (a no-op on a second run).
+"$cli" bootstrap --models models --model fraud
 if ! "$cli" list --model fraud | grep -q production; then
     "$cli" promote v3 --model fraud --reason "demo: XGBoost has the best recall"
 fi

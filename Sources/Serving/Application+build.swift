@@ -20,6 +20,9 @@ public func buildApplication(
     let audit = try AuditWriter(databasePath: configuration.databasePath, settings: configuration.audit, metrics: metrics,
                                 logger: logger, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
     let reloader = ModelReloader(configuration: configuration, models: models, metrics: metrics, logger: logger)
+    let desired = configuration.desiredVersionsFile.map {
+        DesiredVersionsApplier(path: $0, configuration: configuration, metrics: metrics, logger: logger)
+    }
     let reader = RegistryReader(path: configuration.databasePath, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, logger: logger)
 
     let router = Router(context: BasicRequestContext.self)
@@ -43,12 +46,12 @@ public func buildApplication(
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
     }
 
-    // Services stop in reverse order: the server finishes its requests first, then the reloader,
-    // and the audit writer last, draining every record it accepted.
+    // Services stop in reverse order: the server finishes its requests first, then the reloader
+    // (and the desired-versions applier), and the audit writer last, draining every record it accepted.
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sentinel"),
-        services: [audit, reloader],
+        services: [audit, reloader] + (desired.map { [$0] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )

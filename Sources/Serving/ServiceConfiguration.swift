@@ -16,6 +16,10 @@ public struct ServiceConfiguration: Sendable {
     public var maxBatchSize: Int = 1_000
     public var audit = AuditSettings()
     public var busyTimeoutMilliseconds: Int32 = 5_000
+    /// A JSON file naming the version each model should serve (`{"fraud": "v3"}`), rendered from Git
+    /// into a ConfigMap; when set, this replica promotes those versions in its own registry.
+    public var desiredVersionsFile: String?
+    public var desiredVersionsIntervalMilliseconds: Int = 1_000
 
     public init(databasePath: String) {
         self.databasePath = databasePath

@@ -111,6 +111,15 @@ public final class ServingMetrics: Sendable {
         Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "failure")], factory: factory).increment()
     }
 
+    /// 1 while this replica's registry holds the versions its desired-versions file names.
+    func desiredVersions(inSync: Bool) {
+        Metrics.Gauge(label: "sentinel_desired_versions_in_sync", factory: factory).record(inSync ? 1 : 0)
+    }
+
+    func desiredVersionApplied(model: String) {
+        Metrics.Counter(label: "sentinel_desired_versions_applied_total", dimensions: [("model", model)], factory: factory).increment()
+    }
+
     func unloaded(model: String) {
         guard let previous = activeVersions.withLock({ $0.removeValue(forKey: model) }) else { return }
         Metrics.Gauge(label: "sentinel_model_active_info", dimensions: [("model", model), ("version", previous)], factory: factory).record(0)

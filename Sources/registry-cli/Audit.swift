@@ -6,7 +6,11 @@ extension RegistryCLI {
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read the prediction audit log, newest first.",
-            discussion: "Times are ISO 8601 (2026-11-29 or 2026-11-29T08:30:00Z); --since is inclusive, --until exclusive.")
+            discussion: """
+                Times are ISO 8601 (2026-11-29 or 2026-11-29T08:30:00Z); --since is inclusive, --until exclusive. \
+                --include adds other registries (such as each Kubernetes replica's, copied out with kubectl cp): \
+                their rows are merged, newest first, and each row names the file it came from.
+                """)
 
         @OptionGroup var options: GlobalOptions
 
@@ -28,6 +32,9 @@ extension RegistryCLI {
         @Option(help: "At most this many rows.")
         var limit: Int = 100
 
+        @Option(help: ArgumentHelp("Another registry file to read too; repeatable.", valueName: "path"))
+        var include: [String] = []
+
         @Flag(help: "Print JSON instead of a table.")
         var json = false
 
@@ -36,15 +43,23 @@ extension RegistryCLI {
             query.version = try version.map { try VersionLabel(parsing: $0) }
             query.since = try since.map(Self.time)
             query.until = try until.map(Self.time)
-            let entries = try options.openRegistry(.read).audit(query)
+            var entries: [(source: String, entry: AuditEntry)] = []
+            for path in [options.databasePath] + include {
+                let registry = try Registry.open(path: path, access: .read, busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
+                entries += try registry.audit(query).map { (path, $0) }
+            }
+            // Each file gave its newest `limit` rows; the newest `limit` of them all are the answer.
+            entries.sort { ($0.entry.predictedAt, $0.source) > ($1.entry.predictedAt, $1.source) }
+            entries = Array(entries.prefix(limit))
+            let several = !include.isEmpty
             if json {
-                print(try JSONOutput.render(entries.map(AuditJSON.init)))
+                print(try JSONOutput.render(entries.map { AuditJSON($0.entry, registry: several ? $0.source : nil) }))
                 return
             }
-            var table = TextTable(headers: ["TIME", "REQUEST", "ROW", "MODEL", "VERSION", "SCORE", "DECISION", "LATENCY_US"])
-            for entry in entries {
+            var table = TextTable(headers: ["TIME", "REQUEST", "ROW", "MODEL", "VERSION", "SCORE", "DECISION", "LATENCY_US"] + (several ? ["REGISTRY"] : []))
+            for (source, entry) in entries {
                 table.rows.append([entry.predictedAt, entry.requestID, "\(entry.rowIndex)", entry.model, entry.version.description,
-                                   String(format: "%.6f", entry.score), entry.decision, "\(entry.latencyMicroseconds)"])
+                                   String(format: "%.6f", entry.score), entry.decision, "\(entry.latencyMicroseconds)"] + (several ? [source] : []))
             }
             print(table.render())
         }
@@ -67,8 +82,11 @@ struct AuditJSON: Encodable {
     let decision: String
     let latencyMicroseconds: Int
     let features: [String: Double?]
+    /// The file the row came from, when several were read.
+    let registry: String?
 
-    init(_ entry: AuditEntry) {
+    init(_ entry: AuditEntry, registry: String? = nil) {
+        self.registry = registry
         id = entry.id
         predictedAt = entry.predictedAt
         requestID = entry.requestID
@@ -83,7 +101,7 @@ struct AuditJSON: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, model, version, score, decision, features
+        case id, model, version, score, decision, features, registry
         case predictedAt = "predicted_at"
         case requestID = "request_id"
         case rowIndex = "row_index"

@@ -4,7 +4,11 @@ import Registry
 extension RegistryCLI {
     struct Promote: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a version the active one; a running service switches to it by hot reload.")
+            abstract: "Make a version the active one; a running service switches to it by hot reload.",
+            discussion: """
+                With --gitops FILE, also pins the version in that Helm values file (its model.version line, \
+                nothing else changes); committing the file is what ArgoCD rolls out to every replica.
+                """)
 
         @OptionGroup var options: GlobalOptions
 
@@ -17,10 +21,32 @@ extension RegistryCLI {
         @Option(help: "Why, recorded in the promotion history.")
         var reason: String?
 
+        @Option(help: ArgumentHelp("A Helm values file whose model.version to pin to this version.", valueName: "values.yaml"))
+        var gitops: String?
+
         func run() throws {
             let label = try VersionLabel(parsing: version)
-            let promotion = try options.openRegistry(.write).promote(label, model: model, reason: reason, by: options.actorName)
-            print("\(promotion.model): \(promotion.from?.description ?? "none") -> \(promotion.to) (active)")
+            let registry = try options.openRegistry(.write)
+            let modelName = try registry.resolveModel(model)
+            // The file is rewritten and staged before the registry changes, so a bad file changes nothing.
+            let staged = try gitops.map { path throws in
+                let file = try GitOpsValuesFile(path: path)
+                return try file.stage(file.pinning(label, model: modelName))
+            }
+            do {
+                let promotion = try registry.promote(label, model: modelName, reason: reason, by: options.actorName)
+                print("\(promotion.model): \(promotion.from?.description ?? "none") -> \(promotion.to) (active)")
+            } catch RegistryError.alreadyActive where staged != nil {
+                // Already active here: pinning it in Git is still what was asked.
+                print("\(modelName): \(label) is already active")
+            } catch {
+                staged?.discard()
+                throw error
+            }
+            if let staged {
+                try staged.commit()
+                print("pinned \(modelName) \(label) in \(staged.path): commit and push it to roll it out")
+            }
         }
     }
 }

@@ -52,10 +52,7 @@ extension RegistryCLI {
                 thresholdValue = value
             }
             let bytes = try Self.readArtifact(artifact)
-            let goldenSet = try golden.map { path throws -> GoldenSet in
-                let text = try Self.readText(path, what: "golden file")
-                do { return try GoldenSet(jsonLines: text) } catch { throw RegistryError.goldenUnreadable(reason: "\(path): \(error)") }
-            }
+            let goldenSet = try golden.map(Self.readGolden)
 
             let registry = try options.openRegistry(.write)
             let version = try registry.register(Registration(
@@ -88,6 +85,11 @@ extension RegistryCLI {
                 result[name] = number
             }
             return result
+        }
+
+        static func readGolden(_ path: String) throws -> GoldenSet {
+            let text = try readText(path, what: "golden file")
+            do { return try GoldenSet(jsonLines: text) } catch { throw RegistryError.goldenUnreadable(reason: "\(path): \(error)") }
         }
 
         static func readArtifact(_ path: String) throws -> [UInt8] {

@@ -11,7 +11,7 @@ struct RegistryCLI: AsyncParsableCommand {
             their numbered versions (v1, v2, ...), metrics, promotion history and the prediction audit log.
             """,
         subcommands: [
-            Init.self, Register.self, List.self, Show.self, Promote.self, Rollback.self, Archive.self,
+            Init.self, Bootstrap.self, Register.self, List.self, Show.self, Promote.self, Rollback.self, Archive.self,
             History.self, Audit.self, Score.self, Serve.self,
         ]
     )

@@ -13,7 +13,7 @@ extension RegistryCLI {
                 (no restart, no failed request), and records every prediction in the audit log before \
                 answering. Stops gracefully on SIGTERM or SIGINT: in-flight requests finish and the audit \
                 queue is drained. Environment: REGISTRY_DB, HOST, PORT, LOG_LEVEL, LOG_FORMAT, AUDIT_MODE, \
-                AUDIT_DURABILITY, AUDIT_RETENTION_DAYS (flags win over the environment).
+                AUDIT_DURABILITY, AUDIT_RETENTION_DAYS, DESIRED_VERSIONS_FILE (flags win over the environment).
                 """)
 
         @OptionGroup var options: GlobalOptions
@@ -41,6 +41,12 @@ extension RegistryCLI {
 
         @Option(help: ArgumentHelp("Delete audit rows older than this many days, in the background (default: $AUDIT_RETENTION_DAYS, else keep all).", valueName: "days"))
         var auditRetentionDays: Int?
+
+        @Option(help: ArgumentHelp("""
+            A JSON file naming the version each model should serve ({"fraud": "v3"}), checked every second; \
+            a different version is promoted in this registry (GitOps, see docs/deploy.md) (default: $DESIRED_VERSIONS_FILE).
+            """, valueName: "path"))
+        var desiredVersionsFile: String?
 
         @Option(help: ArgumentHelp("Largest request body accepted, in bytes.", valueName: "bytes"))
         var maxBodyBytes: Int = 1 << 20
@@ -82,6 +88,9 @@ extension RegistryCLI {
             guard maxBodyBytes >= 1_024, maxBatchSize >= 1 else { throw ServeError("--max-body-bytes must be at least 1024 and --max-batch-size at least 1") }
             configuration.maxBodyBytes = maxBodyBytes
             configuration.maxBatchSize = maxBatchSize
+            if let file = desiredVersionsFile ?? environment["DESIRED_VERSIONS_FILE"], !file.isEmpty {
+                configuration.desiredVersionsFile = file
+            }
 
             let host = configuration.host
             let app = try buildApplication(configuration: configuration, logger: logger) { port in

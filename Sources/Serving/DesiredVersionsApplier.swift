@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import ModelRuntime
+import Registry
+import ServiceLifecycle
+
+/// Makes this replica's registry serve the versions Git asks for.
+///
+/// In Kubernetes every replica owns its registry file (SQLite must be written from one host), so a
+/// promotion cannot be one shared UPDATE. Instead the pinned versions live in Git, are rendered into
+/// a ConfigMap mounted as a file (a JSON object, model name → "vN"), and each replica reads that file
+/// every `interval` and promotes the named version in its own registry (recorded with the actor
+/// `gitops`). The `ModelReloader` then loads, self-tests and swaps it in as for any promotion; a
+/// version that is unknown, archived or fails its self-test leaves the current one serving.
+public final class DesiredVersionsApplier: Service {
+    static let actor = "gitops"
+
+    let path: String
+    let databasePath: String
+    let interval: Duration
+    let metrics: ServingMetrics
+    let logger: Logger
+    let busyTimeoutMilliseconds: Int32
+
+    public init(path: String, configuration: ServiceConfiguration, metrics: ServingMetrics, logger: Logger) {
+        self.path = path
+        databasePath = configuration.databasePath
+        interval = .milliseconds(configuration.desiredVersionsIntervalMilliseconds)
+        self.metrics = metrics
+        self.logger = logger
+        busyTimeoutMilliseconds = configuration.busyTimeoutMilliseconds
+    }
+
+    public func run() async throws {
+        var registry: Registry?
+        // The last problem logged, so that a file that stays wrong is logged once, not every second.
+        var lastProblem: String?
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let desired = try DesiredVersions(contentsOf: path)
+                if registry == nil {
+                    registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
+                }
+                try apply(desired, to: registry!)
+                metrics.desiredVersions(inSync: true)
+                lastProblem = nil
+            } catch {
+                metrics.desiredVersions(inSync: false)
+                let problem = "\(error)"
+                if problem != lastProblem {
+                    logger.error("desired versions not applied; the current versions keep serving", metadata: [
+                        "desired_versions.file": "\(path)", "error": "\(problem)",
+                    ])
+                    lastProblem = problem
+                }
+                if error is SQLiteError { registry = nil }
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+    }
+
+    /// Promotes each desired version that is not already the active one. Throws the first refusal
+    /// (unknown model or version, archived version) after applying the others.
+    func apply(_ desired: DesiredVersions, to registry: Registry) throws {
+        var firstError: Error?
+        for (model, label) in desired.versions.sorted(by: { $0.key < $1.key }) {
+            do {
+                if try registry.activeVersion(model: model)?.label == label { continue }
+                let promotion = try registry.promote(label, model: model, reason: "desired version in \(path)", by: Self.actor)
+                metrics.desiredVersionApplied(model: model)
+                logger.info("desired version promoted", metadata: [
+                    "model.name": "\(model)", "model.version": "\(label)",
+                    "model.previous_version": "\(promotion.from?.description ?? "none")",
+                ])
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError { throw firstError }
+    }
+}
+
+/// The content of a desired-versions file: `{"fraud": "v3"}`.
+struct DesiredVersions: Equatable {
+    let versions: [String: VersionLabel]
+
+    init(contentsOf path: String) throws(DesiredVersionsError) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
+        guard case .object(let object)? = JSONValue.parse(data) else { throw .malformed(path: path, reason: "is not a JSON object") }
+        var versions: [String: VersionLabel] = [:]
+        for (model, value) in object {
+            guard case .string(let text) = value, let label = try? VersionLabel(parsing: text) else {
+                throw .malformed(path: path, reason: "the version of \(model) must be a string such as \"v3\"")
+            }
+            versions[model] = label
+        }
+        self.versions = versions
+    }
+}
+
+enum DesiredVersionsError: Error, CustomStringConvertible {
+    case unreadable(path: String)
+    case malformed(path: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .unreadable(let path): "desired versions file \(path) does not exist or cannot be read"
+        case .malformed(let path, let reason): "desired versions file \(path): \(reason)"
+        }
+    }
+}

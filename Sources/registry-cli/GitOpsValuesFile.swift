@@ -1,0 +1,140 @@
+import Foundation
+import Registry
+import Yams
+
+/// A Helm values file whose `model.version` pins the version every replica serves. Committing the
+/// rewritten file is what ArgoCD rolls out (see docs/deploy.md).
+///
+/// The rewrite is by line, not by re-emitting the YAML, so that comments, key order, quoting and
+/// blank lines stay exactly as people wrote them; Yams then checks that the result parses to the
+/// same document with only `model.version` changed.
+struct GitOpsValuesFile {
+    let path: String
+    private let text: String
+
+    init(path: String) throws(GitOpsError) {
+        self.path = path
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
+        text = String(decoding: data, as: UTF8.self)
+    }
+
+    /// The file with `model.version` set to `version`, checked; `model.name`, when present, must be `model`.
+    func pinning(_ version: VersionLabel, model: String) throws(GitOpsError) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let block = lines.firstIndex(where: { $0.range(of: #"^model:\s*(#.*)?\r?$"#, options: .regularExpression) != nil }) else {
+            throw .noPin(path: path)
+        }
+        var childIndent: Int?
+        var versionLine: Int?
+        for index in lines.indices.dropFirst(block + 1) {
+            let line = lines[index]
+            let content = line.drop(while: { $0 == " " })
+            if content.isEmpty || content.hasPrefix("#") || content == "\r" { continue }
+            let indent = line.count - content.count
+            if indent == 0 { break }
+            if childIndent == nil { childIndent = indent }
+            guard indent == childIndent else { continue }
+            if let name = Self.scalar(of: "name", in: line), name != model {
+                throw .otherModel(path: path, pinned: name, requested: model)
+            }
+            if Self.scalar(of: "version", in: line) != nil { versionLine = index }
+        }
+        guard let versionLine else { throw .noPin(path: path) }
+        lines[versionLine] = Self.replacingScalar(in: lines[versionLine], with: version.description)
+        let result = lines.joined(separator: "\n")
+        try check(result, pins: version)
+        return result
+    }
+
+    /// Writes `contents` beside the file, to be renamed over it by `commit`: the slow, failure-prone
+    /// part happens before the registry changes, and a reader never sees half a file.
+    func stage(_ contents: String) throws(GitOpsError) -> StagedValuesFile {
+        let staged = StagedValuesFile(path: path, temporary: path + ".sentinel-tmp")
+        guard FileManager.default.createFile(atPath: staged.temporary, contents: Data(contents.utf8)) else {
+            throw .unwritable(path: path, reason: "cannot create \(staged.temporary)")
+        }
+        return staged
+    }
+
+    /// The result must parse to the original document with only `model.version` changed.
+    private func check(_ result: String, pins version: VersionLabel) throws(GitOpsError) {
+        do {
+            guard var root = try Yams.compose(yaml: text)?.mapping, var model = root["model"]?.mapping else {
+                throw GitOpsError.noPin(path: path)
+            }
+            model["version"] = Node(version.description)
+            root["model"] = .mapping(model)
+            guard try Yams.compose(yaml: result) == .mapping(root) else {
+                throw GitOpsError.rewriteUnsafe(path: path)
+            }
+        } catch let error as GitOpsError {
+            throw error
+        } catch {
+            // One line on stderr: the YAML parser's message spans several.
+            let reason = "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+            throw .notYAML(path: path, reason: reason)
+        }
+    }
+
+    /// The plain or quoted scalar of `key: value  # comment` on this line, if the line is that key.
+    private static func scalar(of key: String, in line: String) -> String? {
+        guard let match = line.range(of: #"^\s+"# + key + #":\s*(["']?)([^"'#\s]*)\1\s*(#.*)?\r?$"#, options: .regularExpression) else {
+            return nil
+        }
+        let value = line[match].split(separator: ":", maxSplits: 1)[1]
+            .split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return value.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+    }
+
+    /// The line with its value replaced, keeping its indentation, quotes and trailing comment.
+    private static func replacingScalar(in line: String, with value: String) -> String {
+        let colon = line.firstIndex(of: ":")!
+        let rest = line[line.index(after: colon)...]
+        let leading = rest.prefix(while: { $0 == " " || $0 == "\t" })
+        let afterSpace = rest.dropFirst(leading.count)
+        let quote = afterSpace.first.flatMap { $0 == "\"" || $0 == "'" ? String($0) : nil } ?? ""
+        let body = afterSpace.dropFirst(quote.count)
+        let end = quote.isEmpty ? body.firstIndex(where: { $0 == " " || $0 == "\t" || $0 == "#" || $0 == "\r" }) ?? body.endIndex
+                                : body.firstIndex(of: Character(quote)).map { body.index(after: $0) } ?? body.endIndex
+        return String(line[...colon]) + leading + quote + value + quote + String(line[end...])
+    }
+}
+
+/// A rewritten values file waiting beside the original.
+struct StagedValuesFile {
+    let path: String
+    let temporary: String
+
+    func commit() throws(GitOpsError) {
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw .unwritable(path: path, reason: reason)
+        }
+    }
+
+    func discard() {
+        unlink(temporary)
+    }
+}
+
+enum GitOpsError: Error, CustomStringConvertible {
+    case unreadable(path: String)
+    case noPin(path: String)
+    case otherModel(path: String, pinned: String, requested: String)
+    case notYAML(path: String, reason: String)
+    case rewriteUnsafe(path: String)
+    case unwritable(path: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .unreadable(let path): "values file \(path) does not exist or cannot be read"
+        case .noPin(let path): "values file \(path) has no top-level 'model:' block with a 'version:' line to pin"
+        case .otherModel(let path, let pinned, let requested): "values file \(path) pins model '\(pinned)', not '\(requested)'"
+        case .notYAML(let path, let reason): "values file \(path) is not valid YAML: \(reason)"
+        case .rewriteUnsafe(let path): "values file \(path): rewriting model.version would change more than that key; edit it by hand"
+        case .unwritable(let path, let reason): "values file \(path) cannot be written: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+/// What the Kubernetes deployment relies on: `bootstrap` of the bundled examples, the `--gitops`
+/// pin in a Helm values file, and `audit --include` over several replicas' registries.
+@Suite(.serialized)
+struct DeploymentCLITests {
+    static let valuesFile = """
+        # Production values: comments, quotes and order must survive a promotion.
+        image:
+          tag: "1.2.0"   # pinned image
+
+        model:
+          # The model every replica serves.
+          name: fraud
+          # Rewritten by `registry-cli promote vN --gitops`.
+          version: "v2"   # keep the quotes
+          threshold: 0.5
+        replicas:
+          min: 2
+          max: 10
+
+        """
+
+    @Test func bootstrapRegistersTheBundleOnceInOrder() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        let first = try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("3 example(s) registered, 0 already present"))
+
+        let bundle = try String(contentsOf: CLIHarness.modelsDirectory.appendingPathComponent("bundle.txt"), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init)
+        for (index, example) in bundle.enumerated() {
+            let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.model(example, "meta.json")))) as! [String: Any]
+            let fileSHA = try CLIHarness.run("/usr/bin/sha256sum", [h.model(example, meta["artifact"] as! String)]).stdout.prefix(64)
+            #expect(try h.sqlite("SELECT artifact_sha256 FROM model_versions WHERE version = \(index + 1)") == String(fileSHA))
+            #expect(try h.sqlite("SELECT threshold FROM model_versions WHERE version = \(index + 1)") == "\(meta["threshold"] as! Double)")
+        }
+        #expect(try h.sqlite("SELECT count(*) FROM version_metrics") != "0")
+
+        // Again: nothing new, the file unchanged.
+        let before = h.snapshot().0
+        let second = try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path])
+        #expect(second.status == 0)
+        #expect(second.stdout.contains("0 example(s) registered, 3 already present"))
+        #expect(h.snapshot().0 == before)
+
+        let missing = try h.cli(["bootstrap", "--models", h.directory.path])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("bundle.txt"))
+    }
+
+    @Test func gitopsPromotionRewritesOnlyThePinnedVersion() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
+        #expect(try h.cli(["promote", "v2"]).status == 0)
+        let values = h.directory.appendingPathComponent("values-prod.yaml").path
+        try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
+
+        let promoted = try h.cli(["promote", "v3", "--gitops", values])
+        #expect(promoted.status == 0, "\(promoted.stderr)")
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v3")
+        let after = try String(contentsOfFile: values, encoding: .utf8)
+        let changed = zip(Self.valuesFile.split(separator: "\n", omittingEmptySubsequences: false),
+                          after.split(separator: "\n", omittingEmptySubsequences: false)).filter { $0 != $1 }
+        #expect(after.split(separator: "\n", omittingEmptySubsequences: false).count == Self.valuesFile.split(separator: "\n", omittingEmptySubsequences: false).count)
+        #expect(changed.map { String($0.1) } == ["  version: \"v3\"   # keep the quotes"])
+
+        // Rollback pins the previous version again: the original bytes.
+        let rolledBack = try h.cli(["rollback", "--gitops", values])
+        #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v2")
+    }
+
+    @Test func badValuesFileChangesNeitherRegistryNorFile() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        let cases: [(name: String, text: String, message: String)] = [
+            ("other-model.yaml", Self.valuesFile.replacingOccurrences(of: "name: fraud", with: "name: chargeback"), "pins model 'chargeback'"),
+            ("no-pin.yaml", "model:\n  name: fraud\n", "no top-level 'model:' block"),
+            ("broken.yaml", "model:\n  version: v1\n  extra: [\n", "not valid YAML"),
+        ]
+        for (name, text, message) in cases {
+            let path = h.directory.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let database = h.snapshot().0
+            let result = try h.cli(["promote", "v3", "--gitops", path])
+            #expect(result.status != 0, "\(name)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(message), "\(name): \(result.stderr)")
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+            #expect(h.snapshot().0 == database)
+            #expect(!FileManager.default.fileExists(atPath: path + ".sentinel-tmp"))
+        }
+        // An unknown version: the file is not touched either.
+        let values = h.directory.appendingPathComponent("values.yaml").path
+        try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
+        #expect(try h.cli(["promote", "v9", "--gitops", values]).status != 0)
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
+        #expect(!FileManager.default.fileExists(atPath: values + ".sentinel-tmp"))
+    }
+
+    @Test func auditReadsSeveralReplicasTogether() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        let replicas = (0..<2).map { h.directory.appendingPathComponent("replica-\($0).db").path }
+        let row = try String(contentsOfFile: h.model("fraud-xgboost", "golden.jsonl"), encoding: .utf8).split(separator: "\n")[0]
+        for (index, path) in replicas.enumerated() {
+            #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path], db: path).status == 0)
+            #expect(try h.cli(["promote", "v3"], db: path).status == 0)
+            // `score` writes audit rows as a replica's service would.
+            var object = try JSONSerialization.jsonObject(with: Data(row.utf8)) as! [String: Any]
+            object["request_id"] = "replica-\(index)"
+            let line = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+            let scored = try h.cli(["score", "--input", "-", "--quiet"], db: path, stdin: line + "\n")
+            #expect(scored.status == 0, "\(scored.stderr)")
+        }
+        let merged = try h.cli(["audit", "--include", replicas[1], "--json"], db: replicas[0])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(merged.stdout.utf8)) as? [[String: Any]])
+        #expect(Set(entries.compactMap { $0["request_id"] as? String }) == ["replica-0", "replica-1"])
+        #expect(Set(entries.compactMap { $0["registry"] as? String }) == Set(replicas))
+        let limited = try h.cli(["audit", "--include", replicas[1], "--limit", "1", "--json"], db: replicas[0])
+        #expect((try JSONSerialization.jsonObject(with: Data(limited.stdout.utf8)) as? [[String: Any]])?.count == 1)
+        let missing = try h.cli(["audit", "--include", h.directory.appendingPathComponent("nope.db").path], db: replicas[0])
+        #expect(missing.status != 0 && missing.stderr.contains("nope.db"))
+    }
+}

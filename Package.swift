@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libsqlite3 from the system; the shim only wraps what Swift cannot call directly.
@@ -75,11 +76,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "sentinel-bench",
-            dependencies: ["Registry", "ModelRuntime", "Serving", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Registry", "ModelRuntime", "Serving",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "bench/Sources/sentinel-bench"
         ),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RegistrySchema", "CSQLite"]),

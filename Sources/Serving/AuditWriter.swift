@@ -11,7 +11,7 @@ public struct AuditDraft: Sendable {
     public var requestID: String
     public var rowIndex: Int
     public var versionID: Int64
-    public var featureNames: [String]
+    public var featureJSON: FeatureJSON
     public var row: [Double]
     public var score: Double
     public var decision: Decision
@@ -212,7 +212,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         var lastTime = ""
         for pending in batch {
             for draft in pending.drafts {
-                let features = draft.row.withUnsafeBufferPointer { FeatureJSON.object(names: draft.featureNames, row: $0) }
+                let features = draft.row.withUnsafeBufferPointer { draft.featureJSON.object(row: $0) }
                 if draft.unixMilliseconds != lastMillisecond {
                     lastMillisecond = draft.unixMilliseconds
                     lastTime = Timestamp.format(unixMilliseconds: lastMillisecond)

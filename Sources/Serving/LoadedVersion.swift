@@ -9,6 +9,8 @@ public struct LoadedVersion: Sendable {
     public let rows: FeatureRowBuilder
     /// Feature positions by raw name bytes, for the request parser.
     public let index: FeatureIndex
+    /// How the audit log writes this version's rows.
+    public let featureJSON: FeatureJSON
     /// The largest difference from the golden scores seen at load (nil without golden rows).
     public let goldenMaxError: Double?
 
@@ -40,6 +42,7 @@ public struct LoadedVersion: Sendable {
         self.model = model
         self.rows = FeatureRowBuilder(model: model)
         self.index = FeatureIndex(featureNames: model.featureNames)
+        self.featureJSON = FeatureJSON(names: model.featureNames)
         self.goldenMaxError = goldenMaxError
     }
 

@@ -27,7 +27,7 @@ struct PredictController: Sendable {
         }
         let loaded = parsed.model
         let version = loaded.version
-        let requestID = parsed.requestID ?? UUID().uuidString.lowercased()
+        let requestID = parsed.requestID ?? RequestID.make()
         var scores: [Double] = []
         scores.reserveCapacity(parsed.rows.count)
         for row in parsed.rows { scores.append(loaded.model.score(row)) }
@@ -38,7 +38,7 @@ struct PredictController: Sendable {
         drafts.reserveCapacity(scores.count)
         for (index, score) in scores.enumerated() {
             drafts.append(AuditDraft(unixMilliseconds: now, requestID: requestID, rowIndex: index, versionID: version.id,
-                                     featureNames: loaded.model.featureNames, row: parsed.rows[index], score: score,
+                                     featureJSON: loaded.featureJSON, row: parsed.rows[index], score: score,
                                      decision: loaded.decision(for: score), latencyMicroseconds: latency))
         }
         // "No answer without a record": in sync mode this returns only after the commit.
@@ -70,10 +70,24 @@ struct PredictController: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// `application/json`, with or without parameters such as `; charset=utf-8`.
+    /// `application/json` in any letter case, with or without parameters such as `; charset=utf-8`.
+    /// Compared byte by byte: it runs on every request, and splitting and lower-casing strings
+    /// cost more than scoring.
     static func isJSON(_ contentType: String?) -> Bool {
-        guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        return mediaType == "application/json"
+        guard var contentType else { return false }
+        return contentType.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
+            let expected = "application/json".utf8
+            guard bytes.count - start >= expected.count else { return false }
+            for (offset, byte) in expected.enumerated() {
+                let given = bytes[start + offset]
+                let lowered = given >= UInt8(ascii: "A") && given <= UInt8(ascii: "Z") ? given | 0x20 : given
+                if lowered != byte { return false }
+            }
+            var end = start + expected.count
+            while end < bytes.count, bytes[end] == UInt8(ascii: " ") || bytes[end] == UInt8(ascii: "\t") { end += 1 }
+            return end == bytes.count || bytes[end] == UInt8(ascii: ";")
+        }
     }
 }

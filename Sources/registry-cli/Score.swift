@@ -74,7 +74,7 @@ extension RegistryCLI {
                         "version": chosen.label.description, "score": score, "decision": decision.rawValue,
                     ]) + "\n"
                     if !noAudit {
-                        let features = row.withUnsafeBufferPointer { FeatureJSON.object(names: loaded.model.featureNames, row: $0) }
+                        let features = row.withUnsafeBufferPointer { loaded.featureJSON.object(row: $0) }
                         pending.append(AuditRecord(predictedAt: Timestamp.now(), requestID: id, rowIndex: requestID == nil ? lineNumber - 1 : 0,
                                                    versionID: chosen.id, featuresJSON: features, score: score,
                                                    decision: decision, latencyMicroseconds: latency))

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Registry
 import Serving
 
@@ -55,6 +57,10 @@ extension RegistryCLI {
         var maxBatchSize: Int = 1_000
 
         func run() async throws {
+            // Swift concurrency's jobs run on NIO's event loops instead of a separate pool, so a
+            // request is read, scored, answered and its audit wait resumed without a thread hop. The
+            // service's blocking work (SQLite, model loads) runs on its own threads for that reason.
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
             let environment = ProcessInfo.processInfo.environment
             let format = logFormat ?? environment["LOG_FORMAT"] ?? "text"
             guard format == "text" || format == "json" else { throw ServeError("--log-format must be text or json, not '\(format)'") }

@@ -31,7 +31,9 @@ struct DesiredVersionsTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         let seconds = try #require(switchedAfter, "the service never served v1")
-        #expect(seconds < 3, "took \(seconds) s")
+        // The file is read every second and the registry every 250 ms; the rest is slack for a
+        // busy shared machine.
+        #expect(seconds < 5, "took \(seconds) s")
         #expect(try h.sqlite("SELECT promoted_by || ' ' || to_version FROM promotion_log ORDER BY id DESC LIMIT 1") == "gitops v1")
         #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v1")
 

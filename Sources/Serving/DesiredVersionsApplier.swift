@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ModelRuntime
+import NIOPosix
 import Registry
 import ServiceLifecycle
 
@@ -12,7 +13,7 @@ import ServiceLifecycle
 /// every `interval` and promotes the named version in its own registry (recorded with the actor
 /// `gitops`). The `ModelReloader` then loads, self-tests and swaps it in as for any promotion; a
 /// version that is unknown, archived or fails its self-test leaves the current one serving.
-public final class DesiredVersionsApplier: Service {
+public final class DesiredVersionsApplier: Service, Sendable {
     static let actor = "gitops"
 
     let path: String
@@ -32,30 +33,40 @@ public final class DesiredVersionsApplier: Service {
     }
 
     public func run() async throws {
-        var registry: Registry?
-        // The last problem logged, so that a file that stays wrong is logged once, not every second.
-        var lastProblem: String?
+        let state = PollState()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let desired = try DesiredVersions(contentsOf: path)
-                if registry == nil {
-                    registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
-                }
-                try apply(desired, to: registry!)
-                metrics.desiredVersions(inSync: true)
-                lastProblem = nil
-            } catch {
-                metrics.desiredVersions(inSync: false)
-                let problem = "\(error)"
-                if problem != lastProblem {
-                    logger.error("desired versions not applied; the current versions keep serving", metadata: [
-                        "desired_versions.file": "\(path)", "error": "\(problem)",
-                    ])
-                    lastProblem = problem
-                }
-                if error is SQLiteError { registry = nil }
-            }
+            // Writing the registry can wait on its lock: on NIO's blocking pool, off the event loops.
+            try? await NIOThreadPool.singleton.runIfActive { self.poll(state) }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+    }
+
+    /// What one poll leaves for the next. Used by one poll at a time (each is awaited).
+    final class PollState: @unchecked Sendable {
+        var registry: Registry?
+        /// The last problem logged, so that a file that stays wrong is logged once, not every second.
+        var lastProblem: String?
+    }
+
+    func poll(_ state: PollState) {
+        do {
+            let desired = try DesiredVersions(contentsOf: path)
+            if state.registry == nil {
+                state.registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
+            }
+            try apply(desired, to: state.registry!)
+            metrics.desiredVersions(inSync: true)
+            state.lastProblem = nil
+        } catch {
+            metrics.desiredVersions(inSync: false)
+            let problem = "\(error)"
+            if problem != state.lastProblem {
+                logger.error("desired versions not applied; the current versions keep serving", metadata: [
+                    "desired_versions.file": "\(path)", "error": "\(problem)",
+                ])
+                state.lastProblem = problem
+            }
+            if error is SQLiteError || error is RegistryError { state.registry = nil }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Registry
 import ServiceLifecycle
 
@@ -9,7 +10,7 @@ import ServiceLifecycle
 /// promote or rollback by any process), it loads each model's active version, checks its sha256,
 /// self-tests it on its golden rows, and only then swaps it in. A version that fails stays out: the
 /// previous one keeps serving, and the failure shows in the log, in /metrics and in /models.
-public final class ModelReloader: Service {
+public final class ModelReloader: Service, Sendable {
     let databasePath: String
     let interval: Duration
     let models: ActiveModels
@@ -27,26 +28,37 @@ public final class ModelReloader: Service {
     }
 
     public func run() async throws {
+        let state = PollState()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            // SQLite reads and model loads block: they run on NIO's blocking pool, never on the
+            // event loops that serve requests (they are also Swift concurrency's executor).
+            try? await NIOThreadPool.singleton.runIfActive { self.poll(state) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+    }
+
+    /// What one poll leaves for the next. Used by one poll at a time (each is awaited).
+    final class PollState: @unchecked Sendable {
         var registry: Registry?
         var lastPromotion: Int64 = -1
         var failedVersionIDs: Set<Int64> = []
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                if registry == nil {
-                    registry = try Registry.open(path: databasePath, access: .read, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
-                }
-                let newest = try registry!.latestPromotionID()
-                models.recordDatabaseCheck(ok: true)
-                if newest != lastPromotion {
-                    try reload(registry!, failed: &failedVersionIDs)
-                    lastPromotion = newest
-                }
-            } catch {
-                models.recordDatabaseCheck(ok: false)
-                logger.error("registry check failed", metadata: ["error": "\(error)"])
-                registry = nil
+    }
+
+    func poll(_ state: PollState) {
+        do {
+            if state.registry == nil {
+                state.registry = try Registry.open(path: databasePath, access: .read, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+            let newest = try state.registry!.latestPromotionID()
+            models.recordDatabaseCheck(ok: true)
+            if newest != state.lastPromotion {
+                try reload(state.registry!, failed: &state.failedVersionIDs)
+                state.lastPromotion = newest
+            }
+        } catch {
+            models.recordDatabaseCheck(ok: false)
+            logger.error("registry check failed", metadata: ["error": "\(error)"])
+            state.registry = nil
         }
     }
 

@@ -1,66 +1,480 @@
 #!/usr/bin/env bash
-# Single-prediction throughput and latency of the real service with the audit log on, driven by
-# wrk on loopback. Usage: bench/serve.sh [DURATION_SECONDS] [CONNECTIONS...]
-# Every request goes to 127.0.0.1; each run is bounded by wrk's -d, and the script stops the
-# service it started (by PID) when it ends.
+# The serving benchmark: Sentinel (audit log on) beside the peer (the seed's FastAPI + uvicorn +
+# pydantic + XGBoost design, bench/peer/) and the box's HTTP ceiling (nginx answering a constant),
+# all driven by wrk on loopback with real transactions (bench/predict.lua). Then batches (rows/s at
+# BATCH_SIZE rows per request) and a hot reload under load. Writes bench/RESULTS.md and
+# bench/latency.png (bench/report.py). See bench/README.md.
+#
+#   bench/serve.sh [DURATION_SECONDS] [CONNECTIONS...]        e.g. bench/serve.sh 15 16 64 256
+#
+# Environment (arguments win): DURATION (15), CONNECTIONS ("16 64 256"), WARMUP (3 s per run),
+# PHASES ("sentinel batch reload peer stack nginx"), BATCH_SIZE (100), BATCH_CONNECTIONS (16),
+# RELOAD_CONNECTIONS (64), DRAIN_MS (500), PEER_WORKERS (2), PEER_PREDICT (dmatrix | inplace),
+# NGINX_WORKERS (2), WRK_THREADS (2), WRK_TIMEOUT (10s), MODEL (fraud-xgboost), SERVE_ARGS (extra
+# flags for registry-cli serve), BENCH_VENV (.venv-bench), SKIP_BUILD=1 (use the binary as built),
+# RESULTS (bench/RESULTS.md), PLOT (bench/latency.png), KEEP_WORK=1 (keep the temporary directory).
+#
+# Every request goes to 127.0.0.1; every wrk run is bounded by -d; the script stops what it started,
+# by PID, when it ends (trap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:-10}
-shift || true
-connections=("$@")
-[ ${#connections[@]} -gt 0 ] || connections=(16 32 64)
-command -v wrk >/dev/null || { echo "bench/serve.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
+root=$PWD
+command_line="bench/serve.sh $*"
 
-swift build -c release --product registry-cli >/dev/null
-cli=$PWD/.build/release/registry-cli
-work=$(mktemp -d /tmp/sentinel-serve-bench.XXXXXX)
-export REGISTRY_DB=$work/registry.db
+duration=${DURATION:-15}
+if [ $# -gt 0 ]; then duration=$1; shift; fi
+read -r -a connections <<<"${CONNECTIONS:-16 64 256}"
+if [ $# -gt 0 ]; then connections=("$@"); fi
+read -r -a phases <<<"${PHASES:-sentinel batch reload peer stack nginx}"
+warmup=${WARMUP:-3}
+batch_size=${BATCH_SIZE:-100}
+batch_connections=${BATCH_CONNECTIONS:-16}
+reload_connections=${RELOAD_CONNECTIONS:-64}
+drain_ms=${DRAIN_MS:-500}
+peer_workers=${PEER_WORKERS:-2}
+peer_predict=${PEER_PREDICT:-dmatrix}
+nginx_workers=${NGINX_WORKERS:-2}
+wrk_threads=${WRK_THREADS:-2}
+wrk_timeout=${WRK_TIMEOUT:-10s}
 model=${MODEL:-fraud-xgboost}
-"$cli" init >/dev/null
-read -r format artifact threshold < <(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["format"], m["artifact"], m["threshold"])' "models/$model/meta.json")
-"$cli" register --model fraud --format "$format" --artifact "models/$model/$artifact" --threshold "$threshold" --golden "models/$model/golden.jsonl" >/dev/null
-"$cli" promote v1 --model fraud >/dev/null
-# Request bodies: the golden rows' features, as written.
-python3 - "models/$model/golden.jsonl" > "$work/bodies.jsonl" <<'PY'
+serve_args=${SERVE_ARGS:-}
+venv=${BENCH_VENV:-.venv-bench}
+results_md=${RESULTS:-bench/RESULTS.md}
+plot_png=${PLOT:-bench/latency.png}
+cli=$root/.build/release/registry-cli
+
+pids=()     # every process this script started and has not stopped yet
+work=""
+py=python3
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "bench/serve.sh: $*"; exit 1; }
+
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ -n "$work" ] && [ -z "${KEEP_WORK:-}" ]; then rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() { # PID: drop it from the list of processes to stop
+    local kept=() pid
+    for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+    pids=("${kept[@]}")
+}
+
+stop() { # PID: stop one process this script started, and wait for it
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    forget_pid "$1"
+}
+
+has_phase() { local p; for p in "${phases[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
+
+# ---------------------------------------------------------------------------------------- set-up
+
+need_tools() {
+    local missing=() tool
+    for tool in wrk sqlite3 curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+    if has_phase nginx && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then missing+=(nginx-light); fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing ${missing[*]} from Debian"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        die "needs ${missing[*]} (Debian: apt-get install wrk sqlite3 curl python3 nginx-light)"
+    fi
+}
+
+nginx_bin() { command -v nginx || echo /usr/sbin/nginx; }
+
+build() {
+    if [ -n "${SKIP_BUILD:-}" ]; then
+        [ -x "$cli" ] || die "SKIP_BUILD is set but $cli does not exist"
+    else
+        log "building the release binary"
+        swift build -c release --product registry-cli >/dev/null
+        if has_phase stack; then swift build -c release --product sentinel-bench >/dev/null; fi
+    fi
+}
+
+python312() { # prints a Python >= 3.12 (xgboost-cpu 3.4.1 needs it)
+    local candidate
+    for candidate in "${PYTHON:-}" python3.13 python3.12 python3 /root/.pyenv/versions/3.1[2-9]*/bin/python "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python; do
+        [ -n "$candidate" ] || continue
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+make_venv() {
+    if [ ! -x "$venv/bin/uvicorn" ]; then
+        local python
+        python=$(python312) || die "the peer needs Python >= 3.12 (set PYTHON=...)"
+        log "creating the bench venv $venv with $python"
+        "$python" -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/peer/requirements.txt
+    fi
+}
+
+meta() { # FIELD: a field of the model's meta.json
+    "$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "models/$model/meta.json" "$1"
+}
+
+make_registry() {
+    export REGISTRY_DB=$work/registry.db
+    local format artifact threshold dir=models/$model
+    format=$(meta format); artifact=$(meta artifact); threshold=$(meta threshold)
+    "$cli" init >/dev/null
+    local metrics=()
+    if [ -f "$dir/metrics.json" ]; then metrics=(--metrics-file "$dir/metrics.json"); fi
+    "$cli" register --model fraud --format "$format" --artifact "$dir/$artifact" --threshold "$threshold" \
+        "${metrics[@]}" --golden "$dir/golden.jsonl" --description "bench: $model" >/dev/null
+    # v2, promoted during the hot-reload run: the same model registered again (same cost to load and
+    # self-test, so the run measures the reload itself).
+    "$cli" register --model fraud --format "$format" --artifact "$dir/$artifact" --threshold "$threshold" \
+        "${metrics[@]}" --golden "$dir/golden.jsonl" --description "bench: $model again, for the reload run" >/dev/null
+    "$cli" promote v1 --model fraud --reason "bench" >/dev/null
+}
+
+make_bodies() { # single bodies (the golden rows' features) and batch bodies of BATCH_SIZE rows
+    "$py" - "models/$model/golden.jsonl" "$work" "$batch_size" <<'PY'
 import json, sys
-for line in open(sys.argv[1]):
-    if line.strip():
-        print(json.dumps({"features": json.loads(line)["features"]}, separators=(",", ":")))
+golden, work, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = [json.loads(line)["features"] for line in open(golden) if line.strip()]
+compact = dict(separators=(",", ":"))
+with open(f"{work}/bodies.jsonl", "w") as out:
+    for features in rows:
+        out.write(json.dumps({"features": features}, **compact) + "\n")
+with open(f"{work}/batches.jsonl", "w") as out:
+    for start in range(0, len(rows), 10):
+        batch = [rows[(start + i) % len(rows)] for i in range(size)]
+        out.write(json.dumps({"instances": batch}, **compact) + "\n")
+with open(f"{work}/probe.json", "w") as out:
+    out.write(json.dumps({"features": rows[0], "request_id": "bench-reload-probe"}, **compact))
 PY
+}
 
-"$cli" serve --port 0 ${SERVE_ARGS:-} > "$work/serve.out" 2> "$work/serve.log" &
-server=$!
-trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 200); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.05; done
-port=$(grep -o '[0-9]*$' "$work/serve.out" | head -1)
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+free_port() {
+    "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
 
-rss() { awk '/VmRSS/ {print $2 / 1024}' "/proc/$server/status"; }
-rows() { sqlite3 "$REGISTRY_DB" "SELECT count(*) FROM predictions"; }
+wait_http() { # URL: wait until it answers 2xx (at most 30 s)
+    local _
+    for _ in $(seq 1 300); do
+        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "$1 did not answer within 30 s"
+}
 
-echo "Sentinel /predict benchmark: model $model ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["description"])' "models/$model/meta.json" | cut -c1-60)...), audit ${SERVE_ARGS:-sync (default)}"
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') on the same machine; $duration s per run after a 3 s warm-up"
-echo
-echo "| connections | requests/s | p50 | p90 | p99 | p99.9 | max | non-2xx | socket errors | RSS after | audit rows vs 2xx counted by wrk (rows may exceed by the requests in flight when wrk stops, at most one per connection) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for c in "${connections[@]}"; do
-    BODIES=$work/bodies.jsonl wrk -t2 -c"$c" -d3s -s bench/predict.lua "http://127.0.0.1:$port" >/dev/null
-    before=$(rows)
-    out=$(BODIES=$work/bodies.jsonl wrk -t2 -c"$c" -d"${duration}s" -s bench/predict.lua "http://127.0.0.1:$port")
-    summary=$(echo "$out" | grep '^{"requests"')
-    sleep 0.5
-    after=$(rows)
-    python3 - "$c" "$summary" "$(rss)" "$before" "$after" <<'PY'
-import json, sys
-c, s, rss, before, after = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-ok = s["requests"] - s["status_errors"]
-ms = lambda us: f"{us / 1000:.2f} ms"
-socket = s["connect_errors"] + s["read_errors"] + s["write_errors"] + s["timeouts"]
-print(f"| {c} | {s['requests'] / (s['duration_us'] / 1e6):,.0f} | {ms(s['p50_us'])} | {ms(s['p90_us'])} | {ms(s['p99_us'])} | "
-      f"{ms(s['p999_us'])} | {ms(s['max_us'])} | {s['status_errors']} | {socket} | {rss:.1f} MB | "
-      f"{after - before:,} vs {ok:,}: {'ok' if 0 <= after - before - ok <= int(c) else 'MISMATCH'} |")
+# ----------------------------------------------------------------------------------- the servers
+
+start_sentinel() { # sets sentinel_pid and base_url
+    # shellcheck disable=SC2086 # SERVE_ARGS is a list of flags
+    "$cli" serve --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
+    sentinel_pid=$!
+    pids+=("$sentinel_pid")
+    local _
+    for _ in $(seq 1 300); do grep -q "listening on" "$work/sentinel.out" 2>/dev/null && break; sleep 0.1; done
+    local port
+    port=$(grep -o 'listening on .*' "$work/sentinel.out" | grep -o '[0-9]*$' | head -1)
+    [ -n "$port" ] || die "Sentinel did not start: $(tail -5 "$work/sentinel.log")"
+    base_url=http://127.0.0.1:$port
+    wait_http "$base_url/readyz"
+}
+
+start_peer() { # sets peer_pid and base_url
+    local port
+    port=$(free_port)
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PEER_PREDICT=$peer_predict \
+        PEER_MODEL=$root/models/$model/$(meta artifact) PEER_THRESHOLD=$(meta threshold) \
+        "$venv/bin/uvicorn" app:app --app-dir bench/peer --host 127.0.0.1 --port "$port" \
+        --workers "$peer_workers" --log-level warning --no-access-log >"$work/peer.log" 2>&1 &
+    peer_pid=$!
+    pids+=("$peer_pid")
+    base_url=http://127.0.0.1:$port
+    wait_http "$base_url/healthz"
+}
+
+start_stack() { # sets stack_pid and base_url: Sentinel's HTTP stack alone (sentinel-bench http-ceiling)
+    local port
+    port=$(free_port)
+    "$root/.build/release/sentinel-bench" http-ceiling "$port" >"$work/stack.out" 2>&1 &
+    stack_pid=$!
+    pids+=("$stack_pid")
+    base_url=http://127.0.0.1:$port
+    wait_http "$base_url/healthz"
+}
+
+start_nginx() { # sets nginx_pid and base_url: a constant answer shaped like Sentinel's
+    local port dir=$work/nginx
+    port=$(free_port)
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes $nginx_workers;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 75s;
+    default_type application/json;
+    server {
+        listen 127.0.0.1:$port;
+        location = /healthz { return 200 '{"status":"ok"}'; }
+        location / { return 200 '{"request_id":"00000000-0000-0000-0000-000000000000","model":"fraud","version":"v1","threshold":0.06,"score":0.013726780191063881,"decision":"legit","latency_us":9}'; }
+    }
+}
+EOF
+    "$(nginx_bin)" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    base_url=http://127.0.0.1:$port
+    wait_http "$base_url/healthz"
+}
+
+# ------------------------------------------------------------------------------- measurements
+
+rss_tree_kb() { # PID: VmRSS in kB of the process and all its descendants
+    local total=0 pid key value rest queue=("$1") children
+    while [ ${#queue[@]} -gt 0 ]; do
+        pid=${queue[0]}
+        queue=("${queue[@]:1}")
+        if [ -r "/proc/$pid/status" ]; then
+            while read -r key value rest; do
+                if [ "$key" = "VmRSS:" ]; then total=$((total + value)); break; fi
+            done <"/proc/$pid/status" || true
+        fi
+        mapfile -t children < <(pgrep -P "$pid" || true)
+        queue+=("${children[@]}")
+    done
+    echo "$total"
+}
+
+sample_rss() { # PID FILE: keep the highest RSS of the process tree in FILE, every 0.2 s, until killed
+    local max=0 kb
+    while true; do
+        kb=$(rss_tree_kb "$1")
+        if [ "$kb" -gt "$max" ]; then max=$kb; echo "$max" >"$2"; fi
+        sleep 0.2
+    done
+}
+
+stop_sampler() { # SAMPLER_PID PID: stop the sampler, then take one last sample into the same file
+    stop "$1"
+    local kb max
+    kb=$(rss_tree_kb "$2")
+    max=$(cat "$work/rss" 2>/dev/null || true)
+    if [ "$kb" -gt "${max:-0}" ]; then echo "$kb" >"$work/rss"; fi
+}
+
+audit_rows() { sqlite3 -cmd '.timeout 5000' "$REGISTRY_DB" 'SELECT count(*) FROM predictions'; }
+
+server_ok() { # Sentinel's own count of 200 answers on /predict
+    curl -fsS "$base_url/metrics" |
+        awk '/^sentinel_http_requests_total\{/ && /route="\/predict"/ && /status="200"/ { s += $NF } END { printf "%d\n", s }'
+}
+
+settle_audit() { # wait until the audit queue is empty (matters only with --audit-mode async)
+    local _ depth
+    for _ in $(seq 1 100); do
+        depth=$(curl -fsS "$base_url/metrics" | awk '/^sentinel_audit_queue_depth/ { d = $NF } END { print d + 0 }')
+        [ "${depth:-0}" = 0 ] && return 0
+        sleep 0.05
+    done
+}
+
+run_wrk() { # SECONDS CONNECTIONS BODIES PATH OUT [TRACK_VERSION]: one drained wrk run, JSON line to OUT
+    local seconds=$1 c=$2 threads=$wrk_threads
+    if [ "$c" -lt "$threads" ]; then threads=$c; fi
+    BODIES=$3 PREDICT_PATH=$4 DRAIN_AFTER_MS=$((seconds * 1000 - drain_ms)) TRACK_VERSION=${6:-} \
+        wrk -t"$threads" -c"$c" -d"${seconds}s" --timeout "$wrk_timeout" -s bench/predict.lua "$base_url" >"$work/wrk.out" 2>&1 ||
+        die "wrk failed: $(tail -3 "$work/wrk.out")"
+    grep '^{"requests"' "$work/wrk.out" >"$5" || die "no summary from wrk: $(tail -3 "$work/wrk.out")"
+}
+
+measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up, measured run, one result line
+    local kind=$1 target=$2 pid=$3 c=$4 bodies=$5 path=$6 per=$7 sampler rows_before ok_before audit=""
+    run_wrk "$warmup" "$c" "$bodies" "$path" "$work/warmup.json"
+    if [ "$target" = sentinel ]; then settle_audit; rows_before=$(audit_rows); ok_before=$(server_ok); fi
+    : >"$work/rss"
+    sample_rss "$pid" "$work/rss" &
+    sampler=$!
+    pids+=("$sampler")
+    run_wrk "$duration" "$c" "$bodies" "$path" "$work/run.json"
+    stop_sampler "$sampler" "$pid"
+    if [ "$target" = sentinel ]; then
+        settle_audit
+        local rows ok answered
+        rows=$(( $(audit_rows) - rows_before ))
+        ok=$(( ($(server_ok) - ok_before) * per ))
+        answered=$(( $(json_field "$work/run.json" predict_2xx) * per ))
+        audit=",\"audit\":{\"rows\":$rows,\"expected\":$answered,\"server_2xx_rows\":$ok}"
+    fi
+    printf '{"kind":"%s","target":"%s","connections":%d,"rss_kb":%d,"wrk":%s%s}\n' \
+        "$kind" "$target" "$c" "$(cat "$work/rss")" "$(cat "$work/run.json")" "$audit" >>"$work/results.jsonl"
+    show_last
+}
+
+json_field() { "$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+show_last() { # one line per run on stderr, as the runs go
+    tail -1 "$work/results.jsonl" | "$py" bench/report.py --line >&2
+}
+
+reload_run() { # promote v2 a third of the way into a wrk run at RELOAD_CONNECTIONS
+    local c=$reload_connections wrk_pid probe_pid sampler rows_before ok_before _
+    run_wrk "$warmup" "$c" "$work/bodies.jsonl" /predict "$work/warmup.json"
+    settle_audit; rows_before=$(audit_rows); ok_before=$(server_ok)
+    # The probe first; wrk starts when the probe is running, and the probe promotes DURATION/3 later.
+    rm -f "$work/probe.ready"
+    "$py" bench/reload_probe.py --port "${base_url##*:}" --body "$work/probe.json" --new-version v2 \
+        --delay "$("$py" -c "print($duration / 3)")" --timeout "$duration" --ready "$work/probe.ready" -- \
+        "$cli" promote v2 --model fraud --reason "bench: hot reload under load" >"$work/probe.out" &
+    probe_pid=$!
+    pids+=("$probe_pid")
+    for _ in $(seq 1 200); do [ -e "$work/probe.ready" ] && break; sleep 0.05; done
+    [ -e "$work/probe.ready" ] || die "the reload probe did not start"
+    : >"$work/rss"
+    sample_rss "$sentinel_pid" "$work/rss" &
+    sampler=$!
+    pids+=("$sampler")
+    run_wrk "$duration" "$c" "$work/bodies.jsonl" /predict "$work/run.json" v2 &
+    wrk_pid=$!
+    pids+=("$wrk_pid")
+    wait "$wrk_pid" || die "wrk failed in the reload run"
+    forget_pid "$wrk_pid"
+    stop_sampler "$sampler" "$sentinel_pid"
+    wait "$probe_pid" || die "the reload probe failed: $(cat "$work/probe.out")"
+    forget_pid "$probe_pid"
+    settle_audit
+    local rows ok answered probe_ok
+    probe_ok=$(json_field "$work/probe.out" ok)
+    rows=$(( $(audit_rows) - rows_before ))
+    ok=$(( $(server_ok) - ok_before ))
+    answered=$(( $(json_field "$work/run.json" predict_2xx) + probe_ok ))
+    printf '{"kind":"reload","target":"sentinel","connections":%d,"rss_kb":%d,"wrk":%s,"probe":%s,"audit":{"rows":%d,"expected":%d,"server_2xx_rows":%d}}\n' \
+        "$c" "$(cat "$work/rss")" "$(cat "$work/run.json")" "$(cat "$work/probe.out")" \
+        "$rows" "$answered" "$ok" >>"$work/results.jsonl"
+    show_last
+}
+
+# ------------------------------------------------------------------------------------ the phases
+
+bench_sentinel() {
+    start_sentinel
+    log "Sentinel on $base_url, RSS idle $(( $(rss_tree_kb "$sentinel_pid") / 1024 )) MB"
+    local c
+    if has_phase sentinel; then
+        for c in "${connections[@]}"; do
+            measure single sentinel "$sentinel_pid" "$c" "$work/bodies.jsonl" /predict 1
+        done
+    fi
+    if has_phase batch; then
+        measure batch sentinel "$sentinel_pid" "$batch_connections" "$work/batches.jsonl" /predict "$batch_size"
+    fi
+    if has_phase reload; then reload_run; fi
+    stop "$sentinel_pid"
+}
+
+bench_peer() {
+    make_venv
+    start_peer
+    log "peer on $base_url ($peer_workers uvicorn workers, $peer_predict)"
+    local c
+    for c in "${connections[@]}"; do
+        measure single peer "$peer_pid" "$c" "$work/bodies.jsonl" /predict 1
+    done
+    if has_phase batch; then
+        measure batch peer "$peer_pid" "$batch_connections" "$work/batches.jsonl" /predict/batch "$batch_size"
+    fi
+    stop "$peer_pid"
+}
+
+bench_stack() {
+    start_stack
+    log "bare Hummingbird on $base_url (constant answer after collecting the body)"
+    local c
+    for c in "${connections[@]}"; do
+        measure single stack "$stack_pid" "$c" "$work/bodies.jsonl" /predict 1
+    done
+    stop "$stack_pid"
+}
+
+bench_nginx() {
+    start_nginx
+    log "nginx on $base_url ($nginx_workers workers, constant answer)"
+    local c
+    for c in "${connections[@]}"; do
+        measure single nginx "$nginx_pid" "$c" "$work/bodies.jsonl" /predict 1
+    done
+    stop "$nginx_pid"
+}
+
+write_settings() { # the run's settings, for bench/report.py
+    local shown=""
+    local name
+    for name in DURATION CONNECTIONS PHASES WARMUP DRAIN_MS BATCH_SIZE BATCH_CONNECTIONS RELOAD_CONNECTIONS \
+        PEER_PREDICT PEER_WORKERS NGINX_WORKERS WRK_THREADS SERVE_ARGS MODEL; do
+        if [ -n "${!name:-}" ]; then shown+="$name=\"${!name}\" "; fi
+    done
+    B_COMMAND="$shown$command_line" B_DURATION=$duration B_WARMUP=$warmup B_CONNECTIONS="${connections[*]}" \
+    B_BATCH_SIZE=$batch_size B_BATCH_CONNECTIONS=$batch_connections B_RELOAD_CONNECTIONS=$reload_connections \
+    B_DRAIN_MS=$drain_ms B_PEER_WORKERS=$peer_workers B_PEER_PREDICT=$peer_predict B_NGINX_WORKERS=$nginx_workers \
+    B_WRK_THREADS=$wrk_threads B_WRK_TIMEOUT=$wrk_timeout B_MODEL=$model B_DESCRIPTION="$(meta description)" \
+    B_THRESHOLD="$(meta threshold)" B_ROWS="$(wc -l <"$work/bodies.jsonl")" B_SERVE_ARGS="$serve_args" \
+    "$py" - "$work/settings.json" <<'PY'
+import json, os, sys
+e = os.environ
+serve_args = e["B_SERVE_ARGS"]
+async_mode = "--audit-mode async" in serve_args or "--audit-mode=async" in serve_args or e.get("AUDIT_MODE") == "async"
+json.dump({
+    "command": e["B_COMMAND"].strip(),
+    "duration": int(e["B_DURATION"]), "warmup": int(e["B_WARMUP"]), "connections": e["B_CONNECTIONS"],
+    "batch_size": int(e["B_BATCH_SIZE"]), "batch_connections": int(e["B_BATCH_CONNECTIONS"]),
+    "reload_connections": int(e["B_RELOAD_CONNECTIONS"]), "drain_ms": int(e["B_DRAIN_MS"]),
+    "peer_workers": int(e["B_PEER_WORKERS"]),
+    "peer_predict": "Booster.inplace_predict" if e["B_PEER_PREDICT"] == "inplace" else "Booster.predict(DMatrix)",
+    "nginx_workers": int(e["B_NGINX_WORKERS"]), "wrk_threads": int(e["B_WRK_THREADS"]), "wrk_timeout": e["B_WRK_TIMEOUT"],
+    "model": e["B_MODEL"], "model_description": e["B_DESCRIPTION"], "threshold": float(e["B_THRESHOLD"]),
+    "rows": int(e["B_ROWS"]), "serve_args": ("--port 0 " + serve_args).strip(),
+    "audit_mode": "async: answers before the record commits" if async_mode else "sync, the default: no answer before its record commits",
+}, open(sys.argv[1], "w"), indent=1)
 PY
-done
-echo
-echo "Audit log: $(rows) rows in $REGISTRY_DB ($(du -h "$REGISTRY_DB" | cut -f1)); commit sizes:"
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^sentinel_audit_commit_rows_(sum|count)|^sentinel_audit_rows_(refused|failed)_total' | sed 's/^/    /'
+}
+
+main() {
+    [ "$duration" -gt $(( (drain_ms + 999) / 1000 )) ] || die "DURATION must be longer than the drain ($drain_ms ms)"
+    need_tools
+    # The interpreter itself, not a wrapper such as a pyenv shim: it starts fast on a busy machine.
+    py=$(python3 -c 'import sys; print(sys.executable)')
+    build
+    work=$(mktemp -d /tmp/sentinel-bench.XXXXXX)
+    make_registry
+    make_bodies
+    : >"$work/results.jsonl"
+    log "Benchmark: $model, ${duration} s per run after ${warmup} s warm-up, connections ${connections[*]}, phases ${phases[*]}"
+    if has_phase sentinel || has_phase batch || has_phase reload; then bench_sentinel; fi
+    if has_phase peer; then bench_peer; fi
+    if has_phase stack; then bench_stack; fi
+    if has_phase nginx; then bench_nginx; fi
+    write_settings
+    local python=$py
+    if [ -x "$venv/bin/python" ]; then python=$venv/bin/python; fi
+    "$python" bench/report.py "$work" "$results_md" "$plot_png"
+}
+
+main

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: builds the package (the CLI binary the end-to-end tests start included), then
-# runs the Swift Testing suites. Needs what .ci/run installs (libsqlite3-dev, sqlite3, python3 with
-# prometheus-client, openapi-spec-validator and PyYAML).
+# Runs every test: builds the package (the CLI binary the end-to-end tests start included), runs
+# the Swift Testing suites, then the deployment and monitoring suites (pytest), which render and
+# validate the Helm chart, run the image's entrypoint as a process, and check the Prometheus rules
+# and Grafana dashboard against a real Prometheus scraping the real service. Needs what .ci/run
+# installs (see TESTING.md for each suite's needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
 swift test --skip-build "$@"
+python3 -m pytest -q -p no:cacheprovider Tests/deployment Tests/monitoring

@@ -38,8 +38,14 @@ public func buildApplication(
     router.get("/metrics") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        // Readiness as a series too, so alerts see what the probe sees (it changes only at scrape time).
+        metrics.ready(health.isReady)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
     }
+    let status = StatusController(
+        reader: StatusReader(path: configuration.databasePath, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, logger: logger),
+        models: models, metrics: metrics)
+    router.get("/", use: status.page)
     router.get("/openapi.yaml") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "application/yaml"
@@ -72,9 +78,11 @@ struct HealthController: Sendable {
         Self.json(.ok, "{\"status\":\"ok\"}")
     }
 
+    var isReady: Bool { models.isReady(freshness: freshnessSeconds) }
+
     func ready(_ request: Request, context: some RequestContext) async throws -> Response {
         let serving = models.snapshot().versions
-        guard models.isReady(freshness: freshnessSeconds) else {
+        guard isReady else {
             let reason = serving.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
             return Self.json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
         }

@@ -74,6 +74,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
                                          durability: settings.durability, logger: logger)
         self.settings = settings
         self.metrics = metrics
+        metrics.auditQueue(capacity: settings.queueCapacity)
         self.logger = logger
     }
 

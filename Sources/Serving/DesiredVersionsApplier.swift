@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import ModelRuntime
-import NIOPosix
 import Registry
 import ServiceLifecycle
 
@@ -34,11 +33,7 @@ public final class DesiredVersionsApplier: Service, Sendable {
 
     public func run() async throws {
         let state = PollState()
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            // Writing the registry can wait on its lock: on NIO's blocking pool, off the event loops.
-            try? await NIOThreadPool.singleton.runIfActive { self.poll(state) }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-        }
+        await runBlockingPoll(every: interval) { self.poll(state) }
     }
 
     /// What one poll leaves for the next. Used by one poll at a time (each is awaited).

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOPosix
 import Registry
 import ServiceLifecycle
 
@@ -29,12 +28,7 @@ public final class ModelReloader: Service, Sendable {
 
     public func run() async throws {
         let state = PollState()
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            // SQLite reads and model loads block: they run on NIO's blocking pool, never on the
-            // event loops that serve requests (they are also Swift concurrency's executor).
-            try? await NIOThreadPool.singleton.runIfActive { self.poll(state) }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-        }
+        await runBlockingPoll(every: interval) { self.poll(state) }
     }
 
     /// What one poll leaves for the next. Used by one poll at a time (each is awaited).
@@ -75,7 +69,12 @@ public final class ModelReloader: Service, Sendable {
                 }
                 continue
             }
-            if snapshot.versions[name]?.version.id == active.id || failed.contains(active.id) { continue }
+            if snapshot.versions[name]?.version.id == active.id {
+                // Back on the version already serving (say, a rollback past a refused one).
+                metrics.reloadFailing(model: name, false)
+                continue
+            }
+            if failed.contains(active.id) { continue }
             let started = ContinuousClock.now
             // Reading the version is the registry's business: if that fails, the caller retries on
             // the next poll. Only a version that does not load or self-test is marked failed.

@@ -1,14 +1,17 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOPosix
 import Registry
+import Synchronization
 
-/// Reads for `GET /models`: one read-only connection, used by one request at a time.
-actor RegistryReader {
+/// Reads for `GET /models`: one read-only connection, kept between requests, used on NIO's
+/// blocking pool (the event loops are Swift concurrency's executor, so SQLite never runs on them).
+final class RegistryReader: Sendable {
     let path: String
     let busyTimeoutMilliseconds: Int32
     let logger: Logger
-    private var registry: Registry?
+    private let connection = Mutex<Registry?>(nil)
 
     init(path: String, busyTimeoutMilliseconds: Int32, logger: Logger) {
         self.path = path
@@ -16,13 +19,20 @@ actor RegistryReader {
         self.logger = logger
     }
 
-    func versions() throws -> [ModelVersion] {
-        do {
-            if registry == nil { registry = try Registry.open(path: path, access: .read, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger) }
-            return try registry!.versions()
-        } catch {
-            registry = nil
-            throw error
+    func versions() async throws -> [ModelVersion] {
+        try await NIOThreadPool.singleton.runIfActive {
+            try self.connection.withLock { registry in
+                do {
+                    if registry == nil {
+                        registry = try Registry.open(path: self.path, access: .read, busyTimeoutMilliseconds: self.busyTimeoutMilliseconds, logger: self.logger)
+                    }
+                    return try registry!.versions()
+                } catch {
+                    // A broken connection is not kept: the next request opens a fresh one.
+                    registry = nil
+                    throw error
+                }
+            }
         }
     }
 }

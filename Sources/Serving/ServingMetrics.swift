@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
+import Registry
 import Synchronization
 
 /// The service's metrics, made once and kept, in a Prometheus registry of this service's own (so
@@ -33,6 +34,10 @@ public final class ServingMetrics: Sendable {
         .milliseconds(250), .milliseconds(500), .seconds(1),
     ]
 
+    /// The statuses `/predict` answers with, made at 0 at start-up: a series that appears with its
+    /// first increment is invisible to `rate()`, so the first burst of errors would not count.
+    static let predictStatuses = [200, 400, 404, 413, 415, 422, 500, 503]
+
     public init() {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -58,6 +63,22 @@ public final class ServingMetrics: Sendable {
         for counter in [auditRowsWritten, auditRowsRefused, auditRowsFailed, auditRowsPruned, auditAsyncResponses] {
             counter.increment(by: 0)
         }
+        for status in Self.predictStatuses {
+            kept(requestCounters, RequestKey(route: "/predict", status: status)) {
+                Metrics.Counter(label: "sentinel_http_requests_total", dimensions: [("route", "/predict"), ("status", "\(status)")], factory: factory)
+            }.increment(by: 0)
+        }
+        ready(false)
+    }
+
+    /// 1 while `/readyz` answers 200: a version is loaded and the registry answers.
+    func ready(_ isReady: Bool) {
+        Metrics.Gauge(label: "sentinel_ready", factory: factory).record(isReady ? 1 : 0)
+    }
+
+    /// The audit queue's bound, beside its depth, so alerts can speak in shares of it.
+    func auditQueue(capacity: Int) {
+        Metrics.Gauge(label: "sentinel_audit_queue_capacity", factory: factory).record(capacity)
     }
 
     /// The metric kept for `key`, made on first use: label values are few, so each is made once.
@@ -103,12 +124,27 @@ public final class ServingMetrics: Sendable {
         Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "success")], factory: factory).increment()
         Metrics.Gauge(label: "sentinel_model_last_reload_timestamp_seconds", dimensions: [("model", model)], factory: factory)
             .record(Date().timeIntervalSince1970)
-        // Make the failure series exist at 0, so that rate() and alerts see it before a first failure.
+        // Make the failure series exist at 0, so that rate() and alerts see it before a first failure,
+        // and both decisions of the new version, so that the first of each counts.
         Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "failure")], factory: factory).increment(by: 0)
+        for decision in [Decision.fraud, .legit] {
+            kept(predictionCounters, PredictionKey(model: model, version: version, decision: decision.rawValue)) {
+                Metrics.Counter(label: "sentinel_predictions_total",
+                                dimensions: [("model", model), ("version", version), ("decision", decision.rawValue)], factory: factory)
+            }.increment(by: 0)
+        }
+        reloadFailing(model: model, false)
+    }
+
+    /// 1 while the registry's active version of `model` is one this process refused (the previous
+    /// version keeps serving): a state, unlike the failure counter, so an alert lasts as long as it.
+    func reloadFailing(model: String, _ failing: Bool) {
+        Metrics.Gauge(label: "sentinel_model_reload_failing", dimensions: [("model", model)], factory: factory).record(failing ? 1 : 0)
     }
 
     func reloadFailed(model: String) {
         Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "failure")], factory: factory).increment()
+        reloadFailing(model: model, true)
     }
 
     /// 1 while this replica's registry holds the versions its desired-versions file names.

@@ -175,6 +175,11 @@ struct ServiceEndToEndTests {
         #expect(metrics.body.contains("sentinel_http_requests_total{route=\"/predict\",status=\"400\"} 1"))
         #expect(metrics.body.contains("sentinel_model_active_info{model=\"fraud\",version=\"v1\"} 1"))
         #expect(metrics.body.contains("sentinel_audit_rows_written_total 40"))
+        // Series alerts rely on: readiness, the queue's bound, and errors that have not happened yet.
+        #expect(metrics.body.contains("sentinel_ready 1"))
+        #expect(metrics.body.contains("sentinel_audit_queue_capacity 20000"))
+        #expect(metrics.body.contains("sentinel_http_requests_total{route=\"/predict\",status=\"503\"} 0"))
+        #expect(metrics.body.contains("sentinel_model_reload_failing{model=\"fraud\"} 0"))
         #expect(metrics.body.contains("sentinel_http_request_duration_seconds_bucket{route=\"/predict\",le=\"0.0001\"}"))
         #expect(metrics.body.contains("le=\"1.0\""))
     }

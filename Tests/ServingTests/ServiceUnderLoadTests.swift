@@ -116,12 +116,14 @@ struct ServiceUnderLoadTests {
         #expect((model["last_reload_error"] as? String)?.contains("self-test") == true)
         let metrics = try await h.get("/metrics").body
         #expect(metrics.contains("sentinel_model_reloads_total{model=\"fraud\",result=\"failure\"} 1"))
+        #expect(metrics.contains("sentinel_model_reload_failing{model=\"fraud\"} 1"))
         #expect(metrics.contains("sentinel_model_active_info{model=\"fraud\",version=\"v2\"} 1"))
         #expect(metrics.contains("sentinel_model_active_info{model=\"fraud\",version=\"v1\"} 0"))
         // Rolling back to v2 (a working version) is picked up again.
         #expect(try h.cli(["rollback"]).status == 0)
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await h.get("/models/fraud").json?["serving_version"] as? String == "v2")
+        #expect(try await h.get("/metrics").body.contains("sentinel_model_reload_failing{model=\"fraud\"} 0"))
     }
 
     @Test func killedMidLoadLosesNoAnsweredPrediction() async throws {

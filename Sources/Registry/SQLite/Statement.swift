@@ -88,6 +88,16 @@ public final class Statement {
         return result
     }
 
+    /// Runs the statement and hands every row to `body` without collecting them: for scans whose
+    /// rows are folded into something smaller (the status page's latency percentiles).
+    public func forEachRow(_ values: [SQLiteBindable] = [], _ body: (Row) throws -> Void) throws {
+        try bind(values)
+        defer { sqlite3_reset(handle) }
+        while try step() {
+            try body(Row(statement: self))
+        }
+    }
+
     /// Runs the statement and maps the first row, if any.
     public func firstRow<T>(_ values: [SQLiteBindable] = [], _ map: (Row) throws -> T) throws -> T? {
         try bind(values)
@@ -127,6 +137,15 @@ public struct Row {
         guard let pointer = sqlite3_column_text(statement.handle, Int32(column)) else { return "" }
         let count = Int(sqlite3_column_bytes(statement.handle, Int32(column)))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+
+    /// The column's text as UTF-8 bytes, valid only inside `body`: for reading a few characters of
+    /// many rows without making a String of each (the status page reads the minute of every
+    /// timestamp of the last hour).
+    public func withUTF8<T>(_ column: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+        let pointer = sqlite3_column_text(statement.handle, Int32(column))
+        let count = Int(sqlite3_column_bytes(statement.handle, Int32(column)))
+        return try body(UnsafeBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
     }
 
     public func optionalText(_ column: Int) -> String? {

@@ -1,0 +1,131 @@
+"""Shared paths and helpers for the tests of monitoring/ (Prometheus rules and configs, Grafana dashboard).
+
+They need Debian's `prometheus` package (prometheus and promtool), `check-jsonschema` from PyPI,
+PyYAML, the schemas in ../shared/schemas, and the debug build of registry-cli for the live test.
+"""
+
+import json
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+MONITORING = REPO / "monitoring"
+RULES = MONITORING / "rules" / "sentinel-rules.yml"
+RULE_TESTS = MONITORING / "rules" / "sentinel-rules.test.yml"
+HELM_RULES = REPO / "helm" / "sentinel" / "files" / "sentinel-rules.yml"
+PROMETHEUS_K8S = MONITORING / "prometheus" / "prometheus.yml"
+PROMETHEUS_LOCAL = MONITORING / "prometheus" / "prometheus-local.yml"
+DASHBOARD = MONITORING / "grafana" / "sentinel-dashboard.json"
+PROVISIONING = MONITORING / "grafana" / "provisioning"
+SCHEMAS = REPO.parent / "shared" / "schemas"
+REGISTRY_CLI = REPO / ".build" / "debug" / "registry-cli"
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: apt-get install -y --no-install-recommends prometheus")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load_rules() -> dict:
+    return yaml.safe_load(RULES.read_text())
+
+
+def rules_of(kind: str) -> list:
+    """Every rule of the rules file that has the key `kind` ("alert" or "record")."""
+    return [rule for group in load_rules()["groups"] for rule in group["rules"] if kind in rule]
+
+
+def load_dashboard() -> dict:
+    return json.loads(DASHBOARD.read_text())
+
+
+def to_bool_comparisons(expr: str) -> str:
+    """The expression with every comparison operator made a `bool` one, so that it returns 0 or 1
+    for each series instead of filtering: `a > 0.05 and b > 1` becomes `a > bool 0.05 and b > bool 1`.
+    Label matchers (inside braces), ranges (inside brackets) and strings are left alone."""
+    out = []
+    i, depth_brace, depth_bracket, quote = 0, 0, 0, None
+    while i < len(expr):
+        c = expr[i]
+        if quote:
+            out.append(c)
+            if c == "\\":
+                out.append(expr[i + 1])
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+            i += 1
+            continue
+        if c in "\"'`":
+            quote = c
+        elif c == "{":
+            depth_brace += 1
+        elif c == "}":
+            depth_brace -= 1
+        elif c == "[":
+            depth_bracket += 1
+        elif c == "]":
+            depth_bracket -= 1
+        elif depth_brace == 0 and depth_bracket == 0:
+            op = next((o for o in ("==", "!=", ">=", "<=", ">", "<") if expr.startswith(o, i)), None)
+            if op:
+                rest = expr[i + len(op):]
+                out.append(op if re.match(r"\s*bool\b", rest) else op + " bool")
+                i += len(op)
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount/"
+
+
+def kubernetes_config_on_file_sd(config: dict, workdir: Path, sd_files: dict) -> dict:
+    """monitoring/prometheus/prometheus.yml as Debian's Prometheus can load it.
+
+    Debian builds Prometheus without Kubernetes service discovery ("Kubernetes support has been
+    completely removed", /usr/share/doc/prometheus/NEWS.Debian.gz), so its promtool rejects
+    `kubernetes_sd_configs`. Here each job's kubernetes_sd_configs becomes a file_sd_configs reading
+    sd_files[job] (a JSON file of targets whose labels are the __meta_kubernetes_* labels that pod
+    discovery would set), the service-account files become placeholders in workdir, and rule files
+    become absolute. Everything else (relabelling, TLS, auth, intervals) is left as written.
+    """
+    config = json.loads(json.dumps(config))
+    (workdir / "serviceaccount").mkdir(exist_ok=True)
+    for name in ("ca.crt", "token"):
+        (workdir / "serviceaccount" / name).write_text("placeholder\n")
+
+    def relocate(node):
+        if isinstance(node, dict):
+            return {key: relocate(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [relocate(value) for value in node]
+        if isinstance(node, str) and node.startswith(SERVICE_ACCOUNT):
+            return str(workdir / "serviceaccount" / node[len(SERVICE_ACCOUNT):])
+        return node
+
+    config = relocate(config)
+    for job in config["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            path = sd_files.get(job["job_name"])
+            if path is None:
+                path = workdir / f"sd-{job['job_name']}.json"
+                path.write_text("[]\n")
+            job["file_sd_configs"] = [{"files": [str(path)], "refresh_interval": "1s"}]
+    config["rule_files"] = [str((PROMETHEUS_K8S.parent / path).resolve()) for path in config["rule_files"]]
+    return config

@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Writes bench/RESULTS.md and bench/latency.png from the measurements bench/serve.sh collected.
+
+    report.py WORKDIR RESULTS_MD PLOT_PNG
+    report.py --line < one-result.json       (one run as one line; bench/serve.sh uses it)
+
+WORKDIR holds results.jsonl (one JSON object per wrk run, written by bench/serve.sh) and
+settings.json (the run's settings and command line). Machine facts and versions are read here.
+Standard library only; the plot needs matplotlib (present in the bench venv) and is skipped without
+it. Also prints the tables to stdout.
+"""
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = {"sentinel": "Sentinel", "peer": "peer (FastAPI + XGBoost)", "stack": "Hummingbird bare (Sentinel's HTTP stack)",
+         "nginx": "nginx (ceiling)"}
+
+
+def run(*command: str) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        return (out.stdout + out.stderr).strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
+    os_name = ""
+    if Path("/etc/os-release").exists():
+        fields = dict(l.split("=", 1) for l in Path("/etc/os-release").read_text().splitlines() if "=" in l)
+        os_name = fields.get("PRETTY_NAME", "").strip('"')
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory": f"{mem_kb / 1048576:.1f} GiB",
+        "kernel": platform.release(),
+        "os": os_name,
+    }
+
+
+def versions() -> dict:
+    swift = run("swift", "--version").splitlines()
+    wrk = run("wrk", "-v").splitlines()
+    nginx = run("nginx", "-v")
+    sqlite = run("sqlite3", "--version").split(" ")[:1]
+    packages = {}
+    for name in ("fastapi", "uvicorn", "uvloop", "httptools", "pydantic", "starlette", "xgboost-cpu", "numpy", "matplotlib"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    commit = run("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD")
+    dirty = run("git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no")
+    return {
+        "sentinel": f"{commit}{' + uncommitted changes' if dirty else ''}",
+        "swift": next((l for l in swift if "Swift version" in l), swift[0] if swift else "?"),
+        "wrk": wrk[0].split(" [")[0] if wrk else "?",
+        "nginx": nginx.replace("nginx version: ", ""),
+        "sqlite3": sqlite[0] if sqlite else "?",
+        "python": platform.python_version(),
+        "packages": packages,
+    }
+
+
+def ms(us: float) -> str:
+    return f"{us / 1000:.2f}"
+
+
+def throughput(w: dict) -> float:
+    answered = w["predict_2xx"] + w["predict_non2xx"]
+    return answered / (w["window_ms"] / 1000) if w["window_ms"] else 0.0
+
+
+def socket_errors(w: dict) -> int:
+    return w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
+
+
+def audit_cell(r: dict) -> str:
+    a = r.get("audit")
+    if not a:
+        return "–"
+    expected = a["expected"]
+    same = a["rows"] == expected == a["server_2xx_rows"]
+    text = f"{a['rows']:,} rows = {expected:,} answered" if same else (
+        f"MISMATCH: {a['rows']:,} rows, {expected:,} answered to the client, {a['server_2xx_rows']:,} by the server's count")
+    return ("exact: " if same else "") + text
+
+
+def table(header: list, rows: list) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def single_table(results: list) -> str:
+    rows = []
+    for r in results:
+        w = r["wrk"]
+        rows.append([
+            NAMES[r["target"]], r["connections"], f"{throughput(w):,.0f}", ms(w["p50_us"]), ms(w["p90_us"]),
+            ms(w["p99_us"]), ms(w["max_us"]), w["predict_non2xx"], socket_errors(w),
+            f"{r['rss_kb'] / 1024:.1f}", audit_cell(r),
+        ])
+    return table(["target", "connections", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx",
+                  "socket errors", "max RSS MB", "audit rows vs 2xx answers"], rows)
+
+
+def comparison_table(results: list) -> str:
+    by = {(r["target"], r["connections"]): r["wrk"] for r in results}
+    rows = []
+    for c in sorted({r["connections"] for r in results}):
+        s, p, n, h = by.get(("sentinel", c)), by.get(("peer", c)), by.get(("nginx", c)), by.get(("stack", c))
+        if not s:
+            continue
+        row = [c, f"{throughput(s):,.0f}"]
+        row += [f"{throughput(p):,.0f}", f"{throughput(s) / throughput(p):.1f}x" if throughput(p) else "–",
+                 ms(p["p99_us"]), f"{s['p99_us'] / p['p99_us']:.2f}" if p["p99_us"] else "–"] if p else ["–"] * 4
+        row += [f"{throughput(h):,.0f}", f"{100 * throughput(s) / throughput(h):.0f}%" if throughput(h) else "–"] if h else ["–"] * 2
+        row += [f"{throughput(n):,.0f}", f"{100 * throughput(s) / throughput(n):.0f}%" if throughput(n) else "–"] if n else ["–"] * 2
+        rows.append(row)
+    return table(["connections", "Sentinel req/s", "peer req/s", "throughput Sentinel/peer", "peer p99 ms",
+                  "p99 Sentinel/peer", "bare stack req/s", "Sentinel share of its bare stack", "nginx req/s",
+                  "Sentinel share of the ceiling"], rows)
+
+
+def batch_table(results: list, size: int) -> str:
+    rows = []
+    for r in results:
+        w = r["wrk"]
+        rows.append([NAMES[r["target"]], r["connections"], f"{throughput(w):,.0f}", f"{throughput(w) * size:,.0f}",
+                     ms(w["p50_us"]), ms(w["p99_us"]), ms(w["max_us"]), w["predict_non2xx"], socket_errors(w),
+                     f"{r['rss_kb'] / 1024:.1f}", audit_cell(r)])
+    return table(["target", "connections", "requests/s", "rows/s", "p50 ms", "p99 ms", "max ms", "non-2xx",
+                  "socket errors", "max RSS MB", "audit rows vs rows answered"], rows)
+
+
+def reload_table(results: list) -> str:
+    rows = []
+    for r in results:
+        w, p = r["wrk"], r["probe"]
+        first = "not seen" if p["first_new_ms"] is None else f"{p['first_new_ms']:.0f} ms"
+        rows.append([r["connections"], f"{throughput(w):,.0f}", ms(w["p99_us"]), ms(w["max_us"]),
+                     w["predict_non2xx"] + p["non2xx"], socket_errors(w) + p["errors"],
+                     f"{p['promote_ms']:.0f} ms" if p["promote_ms"] is not None else "–", first,
+                     f"{w['tracked']:,} of {w['predict_2xx']:,}", audit_cell(r)])
+    return table(["connections", "requests/s", "p99 ms", "max ms", "non-2xx (wrk + probe)", "socket errors",
+                  "promote command took", "first answer from the new version after it returned",
+                  "wrk answers from the new version", "audit rows vs 2xx answers"], rows)
+
+
+def targets(single: list, reload: list) -> str:
+    """The issue's targets, checked against this run's numbers."""
+    lines = []
+    sentinel = [r for r in single if r["target"] == "sentinel"]
+    peer = {r["connections"]: r["wrk"] for r in single if r["target"] == "peer"}
+    for r in sentinel:
+        w, c = r["wrk"], r["connections"]
+        checks = [
+            ("≥ 10,000/s", throughput(w) >= 10_000),
+            ("p99 ≤ 10 ms", w["p99_us"] <= 10_000),
+            ("zero errors", w["predict_non2xx"] == 0 and socket_errors(w) == 0),
+            ("RSS ≤ 100 MB", r["rss_kb"] <= 100 * 1024),
+            ("audit exact", bool(r.get("audit")) and r["audit"]["rows"] == r["audit"]["expected"] == r["audit"]["server_2xx_rows"]),
+        ]
+        if c in peer:
+            p = peer[c]
+            checks.append(("≥ 10x peer", throughput(p) > 0 and throughput(w) >= 10 * throughput(p)))
+            checks.append(("p99 below peer's", w["p99_us"] < p["p99_us"]))
+        lines.append(f"- {c} connections: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks))
+    for r in reload:
+        bad = r["wrk"]["predict_non2xx"] + r["probe"]["non2xx"] + socket_errors(r["wrk"]) + r["probe"]["errors"]
+        lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}")
+    return "\n".join(lines)
+
+
+def plot(single: list, path: Path) -> str:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed: no plot"
+    fig, (achieved, offered) = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
+    colours = {"sentinel": "tab:blue", "peer": "tab:red", "stack": "tab:green", "nginx": "tab:gray"}
+    for target in ("sentinel", "peer", "stack", "nginx"):
+        runs = sorted((r for r in single if r["target"] == target), key=lambda r: r["connections"])
+        if not runs:
+            continue
+        rates = [throughput(r["wrk"]) for r in runs]
+        conns = [r["connections"] for r in runs]
+        for key, style, label in (("p99_us", "-", "p99"), ("p50_us", "--", "p50")):
+            y = [r["wrk"][key] / 1000 for r in runs]
+            achieved.plot(rates, y, style, marker="o", color=colours[target], label=f"{NAMES[target]} {label}")
+            offered.plot(conns, y, style, marker="o", color=colours[target], label=f"{NAMES[target]} {label}")
+        for r, rate in zip(runs, rates):
+            achieved.annotate(f"c={r['connections']}", (rate, r["wrk"]["p99_us"] / 1000), textcoords="offset points",
+                              xytext=(4, 5), fontsize=7, color=colours[target])
+    achieved.set_xlabel("achieved requests/s (points labelled with their connections)")
+    achieved.set_title("latency against achieved throughput")
+    offered.set_xlabel("offered load: concurrent connections (wrk, closed loop)")
+    offered.set_title("latency against offered load")
+    conns = sorted({r["connections"] for r in single})
+    offered.set_xscale("log")
+    offered.set_xticks(conns, [str(c) for c in conns])
+    offered.minorticks_off()
+    achieved.set_xscale("log")
+    for ax in (achieved, offered):
+        ax.set_yscale("log")
+        ax.set_ylabel("latency (ms)")
+        ax.grid(True, which="both", alpha=0.3)
+    offered.legend(fontsize=8)
+    fig.suptitle("POST /predict, one transaction per request")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return f"![latency against load]({path.name})"
+
+
+def line(r: dict) -> str:
+    """One run as one line, printed by bench/serve.sh as the runs go."""
+    w = r["wrk"]
+    text = (f"  {r['kind']:6} {r['target']:8} c={r['connections']:<4} {throughput(w):>9,.0f} req/s  "
+            f"p50 {ms(w['p50_us'])}  p90 {ms(w['p90_us'])}  p99 {ms(w['p99_us'])}  max {ms(w['max_us'])} ms  "
+            f"non-2xx {w['predict_non2xx']}  socket errors {socket_errors(w)}  RSS {r['rss_kb'] / 1024:.1f} MB")
+    if r.get("audit"):
+        text += f"  audit: {audit_cell(r)}"
+    p = r.get("probe")
+    if p:
+        text += (f"  first answer from the new version {p['first_new_ms']} ms after promote returned"
+                 f" (promote took {p['promote_ms']} ms; probe non-2xx {p['non2xx']}, errors {p['errors']};"
+                 f" wrk answers from it {w['tracked']})")
+    return text
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--line"]:
+        print(line(json.loads(sys.stdin.read())))
+        return
+    work, results_md, plot_png = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    settings = json.loads((work / "settings.json").read_text())
+    results = [json.loads(l) for l in (work / "results.jsonl").read_text().splitlines() if l.strip()]
+    single = [r for r in results if r["kind"] == "single"]
+    batch = [r for r in results if r["kind"] == "batch"]
+    reload = [r for r in results if r["kind"] == "reload"]
+    m, v = machine(), versions()
+
+    sections = []
+    if single:
+        sections.append("## Single predictions (`POST /predict`, one transaction per request)\n\n" + single_table(single))
+        sections.append("## Sentinel beside the peer and the HTTP ceiling\n\n" + comparison_table(single))
+    if batch:
+        sections.append(f"## Batches ({settings['batch_size']} transactions per request)\n\n"
+                        + batch_table(batch, settings["batch_size"]))
+    if reload:
+        sections.append("## Hot reload under load (v2 promoted during the run)\n\n" + reload_table(reload))
+    if single or reload:
+        sections.append("## The issue's targets, on this run\n\n" + targets(single, reload))
+    picture = plot(single, plot_png) if single else "no single-prediction runs: no plot"
+    packages = ", ".join(f"{k} {val}" for k, val in v["packages"].items()) or "none (no bench venv)"
+
+    text = f"""# Benchmark results
+
+Written by `bench/serve.sh` on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; run it again to
+replace this file (see bench/README.md). Numbers from a {m['cores']}-core machine where the load
+generator shares the CPUs with the server under test.
+
+## Machine and versions
+
+- Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} memory, Linux {m['kernel']} ({m['os']})
+- Sentinel: commit {v['sentinel']}, {v['swift']}, release build; SQLite {v['sqlite3']}
+- Load generator: {v['wrk']} ({settings['wrk_threads']} threads, `--timeout {settings['wrk_timeout']}`), script `bench/predict.lua`
+- Peer: Python {v['python']}; {packages}
+- Ceiling: nginx {v['nginx']}
+
+## How it was run
+
+```sh
+{settings['command']}
+```
+
+- Model: `{settings['model']}` ({settings['model_description']}), threshold {settings['threshold']}.
+- Sentinel: `registry-cli serve {settings['serve_args']}` with the audit log on (mode
+  `{settings['audit_mode']}`), one process; its registry in a temporary directory.
+- Peer: `bench/peer/app.py` under `uvicorn --workers {settings['peer_workers']}` (uvicorn[standard]:
+  uvloop + httptools), pydantic validation of all 30 features, XGBoost's own
+  `{settings['peer_predict']}` with one thread per worker (`OMP_NUM_THREADS=1`), in `async def`
+  endpoints (FastAPI's thread pool for plain `def` was about 3x slower here); it writes no audit record.
+- Bare stack: `sentinel-bench http-ceiling`, Hummingbird 2 on NIO's event loops exactly as
+  `registry-cli serve` runs it, answering a constant of Sentinel's size after collecting the body:
+  no parsing, scoring, metrics or audit. Sentinel's share of it is what its own work costs.
+- nginx: `return 200` with a constant JSON answer, `worker_processes {settings['nginx_workers']}`, access log off.
+- Every run: {settings['warmup']} s of warm-up, then {settings['duration']} s measured at each concurrency;
+  request bodies are the {settings['rows']} golden rows of the model, cycled (each wrk thread from its
+  own offset). In the last {settings['drain_ms']} ms of each run wrk sends nothing more (the "drain":
+  each connection goes quiet once its last answer is in), so no scoring request is in flight when
+  wrk stops and the count of answers, made in the Lua `response()` hook per thread and summed in
+  `done()`, is exact. The audit table must then hold exactly one row per 2xx answer (batch: one per
+  transaction), which is also checked against Sentinel's own count of 200 answers on `/predict` (from
+  `/metrics`). Requests/s is answers divided by the time requests were being sent (the drain excluded);
+  the latency percentiles are wrk's, and the drain adds no samples to them.
+- RSS: the highest VmRSS sampled from `/proc` every 0.2 s during the measured run (for the peer and
+  nginx, summed over the master and worker processes).
+
+{chr(10).join(s + chr(10) for s in sections)}
+## Plot
+
+{picture}
+"""
+    results_md.write_text(text)
+    print("\n\n".join(sections))
+    print(f"\nwrote {results_md}" + (f" and {plot_png}" if picture.startswith("!") else f" ({picture})"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Locust load test for Sentinel: card-fraud checks as a payment front end would send them.
+
+Each simulated user posts real transactions, taken from the golden rows of a model in models/ (the
+features the training library scored, with its score), in a fraud / legitimate mix chosen by the
+rows' reference scores against the model's threshold; now and then a batch of transactions
+(`{"instances": [...]}`), and now and then `GET /models`, as a dashboard would. Every answer is
+checked: status 200, a score and decision for each transaction and, while the served version is the
+golden file's own model, the very score the library gave (to 1e-6) and the decision it implies.
+
+    locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --headless \
+        -u 50 -r 10 -t 30s --csv out/locust --only-summary
+
+Settings (environment variables; see loadtest/README.md):
+    SENTINEL_GOLDEN_MODEL  folder under models/ whose golden rows are sent (default fraud-xgboost)
+    SENTINEL_MODEL         "model" member to send (default: none, the one active model)
+    FRAUD_SHARE            share of single transactions drawn from the fraud rows (default 0.2)
+    BATCH_SIZE             transactions per batch request (default 20; Sentinel's limit is 1000)
+    THINK_TIME             seconds a user waits between requests, "MIN,MAX" (default "0,0": none)
+    CHECK_SCORES           "auto" (default: when the served artifact is the golden file's), "1", "0"
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import random
+from pathlib import Path
+
+from locust import FastHttpUser, between, constant, events, task
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN_MODEL = os.environ.get("SENTINEL_GOLDEN_MODEL", "fraud-xgboost")
+MODEL_NAME = os.environ.get("SENTINEL_MODEL") or None
+FRAUD_SHARE = float(os.environ.get("FRAUD_SHARE", "0.2"))
+BATCH_SIZE = int(os.environ.get("BATCH_SIZE", "20"))
+THINK_MIN, THINK_MAX = (float(x) for x in os.environ.get("THINK_TIME", "0,0").split(","))
+CHECK_SCORES = os.environ.get("CHECK_SCORES", "auto")
+TOLERANCE = 1e-6
+
+folder = ROOT / "models" / GOLDEN_MODEL
+meta = json.loads((folder / "meta.json").read_text())
+THRESHOLD = float(meta["threshold"])
+ARTIFACT_SHA256 = hashlib.sha256((folder / meta["artifact"]).read_bytes()).hexdigest()
+GOLDEN = [json.loads(line) for line in (folder / "golden.jsonl").read_text().splitlines() if line.strip()]
+# Fraud and legitimate transactions by the reference library's own score against the threshold.
+FRAUD = [row for row in GOLDEN if row["score"] >= THRESHOLD]
+LEGIT = [row for row in GOLDEN if row["score"] < THRESHOLD]
+if not FRAUD or not LEGIT:
+    raise SystemExit(f"models/{GOLDEN_MODEL}: the golden rows need scores on both sides of the threshold {THRESHOLD}")
+
+# Whether the served version is the golden file's model, so that exact scores can be expected.
+# Decided once per process from GET /models (the artifact's sha256), unless CHECK_SCORES says.
+expect_exact: bool | None = {"1": True, "0": False}.get(CHECK_SCORES)
+counts = {"fraud": 0, "legit": 0, "score_mismatches": 0}
+request_numbers = itertools.count(1)
+RUN = f"{os.getpid():x}{random.getrandbits(24):06x}"  # request ids unique across runs and processes
+
+
+def body(payload: dict) -> bytes:
+    if MODEL_NAME:
+        payload["model"] = MODEL_NAME
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class FraudCheck(FastHttpUser):
+    """A payment front end asking for a decision on each card transaction."""
+
+    wait_time = between(THINK_MIN, THINK_MAX) if THINK_MAX > 0 else constant(0)
+
+    def on_start(self) -> None:
+        global expect_exact
+        if expect_exact is None:
+            expect_exact = False
+            with self.client.get("/models", name="/models", catch_response=True) as response:
+                if response.status_code != 200:
+                    response.failure(f"GET /models answered {response.status_code}")
+                    return
+                for model in response.json().get("models", []):
+                    if MODEL_NAME and model.get("name") != MODEL_NAME:
+                        continue
+                    serving = model.get("serving_version") or model.get("active_version")
+                    for version in model.get("versions", []):
+                        if version.get("version") == serving and version.get("artifact_sha256") == ARTIFACT_SHA256:
+                            expect_exact = True
+
+    def check(self, response, rows: list[dict], predictions: list[dict]) -> None:
+        if len(predictions) != len(rows):
+            response.failure(f"{len(predictions)} predictions for {len(rows)} transactions")
+            return
+        for row, prediction in zip(rows, predictions):
+            score, decision = prediction.get("score"), prediction.get("decision")
+            if not isinstance(score, (int, float)) or decision not in ("fraud", "legit"):
+                response.failure(f"no score or decision in {prediction}")
+                return
+            counts[decision] += 1
+            if expect_exact:
+                expected = "fraud" if row["score"] >= THRESHOLD else "legit"
+                if abs(score - row["score"]) > TOLERANCE or decision != expected:
+                    counts["score_mismatches"] += 1
+                    response.failure(f"score {score} ({decision}), the library's is {row['score']} ({expected})")
+                    return
+
+    def post(self, name: str, payload: dict, rows: list[dict]) -> None:
+        with self.client.post("/predict", data=body(payload), name=name, catch_response=True,
+                              headers={"Content-Type": "application/json"}) as response:
+            if response.status_code != 200:
+                response.failure(f"status {response.status_code}: {(response.text or '')[:200]}")
+                return
+            answer = response.json()
+            self.check(response, rows, answer["predictions"] if "instances" in payload else [answer])
+
+    @task(40)
+    def single(self) -> None:
+        row = random.choice(FRAUD if random.random() < FRAUD_SHARE else LEGIT)
+        self.post("/predict", {"features": row["features"], "request_id": f"locust-{RUN}-{next(request_numbers)}"}, [row])
+
+    @task(2)
+    def batch(self) -> None:
+        rows = [random.choice(FRAUD if random.random() < FRAUD_SHARE else LEGIT) for _ in range(BATCH_SIZE)]
+        self.post(f"/predict (batch of {BATCH_SIZE})", {"instances": [r["features"] for r in rows]}, rows)
+
+    @task(1)
+    def models(self) -> None:
+        with self.client.get("/models", name="/models", catch_response=True) as response:
+            if response.status_code != 200 or "models" not in (response.json() or {}):
+                response.failure(f"GET /models answered {response.status_code}")
+
+
+@events.test_stop.add_listener
+def summary(environment, **_kwargs) -> None:
+    checked = "checked against the golden scores" if expect_exact else "not checked against the golden scores"
+    total = counts["fraud"] + counts["legit"]
+    share = f"{100 * counts['fraud'] / total:.1f}%" if total else "-"
+    print(f"Sentinel decisions: {counts['fraud']} fraud, {counts['legit']} legit ({share} fraud); "
+          f"scores {checked}; {counts['score_mismatches']} mismatches")

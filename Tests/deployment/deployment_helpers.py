@@ -132,7 +132,8 @@ def run(args: list[str], *, ok: bool = True, timeout: float = 120, **kwargs) -> 
 
 # --- CRD schemas from ../shared/schemas -------------------------------------------------------
 
-SHARED_SCHEMAS = REPO.parent / "shared" / "schemas"
+# Beside the repository (`../shared/schemas`), or where $SHARED_SCHEMAS says.
+SHARED_SCHEMAS = Path(os.environ.get("SHARED_SCHEMAS", REPO.parent / "shared" / "schemas"))
 CRD_FILES = {
     ("argoproj.io/v1alpha1", "Application"): "argocd-application-crd.yaml",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors-crd.yaml",
@@ -142,10 +143,13 @@ CRD_FILES = {
 
 def shared_schemas() -> Path:
     if not SHARED_SCHEMAS.is_dir():
-        pytest.fail(
-            f"{SHARED_SCHEMAS} is absent: the CRD schemas (Application, ServiceMonitor, PrometheusRule) "
-            "are looked for in the folder shared/ beside the repository (see its README.md)"
-        )
+        # Skipped, loudly, where the schemas are not laid out (a clone without shared/ beside it);
+        # REQUIRE_SHARED_SCHEMAS=1 makes that a failure.
+        absent = (f"{SHARED_SCHEMAS} is absent: the CRD schemas (Application, ServiceMonitor, PrometheusRule) "
+                  "are looked for in the folder shared/ beside the repository, or in $SHARED_SCHEMAS (see its README.md)")
+        if os.environ.get("REQUIRE_SHARED_SCHEMAS") == "1":
+            pytest.fail(absent)
+        pytest.skip(absent)
     return SHARED_SCHEMAS
 
 

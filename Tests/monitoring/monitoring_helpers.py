@@ -5,6 +5,7 @@ PyYAML, the schemas in ../shared/schemas, and the debug build of registry-cli fo
 """
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -22,7 +23,8 @@ PROMETHEUS_K8S = MONITORING / "prometheus" / "prometheus.yml"
 PROMETHEUS_LOCAL = MONITORING / "prometheus" / "prometheus-local.yml"
 DASHBOARD = MONITORING / "grafana" / "sentinel-dashboard.json"
 PROVISIONING = MONITORING / "grafana" / "provisioning"
-SCHEMAS = REPO.parent / "shared" / "schemas"
+# Beside the repository (`../shared/schemas`), or where $SHARED_SCHEMAS says.
+SCHEMAS = Path(os.environ.get("SHARED_SCHEMAS", REPO.parent / "shared" / "schemas"))
 REGISTRY_CLI = REPO / ".build" / "debug" / "registry-cli"
 
 

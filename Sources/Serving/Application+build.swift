@@ -23,13 +23,13 @@ public func buildApplication(
     let desired = configuration.desiredVersionsFile.map {
         DesiredVersionsApplier(path: $0, configuration: configuration, metrics: metrics, logger: logger)
     }
-    let reader = RegistryReader(path: configuration.databasePath, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, logger: logger)
+
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ServiceMiddleware(metrics: metrics))
     let predict = PredictController(models: models, audit: audit, metrics: metrics, configuration: configuration)
     router.post("/predict", use: predict.predict)
-    let catalogue = ModelsController(reader: reader, models: models)
+    let catalogue = ModelsController(connection: RegistryConnection(configuration, access: .read, logger: logger), models: models)
     router.get("/models", use: catalogue.list)
     router.get("/models/{name}", use: catalogue.one)
     let health = HealthController(models: models, freshnessSeconds: max(2, Double(configuration.reloadIntervalMilliseconds) / 1000 * 8))
@@ -43,7 +43,7 @@ public func buildApplication(
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
     }
     let status = StatusController(
-        reader: StatusReader(path: configuration.databasePath, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, logger: logger),
+        reader: StatusReader(connection: RegistryConnection(configuration, access: .read, logger: logger)),
         models: models, metrics: metrics)
     router.get("/", use: status.page)
     router.get("/openapi.yaml") { _, _ in

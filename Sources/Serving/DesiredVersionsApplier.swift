@@ -16,19 +16,17 @@ public final class DesiredVersionsApplier: Service, Sendable {
     static let actor = "gitops"
 
     let path: String
-    let databasePath: String
+    let connection: RegistryConnection
     let interval: Duration
     let metrics: ServingMetrics
     let logger: Logger
-    let busyTimeoutMilliseconds: Int32
 
     public init(path: String, configuration: ServiceConfiguration, metrics: ServingMetrics, logger: Logger) {
         self.path = path
-        databasePath = configuration.databasePath
+        connection = RegistryConnection(configuration, access: .write, logger: logger)
         interval = .milliseconds(configuration.desiredVersionsIntervalMilliseconds)
         self.metrics = metrics
         self.logger = logger
-        busyTimeoutMilliseconds = configuration.busyTimeoutMilliseconds
     }
 
     public func run() async throws {
@@ -38,7 +36,6 @@ public final class DesiredVersionsApplier: Service, Sendable {
 
     /// What one poll leaves for the next. Used by one poll at a time (each is awaited).
     final class PollState: @unchecked Sendable {
-        var registry: Registry?
         /// The last problem logged, so that a file that stays wrong is logged once, not every second.
         var lastProblem: String?
     }
@@ -46,10 +43,7 @@ public final class DesiredVersionsApplier: Service, Sendable {
     func poll(_ state: PollState) {
         do {
             let desired = try DesiredVersions(contentsOf: path)
-            if state.registry == nil {
-                state.registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
-            }
-            try apply(desired, to: state.registry!)
+            try connection.use { try apply(desired, to: $0) }
             metrics.desiredVersions(inSync: true)
             state.lastProblem = nil
         } catch {
@@ -61,7 +55,6 @@ public final class DesiredVersionsApplier: Service, Sendable {
                 ])
                 state.lastProblem = problem
             }
-            if error is SQLiteError || error is RegistryError { state.registry = nil }
         }
     }
 

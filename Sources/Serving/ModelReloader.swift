@@ -10,20 +10,18 @@ import ServiceLifecycle
 /// self-tests it on its golden rows, and only then swaps it in. A version that fails stays out: the
 /// previous one keeps serving, and the failure shows in the log, in /metrics and in /models.
 public final class ModelReloader: Service, Sendable {
-    let databasePath: String
+    let connection: RegistryConnection
     let interval: Duration
     let models: ActiveModels
     let metrics: ServingMetrics
     let logger: Logger
-    let busyTimeoutMilliseconds: Int32
 
     public init(configuration: ServiceConfiguration, models: ActiveModels, metrics: ServingMetrics, logger: Logger) {
-        databasePath = configuration.databasePath
+        connection = RegistryConnection(configuration, access: .read, logger: logger)
         interval = .milliseconds(configuration.reloadIntervalMilliseconds)
         self.models = models
         self.metrics = metrics
         self.logger = logger
-        busyTimeoutMilliseconds = configuration.busyTimeoutMilliseconds
     }
 
     public func run() async throws {
@@ -33,26 +31,23 @@ public final class ModelReloader: Service, Sendable {
 
     /// What one poll leaves for the next. Used by one poll at a time (each is awaited).
     final class PollState: @unchecked Sendable {
-        var registry: Registry?
         var lastPromotion: Int64 = -1
         var failedVersionIDs: Set<Int64> = []
     }
 
     func poll(_ state: PollState) {
         do {
-            if state.registry == nil {
-                state.registry = try Registry.open(path: databasePath, access: .read, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
-            }
-            let newest = try state.registry!.latestPromotionID()
-            models.recordDatabaseCheck(ok: true)
-            if newest != state.lastPromotion {
-                try reload(state.registry!, failed: &state.failedVersionIDs)
-                state.lastPromotion = newest
+            try connection.use { registry in
+                let newest = try registry.latestPromotionID()
+                models.recordDatabaseCheck(ok: true)
+                if newest != state.lastPromotion {
+                    try reload(registry, failed: &state.failedVersionIDs)
+                    state.lastPromotion = newest
+                }
             }
         } catch {
             models.recordDatabaseCheck(ok: false)
             logger.error("registry check failed", metadata: ["error": "\(error)"])
-            state.registry = nil
         }
     }
 

@@ -1,46 +1,12 @@
 import Foundation
 import Hummingbird
 import Logging
-import NIOPosix
 import Registry
-import Synchronization
-
-/// Reads for `GET /models`: one read-only connection, kept between requests, used on NIO's
-/// blocking pool (the event loops are Swift concurrency's executor, so SQLite never runs on them).
-final class RegistryReader: Sendable {
-    let path: String
-    let busyTimeoutMilliseconds: Int32
-    let logger: Logger
-    private let connection = Mutex<Registry?>(nil)
-
-    init(path: String, busyTimeoutMilliseconds: Int32, logger: Logger) {
-        self.path = path
-        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
-        self.logger = logger
-    }
-
-    func versions() async throws -> [ModelVersion] {
-        try await NIOThreadPool.singleton.runIfActive {
-            try self.connection.withLock { registry in
-                do {
-                    if registry == nil {
-                        registry = try Registry.open(path: self.path, access: .read, busyTimeoutMilliseconds: self.busyTimeoutMilliseconds, logger: self.logger)
-                    }
-                    return try registry!.versions()
-                } catch {
-                    // A broken connection is not kept: the next request opens a fresh one.
-                    registry = nil
-                    throw error
-                }
-            }
-        }
-    }
-}
 
 /// `GET /models` and `GET /models/{name}`: every model with its versions, what is active in the
 /// registry, what this process is serving, and how its last reload went.
 struct ModelsController: Sendable {
-    let reader: RegistryReader
+    let connection: RegistryConnection
     let models: ActiveModels
 
     struct VersionBody: Encodable {
@@ -99,7 +65,7 @@ struct ModelsController: Sendable {
     private func bodies(only name: String?) async throws -> [ModelBody] {
         let versions: [ModelVersion]
         do {
-            versions = try await reader.versions()
+            versions = try await connection.onBlockingPool { try $0.versions() }
         } catch {
             throw APIError(.internalError, "the registry cannot be read: \(error)", status: .serviceUnavailable)
         }

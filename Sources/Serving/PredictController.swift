@@ -27,13 +27,13 @@ struct PredictController: Sendable {
         }
         let loaded = parsed.model
         let version = loaded.version
-        let requestID = parsed.requestID ?? RequestID.make()
         var scores: [Double] = []
         scores.reserveCapacity(parsed.rows.count)
         for row in parsed.rows { scores.append(loaded.model.score(row)) }
         let latency = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let requestID = parsed.requestID ?? RequestID.make(unixMilliseconds: UInt64(now))
         var drafts: [AuditDraft] = []
         drafts.reserveCapacity(scores.count)
         for (index, score) in scores.enumerated() {

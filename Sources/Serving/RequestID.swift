@@ -1,5 +1,3 @@
-import Foundation
-
 /// The id given to a request that brings none: a UUID version 7 (RFC 9562) in lower case.
 ///
 /// Version 7 starts with the Unix time in milliseconds, so the ids the service makes grow with
@@ -9,7 +7,8 @@ import Foundation
 enum RequestID {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func make(unixMilliseconds: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
+    /// The id for a request received at `unixMilliseconds` (the time its audit rows carry).
+    static func make(unixMilliseconds: UInt64) -> String {
         var generator = SystemRandomNumberGenerator()
         let random = generator.next() as UInt64
         // 48 bits of time, version 7, then 64 random bits around the variant (0b10): 12 in rand_a,

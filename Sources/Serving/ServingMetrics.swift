@@ -64,9 +64,7 @@ public final class ServingMetrics: Sendable {
             counter.increment(by: 0)
         }
         for status in Self.predictStatuses {
-            kept(requestCounters, RequestKey(route: "/predict", status: status)) {
-                Metrics.Counter(label: "sentinel_http_requests_total", dimensions: [("route", "/predict"), ("status", "\(status)")], factory: factory)
-            }.increment(by: 0)
+            requestCounter(route: "/predict", status: status).increment(by: 0)
         }
         ready(false)
     }
@@ -91,20 +89,28 @@ public final class ServingMetrics: Sendable {
         }
     }
 
-    func request(route: String, status: Int, duration: Duration) {
+    private func requestCounter(route: String, status: Int) -> Metrics.Counter {
         kept(requestCounters, RequestKey(route: route, status: status)) {
             Metrics.Counter(label: "sentinel_http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
-        }.increment()
+        }
+    }
+
+    private func predictionCounter(model: String, version: String, decision: String) -> Metrics.Counter {
+        kept(predictionCounters, PredictionKey(model: model, version: version, decision: decision)) {
+            Metrics.Counter(label: "sentinel_predictions_total",
+                            dimensions: [("model", model), ("version", version), ("decision", decision)], factory: factory)
+        }
+    }
+
+    func request(route: String, status: Int, duration: Duration) {
+        requestCounter(route: route, status: status).increment()
         kept(requestTimers, route) {
             Metrics.Timer(label: "sentinel_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
         }.record(duration: duration)
     }
 
     func prediction(model: String, version: String, decision: String, score: Double) {
-        kept(predictionCounters, PredictionKey(model: model, version: version, decision: decision)) {
-            Metrics.Counter(label: "sentinel_predictions_total",
-                            dimensions: [("model", model), ("version", version), ("decision", decision)], factory: factory)
-        }.increment()
+        predictionCounter(model: model, version: version, decision: decision).increment()
         kept(scoreRecorders, model) {
             Metrics.Recorder(label: "sentinel_prediction_score", dimensions: [("model", model)], factory: factory)
         }.record(score)
@@ -128,10 +134,7 @@ public final class ServingMetrics: Sendable {
         // and both decisions of the new version, so that the first of each counts.
         Metrics.Counter(label: "sentinel_model_reloads_total", dimensions: [("model", model), ("result", "failure")], factory: factory).increment(by: 0)
         for decision in [Decision.fraud, .legit] {
-            kept(predictionCounters, PredictionKey(model: model, version: version, decision: decision.rawValue)) {
-                Metrics.Counter(label: "sentinel_predictions_total",
-                                dimensions: [("model", model), ("version", version), ("decision", decision.rawValue)], factory: factory)
-            }.increment(by: 0)
+            predictionCounter(model: model, version: version, decision: decision.rawValue).increment(by: 0)
         }
         reloadFailing(model: model, false)
     }

@@ -1,23 +1,14 @@
 import Hummingbird
 import Logging
-import NIOPosix
 import Registry
-import Synchronization
 
-/// The status page's reads: one read-only registry connection, kept between requests, always used on
-/// NIO's blocking pool. The event loops are also Swift concurrency's executor (see `registry-cli
-/// serve`), so SQLite must never run on them.
+/// The status page's reads, on their own registry connection.
 final class StatusReader: Sendable {
-    let path: String
-    let busyTimeoutMilliseconds: Int32
-    let logger: Logger
-    private let connection = Mutex<Registry?>(nil)
+    let connection: RegistryConnection
     private let gate = SingleFlight<StatusReport>()
 
-    init(path: String, busyTimeoutMilliseconds: Int32, logger: Logger) {
-        self.path = path
-        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
-        self.logger = logger
+    init(connection: RegistryConnection) {
+        self.connection = connection
     }
 
     /// The report for the last hour, with this process's serving state and counters as of now.
@@ -26,25 +17,11 @@ final class StatusReader: Sendable {
     /// has as many threads as cores, and the reloader polls on it too (its answers keep /readyz
     /// green), so a burst of page loads must not take every thread.
     func report(models: ActiveModels, metrics: ServingMetrics) async throws -> StatusReport {
-        try await gate.run { try await self.read(models: models, metrics: metrics) }
-    }
-
-    private func read(models: ActiveModels, metrics: ServingMetrics) async throws -> StatusReport {
-        try await NIOThreadPool.singleton.runIfActive {
-            // The exposition reads /proc: blocking too, so it is taken here rather than on the loop.
-            let live = LiveCounters(exposition: metrics.exposition())
-            return try self.connection.withLock { registry in
-                do {
-                    if registry == nil {
-                        registry = try Registry.open(path: self.path, access: .read, busyTimeoutMilliseconds: self.busyTimeoutMilliseconds, logger: self.logger)
-                    }
-                    return try StatusReport.read(from: registry!, window: .lastHour(), serving: models.snapshot(),
-                                                 reloads: models.status(), live: live)
-                } catch {
-                    // A broken connection is not kept: the next request opens a fresh one.
-                    registry = nil
-                    throw error
-                }
+        try await gate.run {
+            try await self.connection.onBlockingPool { registry in
+                // The exposition reads /proc: blocking too, so it is taken here rather than on the loop.
+                try StatusReport.read(from: registry, window: .lastHour(), serving: models.snapshot(), reloads: models.status(),
+                                      live: LiveCounters(exposition: metrics.exposition()))
             }
         }
     }

@@ -45,6 +45,15 @@ struct ServiceUnderLoadTests {
         }
     }
 
+    /// Waits (at most 20 s) until the audit table holds `rows` rows: progress, not a fixed time, so
+    /// that a busy machine does not cut a load short.
+    static func waitUntilRecorded(_ h: ServiceHarness, rows: Int) async throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, (Int(try h.sqlite("SELECT count(*) FROM predictions")) ?? 0) < rows {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     @Test func burstThenGracefulShutdownLeavesOneAuditRowPerScoredTransaction() async throws {
         let h = try ServiceHarness()
         #expect(try h.cli(["init"]).status == 0)
@@ -56,10 +65,7 @@ struct ServiceUnderLoadTests {
         // Stop while requests are still arriving (once a few hundred are recorded, however busy the
         // machine): those answered must all be recorded.
         async let outcomes = Self.load(h, bodies: bodies, concurrency: 16, count: 3_000, seconds: 30, tag: "burst")
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, (Int(try h.sqlite("SELECT count(*) FROM predictions")) ?? 0) < 300 {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await Self.waitUntilRecorded(h, rows: 300)
         let status = try await h.stop(signal: SIGTERM)
         let results = await outcomes
         #expect(status == 0)
@@ -135,10 +141,7 @@ struct ServiceUnderLoadTests {
         let bodies = try GoldenRequests("fraud-xgboost").bodies
 
         async let outcomes = Self.load(h, bodies: bodies, concurrency: 16, count: 100_000, seconds: 30, tag: "crash")
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, (Int(try h.sqlite("SELECT count(*) FROM predictions")) ?? 0) < 300 {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await Self.waitUntilRecorded(h, rows: 300)
         try await h.stop(signal: SIGKILL)
         let results = await outcomes
         let answered = results.filter { $0.status == 200 }.map(\.requestID)

@@ -3,29 +3,56 @@
 /// left, missing values handled per node by its `missing_type` (None, Zero, NaN) and `default_left`,
 /// categorical splits by bitset, leaves summed in double, and the objective's transform last.
 public struct LightGBMModel: ScoringModel {
-    /// One node, leaves included, laid out breadth-first per tree so that a split's right child is
-    /// always `left + 1`; a leaf carries `leafFlag` and its value in `payload`.
+    /// One node, leaves included, 16 bytes, laid out breadth-first per tree so that a split's right
+    /// child is always `left + 1`.
+    ///
+    /// A split compares one entry of the row's decision table (see `DecisionColumn`) with its
+    /// threshold: the table already holds the value as this node's missing rule sees it, so the step
+    /// is one load, one compare and one add for every kind of numeric split. A leaf reads the
+    /// table's last entry (always -inf, so it always "goes left") and its `left` is itself: once a
+    /// walk reaches a leaf it stays there, which is how a walk knows it is done.
     struct Node {
+        /// A split's threshold; a leaf's value; a categorical split's category-set index.
         var threshold: Double
-        /// A leaf's value; for a categorical split, the index of its category set.
-        var payload: Double
-        /// Feature index in the low 24 bits, the missing type in bits 27-28, and the flags below.
-        var meta: UInt32
-        /// Index of the left child (the right child follows it).
+        /// The decision-table entry the split reads, with `categoricalFlag` for a categorical split.
+        var slot: UInt32
+        /// Index of the left child (the right child follows it); a leaf's own index.
         var left: UInt32
 
-        static let leafFlag: UInt32 = 1 << 31
-        static let defaultLeftFlag: UInt32 = 1 << 30
-        static let categoricalFlag: UInt32 = 1 << 29
-        /// missing_type Zero sets bit 27, NaN sets bit 28.
-        static let missingShift: UInt32 = 27
-        static let featureMask: UInt32 = (1 << 24) - 1
+        static let categoricalFlag: UInt32 = 1 << 31
+        static let slotMask: UInt32 = ~categoricalFlag
 
-        var isLeaf: Bool { meta & Self.leafFlag != 0 }
-        var isCategorical: Bool { meta & Self.categoricalFlag != 0 }
+        var isCategorical: Bool { slot & Self.categoricalFlag != 0 }
 
-        static func leaf(_ value: Double) -> Node {
-            Node(threshold: .infinity, payload: value, meta: leafFlag, left: 0)
+        /// A leaf stored at `index` of a model reading `featureCount` features.
+        static func leaf(_ value: Double, at index: Int, featureCount: Int) -> Node {
+            Node(threshold: value, slot: UInt32(DecisionColumn.allCases.count * featureCount), left: UInt32(index))
+        }
+    }
+
+    /// The columns of a row's decision table: the row's values, each rewritten once per row for one
+    /// of LightGBM's missing-value rules, so that `value <= threshold` decides the split. A value that
+    /// must go left becomes -inf (below every threshold), one that must go right becomes NaN (no
+    /// comparison with NaN holds).
+    enum DecisionColumn: UInt32, CaseIterable {
+        /// The value itself: categorical splits and missing_type NaN going right (NaN goes right
+        /// by itself).
+        case raw
+        /// missing_type None: NaN is read as 0.
+        case noneMissing
+        /// missing_type Zero: NaN and 0 are missing and follow default_left.
+        case zeroGoesRight, zeroGoesLeft
+        /// missing_type NaN with default_left.
+        case nanGoesLeft
+
+        static func forSplit(missingType: UInt8, defaultLeft: Bool) -> DecisionColumn {
+            switch (missingType, defaultLeft) {
+            case (LightGBMModel.missingZero, false): return .zeroGoesRight
+            case (LightGBMModel.missingZero, true): return .zeroGoesLeft
+            case (LightGBMModel.missingNaN, false): return .raw
+            case (LightGBMModel.missingNaN, true): return .nanGoesLeft
+            default: return .noneMissing
+            }
         }
     }
 
@@ -51,12 +78,12 @@ public struct LightGBMModel: ScoringModel {
     public let output: ModelOutput
     public let acceptsMissingValues = true
     public var memoryFootprint: Int {
-        nodes.count * MemoryLayout<Node>.stride + roots.count * 4 + categoryWords.count * 4
+        nodes.count * MemoryLayout<Node>.stride + groups.count * MemoryLayout<TreeGroup>.stride + categoryWords.count * 4
             + categorySets.count * MemoryLayout<CategorySet>.stride
     }
 
     let nodes: [Node]
-    let roots: [UInt32]
+    let groups: [TreeGroup]
     public let treeCount: Int
     let categorySets: [CategorySet]
     let categoryWords: [UInt32]
@@ -108,10 +135,14 @@ public struct LightGBMModel: ScoringModel {
             throw ModelLoadError.malformed("feature_names has \(names.count) names, max_feature_idx says \(maxFeature + 1)")
         }
         guard Set(names).count == names.count else { throw ModelLoadError.malformed("feature_names repeats a name") }
+        guard names.count * DecisionColumn.allCases.count < Int(Node.slotMask) else {
+            throw ModelLoadError.unsupported("\(names.count) features (at most \(Int(Node.slotMask) / DecisionColumn.allCases.count - 1))")
+        }
         self.featureNames = names
 
         var nodes: [Node] = []
         var roots: [UInt32] = []
+        var depths: [Int] = []
         var sets: [CategorySet] = []
         var words: [UInt32] = []
         var sawEnd = false
@@ -124,15 +155,19 @@ public struct LightGBMModel: ScoringModel {
             lines = lines.dropFirst()
             let block = Self.keyValues(takingFrom: &lines)
             roots.append(UInt32(nodes.count))
-            try Self.appendTree(block, index: roots.count - 1, featureCount: names.count, nodes: &nodes, categorySets: &sets, categoryWords: &words)
+            depths.append(try Self.appendTree(block, index: roots.count - 1, featureCount: names.count, nodes: &nodes,
+                                              categorySets: &sets, categoryWords: &words))
         }
         guard sawEnd else { throw ModelLoadError.malformed("no 'end of trees' line (truncated file)") }
         guard !roots.isEmpty else { throw ModelLoadError.malformed("the model has no trees") }
         if let sizes = header["tree_sizes"], sizes.split(separator: " ").count != roots.count {
             throw ModelLoadError.malformed("tree_sizes lists \(sizes.split(separator: " ").count) trees, the file has \(roots.count)")
         }
+        // The padding lane of a short last group: a leaf worth 0, never added.
+        let padding = UInt32(nodes.count)
+        nodes.append(Node.leaf(0, at: nodes.count, featureCount: names.count))
         self.nodes = nodes
-        self.roots = roots
+        self.groups = TreeGroup.make(roots: roots, depths: depths, padding: padding)
         self.treeCount = roots.count
         self.categorySets = sets
         self.categoryWords = words
@@ -149,8 +184,9 @@ public struct LightGBMModel: ScoringModel {
         return result
     }
 
+    /// Appends one tree's nodes and returns its depth.
     private static func appendTree(_ block: [String: String], index treeIndex: Int, featureCount: Int, nodes: inout [Node],
-                                   categorySets: inout [CategorySet], categoryWords: inout [UInt32]) throws(ModelLoadError) {
+                                   categorySets: inout [CategorySet], categoryWords: inout [UInt32]) throws(ModelLoadError) -> Int {
         func field(_ key: String) throws(ModelLoadError) -> String {
             guard let value = block[key] else { throw ModelLoadError.missingField("Tree=\(treeIndex) line '\(key)='") }
             return value
@@ -190,8 +226,8 @@ public struct LightGBMModel: ScoringModel {
             throw ModelLoadError.invalidTree(tree: treeIndex, reason: "has a non-finite leaf value")
         }
         guard leafCount > 1 else {
-            nodes.append(Node.leaf(leafValues[0]))
-            return
+            nodes.append(Node.leaf(leafValues[0], at: nodes.count, featureCount: featureCount))
+            return 0
         }
 
         let internalCount = leafCount - 1
@@ -232,43 +268,47 @@ public struct LightGBMModel: ScoringModel {
         var position = [Int](repeating: 0, count: order.count)
         for (newIndex, node) in order.enumerated() { position[node] = newIndex }
         let base = nodes.count
+        var depth = [Int](repeating: 0, count: order.count)
         for node in order {
             guard node < internalCount else {
-                nodes.append(Node.leaf(leafValues[node - internalCount]))
+                nodes.append(Node.leaf(leafValues[node - internalCount], at: nodes.count, featureCount: featureCount))
                 continue
             }
-            guard features[node] >= 0 && features[node] < featureCount && features[node] <= Int(Node.featureMask) else {
+            depth[shapeIndex(left[node])] = depth[node] + 1
+            depth[shapeIndex(right[node])] = depth[node] + 1
+            guard features[node] >= 0 && features[node] < featureCount else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) splits on feature \(features[node]), the model has \(featureCount)")
             }
             guard decisions[node] >= 0 && decisions[node] < 16 else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has decision_type \(decisions[node])")
             }
-            let decision = UInt32(decisions[node])
-            var meta = UInt32(features[node]) | ((decision >> 2) & 3) << Node.missingShift
-            if decision & UInt32(defaultLeftMask) != 0 { meta |= Node.defaultLeftFlag }
+            let decision = UInt8(decisions[node])
+            let missingType = (decision >> 2) & 3
+            var slot: UInt32
             var threshold = thresholds[node]
-            var payload = 0.0
-            if decision & UInt32(categoricalMask) != 0 {
+            if decision & categoricalMask != 0 {
                 let catIndex = thresholds[node]
                 guard catIndex >= 0, catIndex.rounded() == catIndex, Int(catIndex) < categoricalCount else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) names categorical split \(catIndex), the tree has \(categoricalCount)")
                 }
                 let start = catBoundaries[Int(catIndex)], end = catBoundaries[Int(catIndex) + 1]
-                meta |= Node.categoricalFlag
-                threshold = 0
-                payload = Double(categorySets.count)
+                slot = UInt32(featureCount * Int(DecisionColumn.raw.rawValue) + features[node]) | Node.categoricalFlag
+                threshold = Double(categorySets.count)
                 categorySets.append(CategorySet(offset: Int32(categoryWords.count), wordCount: Int32(end - start)))
                 categoryWords.append(contentsOf: catThreshold[start..<end].map { UInt32($0) })
             } else {
                 guard !threshold.isNaN else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has a NaN threshold")
                 }
-                guard (decision >> 2) & 3 <= UInt32(missingNaN) else {
+                guard missingType <= missingNaN else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has an unknown missing_type")
                 }
+                let column = DecisionColumn.forSplit(missingType: missingType, defaultLeft: decision & defaultLeftMask != 0)
+                slot = UInt32(featureCount * Int(column.rawValue) + features[node])
             }
-            nodes.append(Node(threshold: threshold, payload: payload, meta: meta, left: UInt32(base + position[shapeIndex(left[node])])))
+            nodes.append(Node(threshold: threshold, slot: slot, left: UInt32(base + position[shapeIndex(left[node])])))
         }
+        return depth.max() ?? 0
     }
 
     public func score(_ row: UnsafeBufferPointer<Double>) -> Double {
@@ -281,45 +321,41 @@ public struct LightGBMModel: ScoringModel {
 
     /// The sum of every tree's leaf, in double precision and tree order as LightGBM adds them.
     func raw(_ row: UnsafeBufferPointer<Double>) -> Double {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: row.count) { features in
-            // LightGBM's predictor stores a dense row sparsely, dropping every value within
-            // kZeroThreshold of zero, so such values reach the trees as exactly 0.
-            for i in 0..<row.count {
-                let value = row[i]
-                features[i] = abs(value) <= Self.zeroThreshold ? 0 : value
+        let columns = DecisionColumn.allCases.count
+        let width = row.count
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: columns * width + 1) { table in
+            for i in 0..<width {
+                // LightGBM's predictor stores a dense row sparsely, dropping every value within
+                // kZeroThreshold of zero, so such values reach the trees as exactly 0.
+                let x = abs(row[i]) <= Self.zeroThreshold ? 0 : row[i]
+                let zeroOrMissing = x.isNaN || x == 0
+                table[Int(DecisionColumn.raw.rawValue) * width + i] = x
+                table[Int(DecisionColumn.noneMissing.rawValue) * width + i] = x.isNaN ? 0 : x
+                table[Int(DecisionColumn.zeroGoesRight.rawValue) * width + i] = zeroOrMissing ? .nan : x
+                table[Int(DecisionColumn.zeroGoesLeft.rawValue) * width + i] = zeroOrMissing ? -.infinity : x
+                table[Int(DecisionColumn.nanGoesLeft.rawValue) * width + i] = x.isNaN ? -.infinity : x
             }
-            let input = UnsafeBufferPointer(features)
+            // What every leaf reads: below any value, so a leaf's step returns the leaf itself.
+            table[columns * width] = -.infinity
+            let values = UnsafeBufferPointer(table)
             return nodes.withUnsafeBufferPointer { nodes in
                 categorySets.withUnsafeBufferPointer { sets in
                     categoryWords.withUnsafeBufferPointer { words in
-                        /// LightGBM's NumericalDecision without a branch: NaN becomes 0 unless the
-                        /// node's missing type is NaN; a missing value (NaN for type NaN, 0 for type
-                        /// Zero) follows default_left; anything else goes left when `x <= threshold`.
                         @inline(__always)
                         func step(_ index: UInt32) -> UInt32 {
                             let node = nodes[Int(index)]
-                            let x = input[Int(node.meta & Node.featureMask)]
+                            let x = values[Int(node.slot & Node.slotMask)]
                             let goLeft: UInt32
-                            if node.meta & Node.categoricalFlag != 0 {
-                                goLeft = Self.categoryGoesLeft(x, set: sets[Int(node.payload)], words: words) ? 1 : 0
+                            if node.isCategorical {
+                                goLeft = Self.categoryGoesLeft(x, set: sets[Int(node.threshold)], words: words) ? 1 : 0
                             } else {
-                                let nan: UInt32 = x.isNaN ? 1 : 0
-                                let value = x.isNaN ? 0 : x
-                                let zero: UInt32 = value == 0 ? 1 : 0
-                                let missing = ((node.meta >> Node.missingShift) & 1 & zero) | ((node.meta >> (Node.missingShift + 1)) & 1 & nan)
-                                let lessOrEqual: UInt32 = value <= node.threshold ? 1 : 0
-                                goLeft = (missing & (node.meta >> 30) & 1) | ((missing ^ 1) & lessOrEqual)
+                                goLeft = x <= node.threshold ? 1 : 0
                             }
                             return node.left &+ 1 &- goLeft
                         }
                         var sum = 0.0
-                        // LightGBM's leaf-wise trees are deep and uneven (a 31-leaf tree may be 14
-                        // deep while most leaves sit near 7), so walking eight in lockstep waits on
-                        // the deepest; each tree is walked alone, still without a branch per split.
-                        for root in roots {
-                            var index = root
-                            while nodes[Int(index)].meta & Node.leafFlag == 0 { index = step(index) }
-                            sum += nodes[Int(index)].payload
+                        for group in groups {
+                            group.walk(step) { sum += nodes[Int($0)].threshold }
                         }
                         return sum
                     }

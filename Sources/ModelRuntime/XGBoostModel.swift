@@ -6,12 +6,13 @@ public struct XGBoostModel: ScoringModel {
     /// One node in 16 bytes, so that a 200-tree model's nodes fit in a core's L2 cache. Nodes are laid
     /// out breadth-first per tree, so a split's right child is always `left + 1`.
     ///
-    /// A leaf is built so that the branchless step leaves it where it is: its threshold is +inf and
-    /// it reads the always-zero sentinel feature, so `x < threshold` holds and it "goes left" to
-    /// itself.
+    /// A numeric split reads the row's value from the column of the row's decision table that
+    /// matches its `default_left` (see `DecisionColumn`), so every numeric step is one compare. A leaf
+    /// is built so that the branchless step leaves it where it is: its threshold is +inf and it reads
+    /// the table's always-zero last entry, so `x < threshold` holds and it "goes left" to itself.
     struct Node {
         var threshold: Float
-        /// Feature index in the low 24 bits, and the flags below.
+        /// Decision-table entry in the low 24 bits, and the flags below.
         var meta: UInt32
         /// Index of the left child (the right child follows it); a leaf's own index.
         var left: UInt32
@@ -21,14 +22,28 @@ public struct XGBoostModel: ScoringModel {
         static let leafFlag: UInt32 = 1 << 31
         static let defaultLeftFlag: UInt32 = 1 << 30
         static let categoricalFlag: UInt32 = 1 << 29
-        static let featureMask: UInt32 = (1 << 24) - 1
+        static let slotMask: UInt32 = (1 << 24) - 1
 
         var isLeaf: Bool { meta & Self.leafFlag != 0 }
         var isCategorical: Bool { meta & Self.categoricalFlag != 0 }
 
-        static func leaf(_ value: Float, at index: Int, sentinelFeature: Int) -> Node {
-            Node(threshold: .infinity, meta: leafFlag | UInt32(sentinelFeature), left: UInt32(index), payload: value)
+        static func leaf(_ value: Float, at index: Int, featureCount: Int) -> Node {
+            Node(threshold: .infinity, meta: leafFlag | UInt32(DecisionColumn.sentinelSlot(featureCount: featureCount)),
+                 left: UInt32(index), payload: value)
         }
+    }
+
+    /// The columns of a row's decision table: the row's values as 32-bit floats, once as they are
+    /// (a NaN fails every `x < split`, so it goes right) and once with NaN as -inf (below every split,
+    /// so it goes left), then one 0 that every leaf reads.
+    enum DecisionColumn: Int {
+        case missingGoesRight, missingGoesLeft
+
+        static func slot(feature: Int, defaultLeft: Bool, featureCount: Int) -> Int {
+            (defaultLeft ? missingGoesLeft : missingGoesRight).rawValue * featureCount + feature
+        }
+
+        static func sentinelSlot(featureCount: Int) -> Int { 2 * featureCount }
     }
 
     /// Where a categorical split's category bitset lies in `categoryWords`.
@@ -98,6 +113,9 @@ public struct XGBoostModel: ScoringModel {
         guard Set(featureNames).count == featureNames.count else {
             throw ModelLoadError.malformed("learner.feature_names repeats a name")
         }
+        guard DecisionColumn.sentinelSlot(featureCount: numFeature) <= Int(Node.slotMask) else {
+            throw ModelLoadError.unsupported("\(numFeature) features (at most \(Int(Node.slotMask) / 2))")
+        }
         self.featureNames = featureNames
 
         let model = try booster.member("model")
@@ -121,7 +139,7 @@ public struct XGBoostModel: ScoringModel {
             depths.append(try Self.appendTree(tree, index: treeIndex, featureCount: numFeature, to: &nodes, categorySets: &sets, categoryWords: &words))
         }
         let padding = nodes.count
-        nodes.append(Node.leaf(0, at: padding, sentinelFeature: numFeature))
+        nodes.append(Node.leaf(0, at: padding, featureCount: numFeature))
         self.nodes = nodes
         self.groups = TreeGroup.make(roots: roots, depths: depths, padding: UInt32(padding))
         self.treeCount = roots.count
@@ -204,15 +222,15 @@ public struct XGBoostModel: ScoringModel {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has a non-finite \(isLeaf ? "leaf value" : "split condition")")
             }
             if isLeaf {
-                nodes.append(Node.leaf(Float(conditions[node]), at: nodes.count, sentinelFeature: featureCount))
+                nodes.append(Node.leaf(Float(conditions[node]), at: nodes.count, featureCount: featureCount))
                 continue
             }
             depth[left[node]] = depth[node] + 1
             depth[right[node]] = depth[node] + 1
-            guard features[node] >= 0 && features[node] < featureCount && features[node] <= Int(Node.featureMask) else {
+            guard features[node] >= 0 && features[node] < featureCount else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) splits on feature \(features[node]), the model has \(featureCount)")
             }
-            var meta = UInt32(features[node])
+            var meta = UInt32(DecisionColumn.slot(feature: features[node], defaultLeft: defaultLeft[node] != 0, featureCount: featureCount))
             if defaultLeft[node] != 0 { meta |= Node.defaultLeftFlag }
             var threshold = Float(conditions[node])
             var payload: Float = 0
@@ -226,7 +244,8 @@ public struct XGBoostModel: ScoringModel {
                 let wordCount = (set.max() ?? 0) / 32 + 1
                 var bitset = [UInt32](repeating: 0, count: wordCount)
                 for category in set { bitset[category / 32] |= 1 << UInt32(category % 32) }
-                meta |= Node.categoricalFlag
+                // A categorical split reads the value itself and applies default_left on its own.
+                meta = UInt32(features[node]) | (meta & Node.defaultLeftFlag) | Node.categoricalFlag
                 threshold = 0
                 payload = Float(bitPattern: UInt32(categorySets.count))
                 categorySets.append(CategorySet(offset: Int32(categoryWords.count), wordCount: Int32(wordCount)))
@@ -263,12 +282,17 @@ public struct XGBoostModel: ScoringModel {
 
     /// The base margin plus every tree's leaf, in single precision as XGBoost adds them.
     func margin(_ row: UnsafeBufferPointer<Double>) -> Float {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: row.count + 1) { features in
+        let width = row.count
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: DecisionColumn.sentinelSlot(featureCount: width) + 1) { table in
             // XGBoost holds inputs as 32-bit floats; comparing in double would send values that
-            // round across a split to the other side. The extra slot is the leaves' sentinel.
-            for i in 0..<row.count { features[i] = Float(row[i]) }
-            features[row.count] = 0
-            let input = UnsafeBufferPointer(features)
+            // round across a split to the other side.
+            for i in 0..<width {
+                let x = Float(row[i])
+                table[DecisionColumn.missingGoesRight.rawValue * width + i] = x
+                table[DecisionColumn.missingGoesLeft.rawValue * width + i] = x.isNaN ? -.infinity : x
+            }
+            table[DecisionColumn.sentinelSlot(featureCount: width)] = 0
+            let input = UnsafeBufferPointer(table)
             return nodes.withUnsafeBufferPointer { nodes in
                 categorySets.withUnsafeBufferPointer { sets in
                     categoryWords.withUnsafeBufferPointer { words in
@@ -276,17 +300,13 @@ public struct XGBoostModel: ScoringModel {
                         @inline(__always)
                         func step(_ index: UInt32) -> UInt32 {
                             let node = nodes[Int(index)]
-                            let x = input[Int(node.meta & Node.featureMask)]
+                            let x = input[Int(node.meta & Node.slotMask)]
                             let goLeft: UInt32
                             if node.meta & Node.categoricalFlag != 0 {
                                 goLeft = x.isNaN ? (node.meta >> 30) & 1
                                     : (Self.categoryGoesLeft(x, set: sets[Int(node.payload.bitPattern)], words: words) ? 1 : 0)
                             } else {
-                                // x < split is false for NaN, so a missing value goes left only by
-                                // default_left.
-                                let less: UInt32 = x < node.threshold ? 1 : 0
-                                let missing: UInt32 = x.isNaN ? 1 : 0
-                                goLeft = less | (missing & (node.meta >> 30) & 1)
+                                goLeft = x < node.threshold ? 1 : 0
                             }
                             return node.left &+ 1 &- goLeft
                         }

@@ -3,6 +3,13 @@ extension Registry {
     static let passiveCheckpoint = "PRAGMA wal_checkpoint(PASSIVE)"
     static let truncateCheckpoint = "PRAGMA wal_checkpoint(TRUNCATE)"
 
+    /// What a checkpoint found: the WAL's length in frames (pages) and how many of them are now in
+    /// the database file.
+    public struct CheckpointResult: Sendable, Equatable {
+        public var walFrames: Int
+        public var checkpointedFrames: Int
+    }
+
     /// Stops this connection from checkpointing the WAL when it commits. The audit writer does this
     /// so that a checkpoint's fsync never stalls a group commit; `checkpoint(truncate:)` from another
     /// connection does the work in the background instead.
@@ -14,8 +21,15 @@ extension Registry {
     /// never blocks them; TRUNCATE (at shutdown) also empties the WAL file.
     /// "PASSIVE: Checkpoint as many frames as possible without waiting for any database readers or
     /// writers to finish" (https://sqlite.org/pragma.html#pragma_wal_checkpoint).
-    public func checkpoint(truncate: Bool = false) throws {
-        do { try db.execute(truncate ? Self.truncateCheckpoint : Self.passiveCheckpoint) } catch {
+    @discardableResult
+    public func checkpoint(truncate: Bool = false) throws -> CheckpointResult {
+        do {
+            // The pragma answers one row: busy flag, frames in the WAL, frames checkpointed.
+            let rows = try db.prepare(truncate ? Self.truncateCheckpoint : Self.passiveCheckpoint).rows { row in
+                CheckpointResult(walFrames: row.int(1), checkpointedFrames: row.int(2))
+            }
+            return rows.first ?? CheckpointResult(walFrames: 0, checkpointedFrames: 0)
+        } catch {
             throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
         }
     }

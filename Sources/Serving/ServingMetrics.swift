@@ -19,6 +19,8 @@ public final class ServingMetrics: Sendable {
     let auditAsyncResponses: Metrics.Counter
     let auditCommitRows: Metrics.Recorder
     let auditCommitDuration: Metrics.Timer
+    /// Times the checkpointer held the writer so that the WAL could start over.
+    let auditWALRestarts: Metrics.Counter
 
     private struct RequestKey: Hashable { let route: String; let status: Int }
     private struct PredictionKey: Hashable { let model: String; let version: String; let decision: String }
@@ -59,8 +61,9 @@ public final class ServingMetrics: Sendable {
         auditAsyncResponses = Metrics.Counter(label: "sentinel_audit_async_responses_total", factory: factory)
         auditCommitRows = Metrics.Recorder(label: "sentinel_audit_commit_rows", factory: factory)
         auditCommitDuration = Metrics.Timer(label: "sentinel_audit_commit_duration_seconds", factory: factory)
+        auditWALRestarts = Metrics.Counter(label: "sentinel_audit_wal_restarts_total", factory: factory)
         auditQueueDepth.record(0)
-        for counter in [auditRowsWritten, auditRowsRefused, auditRowsFailed, auditRowsPruned, auditAsyncResponses] {
+        for counter in [auditRowsWritten, auditRowsRefused, auditRowsFailed, auditRowsPruned, auditAsyncResponses, auditWALRestarts] {
             counter.increment(by: 0)
         }
         for status in Self.predictStatuses {

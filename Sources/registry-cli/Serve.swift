@@ -41,6 +41,9 @@ extension RegistryCLI {
         @Option(help: ArgumentHelp("Rows waiting for the audit writer before predictions are refused with 503.", valueName: "rows"))
         var auditQueueCapacity: Int = 20_000
 
+        @Option(help: ArgumentHelp("WAL length, in pages, past which the audit writer finishes a checkpoint so that the WAL file starts over (bounds the WAL under sustained load).", valueName: "pages"))
+        var auditWALRestartPages: Int = 1_024
+
         @Option(help: ArgumentHelp("Delete audit rows older than this many days, in the background (default: $AUDIT_RETENTION_DAYS, else keep all).", valueName: "days"))
         var auditRetentionDays: Int?
 
@@ -87,6 +90,8 @@ extension RegistryCLI {
             }
             guard auditQueueCapacity >= 1 else { throw ServeError("--audit-queue-capacity must be at least 1") }
             configuration.audit.queueCapacity = auditQueueCapacity
+            guard auditWALRestartPages >= 1 else { throw ServeError("--audit-wal-restart-pages must be at least 1") }
+            configuration.audit.walRestartFrames = auditWALRestartPages
             if let days = auditRetentionDays ?? environment["AUDIT_RETENTION_DAYS"].flatMap(Int.init) {
                 guard days >= 1 else { throw ServeError("audit retention must be at least 1 day") }
                 configuration.audit.retentionDays = days

@@ -80,6 +80,40 @@ struct ServiceUnderLoadTests {
         #expect(((try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? "").contains("audit writer drained and stopped"))
     }
 
+    /// A checkpoint beside a busy writer never copies every frame, so without the writer's catch-up
+    /// the WAL would hold every frame written since the load began.
+    @Test func walStartsOverUnderSustainedLoadInsteadOfGrowing() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-xgboost")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        // A small bound (256 KiB), so that a test-sized load crosses it many times.
+        try await h.start(["--audit-wal-restart-pages", "64"])
+        let bodies = try GoldenRequests("fraud-xgboost").bodies
+        let walPath = h.dbPath + "-wal"
+        func walBytes() -> Int { ((try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? Int) ?? 0 }
+        func recorded() throws -> Int { Int(try h.sqlite("SELECT count(*) FROM predictions")) ?? 0 }
+
+        async let outcomes = Self.load(h, bodies: bodies, concurrency: 16, count: 6_000, seconds: 60, tag: "wal")
+        try await Self.waitUntilRecorded(h, rows: 1_500)
+        let (earlyRows, earlyWAL) = (try recorded(), walBytes())
+        let results = await outcomes
+        let (lateRows, lateWAL) = (try recorded(), walBytes())
+        let answered = results.filter { $0.status == 200 }.count
+        #expect(answered == results.count, "\(results.count - answered) requests failed")
+        #expect(lateRows - earlyRows >= 3_500, "only \(lateRows - earlyRows) rows after the first sample")
+        // Every row puts at least its own bytes (~1 KB: features, ids, index entries) into the WAL;
+        // the file may only grow by what one cycle between restarts writes.
+        #expect(lateWAL - earlyWAL < 6 << 20, "WAL grew from \(earlyWAL) to \(lateWAL) bytes over \(lateRows - earlyRows) rows")
+        let metrics = try await h.get("/metrics").body
+        let restarts = metrics.split(separator: "\n").first { $0.hasPrefix("sentinel_audit_wal_restarts_total ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(restarts >= 2, "sentinel_audit_wal_restarts_total is \(restarts)")
+        #expect(try await h.stop() == 0)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(answered)")
+        #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
+    }
+
     @Test func hotReloadUnderLoadSwitchesWithinASecondAndNeverServesABrokenVersion() async throws {
         let h = try ServiceHarness()
         #expect(try h.cli(["init"]).status == 0)

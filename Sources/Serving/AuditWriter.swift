@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import ModelRuntime
+import NIOCore
+import NIOPosix
 import Registry
 import ServiceLifecycle
 
@@ -45,6 +47,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private struct Pending {
         let drafts: [AuditDraft]
         let continuation: CheckedContinuation<Void, Error>?
+        /// The event loop the request was running on, where its continuation is resumed.
+        let eventLoop: (any EventLoop)?
     }
 
     // Everything below `condition` is guarded by it.
@@ -84,15 +88,20 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// failed; without, returns once they are queued. Throws `.queueFull` when the writer is behind.
     public func submit(_ drafts: [AuditDraft], wait: Bool) async throws {
         if wait {
+            // Resumed on the event loop the request runs on (its connection's): resumed from the
+            // writer's thread, the request would continue on any loop and write its response
+            // through a hop back to its own.
+            let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                if let error = enqueue(drafts, continuation: continuation) { continuation.resume(throwing: error) }
+                if let error = enqueue(drafts, continuation: continuation, eventLoop: eventLoop) { continuation.resume(throwing: error) }
             }
-        } else if let error = enqueue(drafts, continuation: nil) {
+        } else if let error = enqueue(drafts, continuation: nil, eventLoop: nil) {
             throw error
         }
     }
 
-    private func enqueue(_ drafts: [AuditDraft], continuation: CheckedContinuation<Void, Error>?) -> AuditError? {
+    private func enqueue(_ drafts: [AuditDraft], continuation: CheckedContinuation<Void, Error>?,
+                         eventLoop: (any EventLoop)?) -> AuditError? {
         condition.lock()
         defer { condition.unlock() }
         if closed { return .closed }
@@ -100,7 +109,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
             metrics.auditRowsRefused.increment(by: Int64(drafts.count))
             return .queueFull(capacity: settings.queueCapacity)
         }
-        queue.append(Pending(drafts: drafts, continuation: continuation))
+        queue.append(Pending(drafts: drafts, continuation: continuation, eventLoop: eventLoop))
         queuedRows += drafts.count
         metrics.auditQueueDepth.record(queuedRows)
         condition.signal()
@@ -265,11 +274,28 @@ public final class AuditWriter: Service, @unchecked Sendable {
             metrics.auditRowsWritten.increment(by: Int64(rows))
             metrics.auditCommitRows.record(rows)
             metrics.auditCommitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
-            for pending in batch { pending.continuation?.resume() }
+            Self.resume(batch, with: .success(()))
         } catch {
             metrics.auditRowsFailed.increment(by: Int64(rows))
             logger.error("audit commit failed", metadata: ["audit.rows": "\(rows)", "error": "\(error)"])
-            for pending in batch { pending.continuation?.resume(throwing: AuditError.writeFailed("\(error)")) }
+            Self.resume(batch, with: .failure(AuditError.writeFailed("\(error)")))
+        }
+    }
+
+    /// Resumes the waiting requests, each on its own event loop: one task per loop per commit,
+    /// rather than one wake-up per request.
+    private static func resume(_ batch: [Pending], with result: Result<Void, Error>) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, continuations: [CheckedContinuation<Void, Error>])] = [:]
+        for pending in batch {
+            guard let continuation = pending.continuation else { continue }
+            guard let loop = pending.eventLoop else {
+                continuation.resume(with: result)
+                continue
+            }
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].continuations.append(continuation)
+        }
+        for (loop, continuations) in byLoop.values {
+            loop.execute { for continuation in continuations { continuation.resume(with: result) } }
         }
     }
 

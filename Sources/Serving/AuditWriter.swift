@@ -138,8 +138,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// than `AuditSettings.walRestartFrames`, a second round copies what the first could not, and then
     /// the writer itself checkpoints the last few frames between two of its commits
     /// (`catchUpCheckpoint`); its next transaction reuses the WAL from the start. The catch-up's two
-    /// fdatasyncs hold the writer for about 10 ms here; a longer WAL costs more (50 ms at 64 MiB,
-    /// where the WAL keeps growing into new blocks), so the bound is small.
+    /// fdatasyncs hold the writer for about 10 ms here; with a longer WAL it took longer (40-70 ms at
+    /// 64 MiB), so the bound is small.
     private func checkpointLoop() {
         while true {
             condition.lock()

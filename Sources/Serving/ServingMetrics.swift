@@ -19,7 +19,7 @@ public final class ServingMetrics: Sendable {
     let auditAsyncResponses: Metrics.Counter
     let auditCommitRows: Metrics.Recorder
     let auditCommitDuration: Metrics.Timer
-    /// Times the checkpointer held the writer so that the WAL could start over.
+    /// Catch-up checkpoints the writer ran so that the WAL could start over.
     let auditWALRestarts: Metrics.Counter
 
     private struct RequestKey: Hashable { let route: String; let status: Int }

@@ -149,34 +149,56 @@ public struct JSONParser {
         let start = index
         if peek() == UInt8(ascii: "-") { index += 1 }
         guard let first = peek(), isDigit(first) else { throw error("expected a value") }
-        var integerDigits = 0
-        var integer: UInt64 = 0
+        // The digits, integer and fraction, as one integer (significand) while they fit in 15
+        // significant digits, and the power of ten that scales it.
+        var significand: UInt64 = 0
+        var significantDigits = 0
+        var scale = 0
         if first == UInt8(ascii: "0") {
             index += 1
         } else {
             while let byte = peek(), isDigit(byte) {
-                if integerDigits < 18 { integer = integer * 10 + UInt64(byte - 48) }
-                integerDigits += 1
+                if significantDigits < 16 { significand = significand * 10 + UInt64(byte - 48) } else { scale += 1 }
+                significantDigits += 1
                 index += 1
             }
         }
-        var plainInteger = true
         if peek() == UInt8(ascii: ".") {
-            plainInteger = false
             index += 1
             guard let byte = peek(), isDigit(byte) else { throw error("expected a digit after '.'") }
-            while let byte = peek(), isDigit(byte) { index += 1 }
+            while let byte = peek(), isDigit(byte) {
+                if significantDigits < 16 {
+                    significand = significand * 10 + UInt64(byte - 48)
+                    scale -= 1
+                    if significand > 0 { significantDigits += 1 }
+                } else {
+                    significantDigits += 1
+                }
+                index += 1
+            }
         }
+        var exponentOverflow = false
         if let byte = peek(), byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-            plainInteger = false
             index += 1
-            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { index += 1 }
+            var negative = false
+            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                negative = sign == UInt8(ascii: "-")
+                index += 1
+            }
             guard let digit = peek(), isDigit(digit) else { throw error("expected a digit in the exponent") }
-            while let byte = peek(), isDigit(byte) { index += 1 }
+            var exponent = 0
+            while let byte = peek(), isDigit(byte) {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(byte - 48) } else { exponentOverflow = true }
+                index += 1
+            }
+            scale += negative ? -exponent : exponent
         }
-        // Integers of up to 15 digits are exact in a double: no need for strtod.
-        if plainInteger && integerDigits <= 15 {
-            let value = Double(integer)
+        // Clinger's fast path: a significand of at most 15 digits and a power of ten up to 22 are
+        // both exact doubles, so one multiplication or division, correctly rounded, gives the
+        // correctly rounded value, exactly what strtod returns. Everything else goes to strtod.
+        if significantDigits <= 15 && !exponentOverflow && scale >= -22 && scale <= 22 {
+            let magnitude = Double(significand)
+            let value = scale < 0 ? magnitude / Self.powersOfTen[-scale] : magnitude * Self.powersOfTen[scale]
             return bytes[start] == UInt8(ascii: "-") ? -value : value
         }
         let length = index - start
@@ -185,6 +207,36 @@ public struct JSONParser {
             buffer[length] = 0
             return strtod(buffer.baseAddress!, nil)
         }
+    }
+
+    /// Reads a string without escapes and answers where its bytes lie, after the opening quote and
+    /// before the closing one, making no String. A string with an escape is left unread (answer
+    /// nil) for `parseString` to decode.
+    public mutating func parsePlainString() throws(JSONParseError) -> Range<Int>? {
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a string") }
+        var end = index + 1
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") {
+                defer { index = end + 1 }
+                return (index + 1)..<end
+            }
+            if byte == UInt8(ascii: "\\") { return nil }
+            guard byte >= 0x20 else {
+                index = end
+                throw error("control character in a string")
+            }
+            end += 1
+        }
+        index = end
+        throw error("unterminated string")
+    }
+
+    /// 1e0 ... 1e22, every one exact in a double.
+    static let powersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
     }
 
     /// Reads a JSON string (the opening quote must be next).

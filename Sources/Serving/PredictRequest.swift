@@ -129,15 +129,12 @@ public struct PredictRequestParser {
         if parser.consume(UInt8(ascii: "}")) { return result }
         repeat {
             parser.skipWhitespace()
-            let start = parser.offset + 1
             // Most names have no escapes: keep their byte range; decode only the rest.
             let name: Name
-            let decoded = try parser.parseString()
-            let end = parser.offset - 1
-            if end - start == decoded.utf8.count, !bytes[start..<end].contains(UInt8(ascii: "\\")) {
-                name = .raw(start..<end)
+            if let range = try parser.parsePlainString() {
+                name = .raw(range)
             } else {
-                name = .decoded(decoded)
+                name = .decoded(try parser.parseString())
             }
             try parser.expect(UInt8(ascii: ":"), "':' after a feature name")
             parser.skipWhitespace()
@@ -150,7 +147,7 @@ public struct PredictRequestParser {
                 value = try parser.parseNumber()
             default:
                 try parser.skipValue()
-                throw APIError.features(.notNumeric(decoded))
+                throw APIError.features(.notNumeric(nameText(name, UnsafeRawBufferPointer(bytes))))
             }
             result.append(Member(name: name, value: value))
         } while parser.consume(UInt8(ascii: ","))

@@ -17,6 +17,37 @@ struct JSONParserTests {
         }
     }
 
+    /// The fast path (a significand of up to 15 digits scaled by up to 1e22) and strtod must agree
+    /// bit for bit on every side of its bounds: 14 to 17 digits, scales around ±22, leading zeros,
+    /// exponents, signs. Seeded, so a failure replays.
+    @Test func randomDecimalsReadExactlyAsStrtodReadsThem() throws {
+        var state: UInt64 = 0x5EED_2026
+        func next(_ bound: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        for _ in 0..<20_000 {
+            var text = next(4) == 0 ? "-" : ""
+            let integerDigits = next(4) == 0 ? 1 : 1 + next(17)
+            for position in 0..<integerDigits {
+                text += position == 0 && integerDigits > 1 ? String(1 + next(9)) : String(next(10))
+            }
+            if next(3) > 0 {
+                text += "."
+                if next(4) == 0 { text += String(repeating: "0", count: next(25)) }
+                for _ in 0..<(1 + next(17)) { text += String(next(10)) }
+            }
+            if next(3) == 0 { text += ["e", "E"][next(2)] + ["", "+", "-"][next(3)] + String(next(30)) }
+            let parsed = try #require(Self.parse("[\(text)]"), "\(text) did not parse")
+            let expected = strtod(text, nil)
+            guard case .array(let values) = parsed, case .number(let value) = values[0] else {
+                Issue.record("\(text) did not read as a number")
+                continue
+            }
+            #expect(value.bitPattern == expected.bitPattern, "\(text): read \(value), strtod \(expected)")
+        }
+    }
+
     @Test func structuresStringsAndEscapes() throws {
         let parsed = Self.parse(#" { "a" : [1, true, false, null, "x\"y\\z\/\n\u00e9\ud83d\ude00"], "b": {} , "c": [] } "#)
         #expect(parsed == .object([

@@ -80,6 +80,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 /// Small helpers for writing JSON text by hand on the hot path.
 enum JSONText {
     static func quoted(_ string: String) -> String {
+        // Request ids and names rarely need escaping: check the bytes once and copy.
+        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + string + "\""
+        }
         var out = "\""
         out.reserveCapacity(string.utf8.count + 2)
         for scalar in string.unicodeScalars {

@@ -13,6 +13,9 @@ public struct LoadedVersion: Sendable {
     public let featureJSON: FeatureJSON
     /// The largest difference from the golden scores seen at load (nil without golden rows).
     public let goldenMaxError: Double?
+    /// The members every `/predict` answer of this version carries, made once:
+    /// `"model":"fraud","version":"v3","threshold":0.06`.
+    let answerFields: String
 
     /// Loads `loadable` and self-tests it. Throws `LoadError` naming the version and the problem.
     public init(_ loadable: LoadableVersion) throws(LoadError) {
@@ -44,6 +47,7 @@ public struct LoadedVersion: Sendable {
         self.index = FeatureIndex(featureNames: model.featureNames)
         self.featureJSON = FeatureJSON(names: model.featureNames)
         self.goldenMaxError = goldenMaxError
+        self.answerFields = "\"model\":\(JSONText.quoted(version.model)),\"version\":\"\(version.label)\",\"threshold\":\(JSONText.number(version.threshold))"
     }
 
     public func decision(for score: Double) -> Decision {

@@ -53,21 +53,31 @@ struct PredictController: Sendable {
         for draft in drafts {
             metrics.prediction(model: version.model, version: label, decision: draft.decision.rawValue, score: draft.score)
         }
-        var text = "{\"request_id\":\(JSONText.quoted(requestID)),\"model\":\(JSONText.quoted(version.model)),\"version\":\"\(label)\",\"threshold\":\(JSONText.number(version.threshold)),"
+        var answer = ByteBuffer()
+        answer.reserveCapacity(parsed.isBatch ? 160 + 48 * drafts.count : 224)
+        answer.writeString("{\"request_id\":")
+        answer.writeString(JSONText.quoted(requestID))
+        answer.writeString(",")
+        answer.writeString(loaded.answerFields)
         if parsed.isBatch {
-            text += "\"predictions\":["
+            answer.writeString(",\"predictions\":[")
             for (index, draft) in drafts.enumerated() {
-                if index > 0 { text += "," }
-                text += "{\"score\":\(JSONText.number(draft.score)),\"decision\":\"\(draft.decision.rawValue)\"}"
+                answer.writeString(index > 0 ? ",{\"score\":" : "{\"score\":")
+                answer.writeString(JSONText.number(draft.score))
+                answer.writeString(",\"decision\":\"\(draft.decision.rawValue)\"}")
             }
-            text += "],"
+            answer.writeString("],")
         } else {
-            text += "\"score\":\(JSONText.number(drafts[0].score)),\"decision\":\"\(drafts[0].decision.rawValue)\","
+            answer.writeString(",\"score\":")
+            answer.writeString(JSONText.number(drafts[0].score))
+            answer.writeString(",\"decision\":\"\(drafts[0].decision.rawValue)\",")
         }
-        text += "\"latency_us\":\(latency)}"
+        answer.writeString("\"latency_us\":")
+        answer.writeString(String(latency))
+        answer.writeString("}")
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
     }
 
     /// `application/json` in any letter case, with or without parameters such as `; charset=utf-8`.

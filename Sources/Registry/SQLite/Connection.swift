@@ -166,23 +166,32 @@ public final class Connection {
         /// Takes the write lock at BEGIN, so a writer waits (up to the busy timeout) at the start
         /// instead of failing half-way with SQLITE_BUSY when it first writes.
         case immediate = "IMMEDIATE"
+
+        var begin: String {
+            switch self {
+            case .deferred: return "BEGIN DEFERRED"
+            case .immediate: return "BEGIN IMMEDIATE"
+            }
+        }
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws and rethrows
     /// that first error (a failure of the rollback itself is not allowed to hide it).
     public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
-        try execute("BEGIN \(kind.rawValue)")
+        // Prepared once per connection: the audit writer opens a transaction a thousand times a
+        // second, and parsing these three statements each time showed in its profile.
+        try run(kind.begin)
         let result: T
         do {
             result = try body()
         } catch {
-            try? execute("ROLLBACK")
+            try? run("ROLLBACK")
             throw error
         }
         do {
-            try execute("COMMIT")
+            try run("COMMIT")
         } catch {
-            try? execute("ROLLBACK")
+            try? run("ROLLBACK")
             throw error
         }
         return result

@@ -335,7 +335,7 @@ public struct LightGBMModel: ScoringModel {
                 table[Int(DecisionColumn.zeroGoesLeft.rawValue) * width + i] = zeroOrMissing ? -.infinity : x
                 table[Int(DecisionColumn.nanGoesLeft.rawValue) * width + i] = x.isNaN ? -.infinity : x
             }
-            // What every leaf reads: below any value, so a leaf's step returns the leaf itself.
+            // What every leaf reads: -inf <= any leaf value, so a leaf's step returns the leaf itself.
             table[columns * width] = -.infinity
             let values = UnsafeBufferPointer(table)
             return nodes.withUnsafeBufferPointer { nodes in

@@ -25,7 +25,7 @@ extension Registry {
     public func checkpoint(truncate: Bool = false) throws -> CheckpointResult {
         do {
             // The pragma answers one row: busy flag, frames in the WAL, frames checkpointed.
-            let rows = try db.prepare(truncate ? Self.truncateCheckpoint : Self.passiveCheckpoint).rows { row in
+            let rows = try db.cached(truncate ? Self.truncateCheckpoint : Self.passiveCheckpoint).rows { row in
                 CheckpointResult(walFrames: row.int(1), checkpointedFrames: row.int(2))
             }
             return rows.first ?? CheckpointResult(walFrames: 0, checkpointedFrames: 0)

@@ -27,16 +27,6 @@ public struct StatusReport: Sendable {
     /// How long the registry reads took (the audit summary most of it).
     public let readDuration: Duration
 
-    public init(generatedAt: String, models: [ModelStatus], history: [Promotion], audit: AuditSummary,
-                live: LiveCounters, readDuration: Duration) {
-        self.generatedAt = generatedAt
-        self.models = models
-        self.history = history
-        self.audit = audit
-        self.live = live
-        self.readDuration = readDuration
-    }
-
     /// Reads the registry's part from `registry` and joins this process's part to it. Blocks on
     /// SQLite: call it off the event loops.
     public static func read(from registry: Registry, window: AuditWindow, serving: ActiveModels.Snapshot,

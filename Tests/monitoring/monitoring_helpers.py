@@ -9,6 +9,10 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,6 +30,48 @@ PROVISIONING = MONITORING / "grafana" / "provisioning"
 # Beside the repository (`../shared/schemas`), or where $SHARED_SCHEMAS says.
 SCHEMAS = Path(os.environ.get("SHARED_SCHEMAS", REPO.parent / "shared" / "schemas"))
 REGISTRY_CLI = REPO / ".build" / "debug" / "registry-cli"
+
+
+# Loopback requests must not go through a proxy the environment may name.
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http(method, url, body=None, content_type="application/json", timeout=10):
+    """(status, body bytes); status 0 when the server did not answer."""
+    headers = {"Content-Type": content_type} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with NO_PROXY.open(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:  # refused, reset or timed out (URLError is one)
+        return 0, b""
+
+
+def wait_for(what, check, timeout, logs=(), interval=0.1):
+    """Polls `check` until it returns something true, and returns it; fails with the tails of
+    `logs` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    tails = "".join(f"\n--- {path.name} ---\n" + path.read_text(errors="replace")[-3000:] for path in logs if path.exists())
+    pytest.fail(f"timed out after {timeout} s waiting for {what}{tails}")
+
+
+def stop(process, timeout=10):
+    """Stops a process this test started (SIGTERM, then SIGKILL after `timeout` seconds)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def tool(name: str) -> str:

@@ -22,9 +22,7 @@ import re
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,11 +35,14 @@ from monitoring_helpers import (
     REGISTRY_CLI,
     REPO,
     free_port,
+    http,
     kubernetes_config_on_file_sd,
     load_dashboard,
     rules_of,
     to_bool_comparisons,
+    stop,
     tool,
+    wait_for,
 )
 
 NAMESPACE, POD = "sentinel-test", "sentinel-0"
@@ -69,32 +70,6 @@ K8S_METRIC = re.compile(r"\b(container_[a-z_]+|kube_[a-z_]+)\b")
 GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__interval_ms": "15000", "__range_s": "3600"}
 
 DEADLINE_SECONDS = 30
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def http(method, url, body=None, content_type="application/json", timeout=10):
-    headers = {"Content-Type": content_type} if body is not None else {}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with NO_PROXY.open(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:  # refused, reset or timed out (URLError is one)
-        return 0, b""
-
-
-def wait_for(what, check, timeout, logs=()):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    tails = "".join(f"\n--- {path.name} ---\n" + path.read_text(errors="replace")[-3000:] for path in logs if path.exists())
-    pytest.fail(f"timed out after {timeout} s waiting for {what}{tails}")
-
-
 @dataclass
 class Live:
     sentinel: str
@@ -327,12 +302,7 @@ def live(tmp_path_factory):
         if live is not None:
             live.stop_traffic()
         for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
 
 
 def grafana_regex_escape(value):

@@ -35,15 +35,13 @@ import sqlite3
 import struct
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from monitoring_helpers import REGISTRY_CLI, REPO
+from monitoring_helpers import REGISTRY_CLI, REPO, http, stop, wait_for
 
 GOLDEN = REPO / "models" / "fraud-xgboost" / "golden.jsonl"
 SCREENSHOT_DIR = (REPO / "docs") if os.environ.get("UPDATE_SCREENSHOTS") == "1" else \
@@ -54,25 +52,11 @@ VIEWPORTS = {  # width, height, device scale factor, mobile
     "phone": (390, 844, 2, True),
 }
 SCREENSHOT_LIMIT_BYTES = 600 * 1024
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def chromium_binary() -> str:
     path = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
     if path is None:
         pytest.fail("chromium is not installed: apt-get install -y --no-install-recommends chromium")
     return path
-
-
-def http(method, url, body=None, timeout=10):
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"} if body else {})
-    try:
-        with NO_PROXY.open(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
 
 
 def stored_time(moment: datetime) -> str:
@@ -294,17 +278,6 @@ class Service:
     process: subprocess.Popen
 
 
-def wait_for(what, check, timeout, log=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    pytest.fail(f"timed out after {timeout} s waiting for {what}\n{tail}")
-
-
 def serving(url, version):
     status, body = http("GET", f"{url}/readyz")
     return status == 200 and json.loads(body)["serving"].get("fraud") == version
@@ -350,22 +323,16 @@ def service(tmp_path_factory):
             assert process.poll() is None, log.read_text()
             return None
 
-        url = wait_for("the service to listen", listening, 30, log)
-        wait_for("v2 to serve", lambda: serving(url, "v2"), 20, log)
+        url = wait_for("the service to listen", listening, 30, (log,))
+        wait_for("v2 to serve", lambda: serving(url, "v2"), 20, (log,))
         golden = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
         send_load(url, golden[:40], "v2")
         cli("promote", "v3", "--reason", "better recall at the same precision")
-        wait_for("v3 to serve", lambda: serving(url, "v3"), 20, log)
+        wait_for("v3 to serve", lambda: serving(url, "v3"), 20, (log,))
         send_load(url, golden[40:100], "v3")
         yield Service(url=url, db=str(db), process=process)
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop(process, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -49,10 +49,7 @@ struct PredictController: Sendable {
         }
         if configuration.audit.mode == .async { metrics.auditAsyncResponses.increment(by: Int64(drafts.count)) }
 
-        let label = version.label.description
-        for draft in drafts {
-            metrics.prediction(model: version.model, version: label, decision: draft.decision.rawValue, score: draft.score)
-        }
+        metrics.predictions(drafts, model: version.model, version: version.label.description)
         var answer = ByteBuffer()
         answer.reserveCapacity(parsed.isBatch ? 160 + 48 * drafts.count : 224)
         answer.writeString("{\"request_id\":")

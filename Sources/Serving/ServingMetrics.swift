@@ -112,11 +112,17 @@ public final class ServingMetrics: Sendable {
         }.record(duration: duration)
     }
 
-    func prediction(model: String, version: String, decision: String, score: Double) {
-        predictionCounter(model: model, version: version, decision: decision).increment()
-        kept(scoreRecorders, model) {
+    /// Counts one request's predictions by decision and records their scores: each counter and the
+    /// recorder looked up once per request, not once per row of a batch.
+    func predictions(_ drafts: [AuditDraft], model: String, version: String) {
+        let flagged = drafts.count { $0.decision == .fraud }
+        for (decision, count) in [(Decision.fraud, flagged), (.legit, drafts.count - flagged)] where count > 0 {
+            predictionCounter(model: model, version: version, decision: decision.rawValue).increment(by: Int64(count))
+        }
+        let scores = kept(scoreRecorders, model) {
             Metrics.Recorder(label: "sentinel_prediction_score", dimensions: [("model", model)], factory: factory)
-        }.record(score)
+        }
+        for draft in drafts { scores.record(draft.score) }
     }
 
     /// Marks `version` as the one serving `model` (an info-style gauge: 1 for the active version, 0

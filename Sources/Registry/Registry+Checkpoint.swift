@@ -33,4 +33,12 @@ extension Registry {
             throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
         }
     }
+
+    /// Flushes the database file: what a checkpoint copied is then on disk. A PASSIVE checkpoint
+    /// that does not reach the end of a growing WAL copies pages without syncing them (SQLite syncs
+    /// the database only when a checkpoint completes), so they would all wait for the one
+    /// checkpoint that completes, and its fsync would grow with the WAL.
+    public func syncDatabaseFile() throws {
+        do { try db.syncDatabaseFile() } catch { throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds) }
+    }
 }

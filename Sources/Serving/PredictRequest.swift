@@ -157,24 +157,30 @@ public struct PredictRequestParser {
 
     /// Places members into the model's row, strictly: every feature present once, no other.
     private static func row(_ members: [Member], model: LoadedVersion, bytes: UnsafeBufferPointer<UInt8>, instance: Int?) throws(APIError) -> [Double] {
-        let width = model.model.featureNames.count
+        let index = model.index
+        let width = index.count
+        let acceptsMissingValues = model.model.acceptsMissingValues
         var row = [Double](repeating: .nan, count: width)
         var seen = [Bool](repeating: false, count: width)
         let base = UnsafeRawBufferPointer(bytes)
+        var expected = 0
         for member in members {
             let position: Int?
             switch member.name {
-            case .raw(let range): position = model.index.position(of: UnsafeRawBufferPointer(rebasing: base[range]))
-            case .decoded(let name): position = model.index.position(of: name)
+            case .raw(let range): position = index.position(of: UnsafeRawBufferPointer(rebasing: base[range]), expected: expected)
+            case .decoded(let name): position = index.position(of: name, expected: expected)
             }
             guard let position else { throw prefixed(.unknown(nameText(member.name, base)), instance) }
-            let name = model.model.featureNames[position]
-            guard !seen[position] else { throw APIError(.invalidFeatures, "\(where_(instance)): feature '\(name)' is given twice", feature: name) }
+            expected = position + 1
+            guard !seen[position] else {
+                let name = model.model.featureNames[position]
+                throw APIError(.invalidFeatures, "\(where_(instance)): feature '\(name)' is given twice", feature: name)
+            }
             seen[position] = true
             if member.value.isNaN {
-                guard model.model.acceptsMissingValues else { throw prefixed(.nullNotAccepted(name), instance) }
+                guard acceptsMissingValues else { throw prefixed(.nullNotAccepted(model.model.featureNames[position]), instance) }
             } else {
-                guard member.value.isFinite else { throw prefixed(.notNumeric(name), instance) }
+                guard member.value.isFinite else { throw prefixed(.notNumeric(model.model.featureNames[position]), instance) }
                 row[position] = member.value
             }
         }

@@ -46,8 +46,8 @@ public struct AuditSettings: Sendable {
     /// Most rows committed in one transaction.
     public var maxRowsPerTransaction: Int = 2_000
     /// WAL length, in pages, past which the writer finishes a checkpoint so that the WAL starts
-    /// over (see `AuditWriter.checkpointLoop`): 1,024 pages, 4 MiB.
-    public var walRestartFrames: Int = 1_024
+    /// over (see `AuditWriter.checkpointLoop`): 4,096 pages, 16 MiB.
+    public var walRestartFrames: Int = 4_096
     /// Rows older than this are pruned in the background; nil keeps everything.
     public var retentionDays: Int?
 

@@ -42,7 +42,7 @@ extension RegistryCLI {
         var auditQueueCapacity: Int = 20_000
 
         @Option(help: ArgumentHelp("WAL length, in pages, past which the audit writer finishes a checkpoint so that the WAL file starts over (bounds the WAL under sustained load).", valueName: "pages"))
-        var auditWALRestartPages: Int = 1_024
+        var auditWALRestartPages: Int = 4_096
 
         @Option(help: ArgumentHelp("Delete audit rows older than this many days, in the background (default: $AUDIT_RETENTION_DAYS, else keep all).", valueName: "days"))
         var auditRetentionDays: Int?

@@ -31,6 +31,21 @@ struct ConnectionTests {
         #expect(values == [.integer(Int64.max), .real(-1.5e-300), .text("naïve ✓ 'quoted'"), .blob(blob), .null])
     }
 
+    /// The audit checkpointer syncs the database file after copying WAL pages into it; the sync goes
+    /// through SQLite's own handle of the file, which a WAL database keeps open.
+    @Test func databaseFileSyncsThroughSQLitesHandle() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("sync.db")
+        let db = try Connection(path: path, options: .init(mode: .readWriteCreate))
+        try db.execute("CREATE TABLE t (x); INSERT INTO t VALUES (1), (2)")
+        let frames = try db.prepare("PRAGMA wal_checkpoint(PASSIVE)").rows { row in row.int(2) }
+        #expect(frames.first ?? 0 > 0, "nothing was checkpointed, so there was nothing to sync")
+        try db.syncDatabaseFile()
+        let reader = try Connection(path: path, options: .init(mode: .readOnly))
+        #expect(try reader.scalarInt("SELECT sum(x) FROM t") == 3)
+    }
+
     @Test func errorsCarryCodesMessageAndSQL() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -155,6 +155,19 @@ public final class Connection {
         return Row(statement: statement).optionalInt(0)
     }
 
+    /// Flushes the main database file to stable storage through SQLite's own file handle (its VFS
+    /// `xSync`, an fdatasync on Linux), as a checkpoint does when it completes.
+    public func syncDatabaseFile() throws(SQLiteError) {
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        var rc = sqlite3_file_control(handle, "main", SQLITE_FCNTL_FILE_POINTER, &file)
+        if rc == SQLITE_OK, let file, let sync = file.pointee.pMethods?.pointee.xSync {
+            rc = sync(file, SQLITE_SYNC_NORMAL)
+        }
+        guard rc == SQLITE_OK else {
+            throw SQLiteError(code: rc & 0xFF, extendedCode: rc, message: String(cString: sqlite3_errstr(rc)), sql: "xSync(main)")
+        }
+    }
+
     /// The rowid of the last successful INSERT on this connection.
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 

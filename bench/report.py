@@ -294,7 +294,8 @@ generator shares the CPUs with the server under test.
 
 - Model: `{settings['model']}` ({settings['model_description']}), threshold {settings['threshold']}.
 - Sentinel: `registry-cli serve {settings['serve_args']}` with the audit log on (mode
-  `{settings['audit_mode']}`), one process; its registry in a temporary directory.
+  `{settings['audit_mode']}`), one process; its registry in a temporary directory; malloc:
+  {settings.get('allocator', 'glibc')} (the bare stack too).
 - Peer: `bench/peer/app.py` under `uvicorn --workers {settings['peer_workers']}` (uvicorn[standard]:
   uvloop + httptools), pydantic validation of all 30 features, XGBoost's own
   `{settings['peer_predict']}` with one thread per worker (`OMP_NUM_THREADS=1`), in `async def`

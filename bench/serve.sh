@@ -11,7 +11,8 @@
 # PHASES ("sentinel batch reload peer stack nginx"), BATCH_SIZE (100), BATCH_CONNECTIONS (16),
 # RELOAD_CONNECTIONS (64), DRAIN_MS (500), PEER_WORKERS (2), PEER_PREDICT (dmatrix | inplace),
 # NGINX_WORKERS (2), WRK_THREADS (2), WRK_TIMEOUT (10s), MODEL (fraud-xgboost), SERVE_ARGS (extra
-# flags for registry-cli serve), BENCH_VENV (.venv-bench), SKIP_BUILD=1 (use the binary as built),
+# flags for registry-cli serve), ALLOCATOR (jemalloc, as the container image runs the service, or
+# glibc; Sentinel and the bare stack alike), BENCH_VENV (.venv-bench), SKIP_BUILD=1 (use the binary as built),
 # RESULTS (bench/RESULTS.md), PLOT (bench/latency.png), KEEP_WORK=1 (keep the temporary directory).
 #
 # Every request goes to 127.0.0.1; every wrk run is bounded by -d; the script stops what it started,
@@ -38,6 +39,7 @@ wrk_threads=${WRK_THREADS:-2}
 wrk_timeout=${WRK_TIMEOUT:-10s}
 model=${MODEL:-fraud-xgboost}
 serve_args=${SERVE_ARGS:-}
+allocator=${ALLOCATOR:-jemalloc}
 venv=${BENCH_VENV:-.venv-bench}
 results_md=${RESULTS:-bench/RESULTS.md}
 plot_png=${PLOT:-bench/latency.png}
@@ -79,13 +81,28 @@ need_tools() {
     local missing=() tool
     for tool in wrk sqlite3 curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
     if has_phase nginx && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then missing+=(nginx-light); fi
+    case $allocator in
+        jemalloc) [ -n "$(jemalloc_library)" ] || missing+=(libjemalloc2) ;;
+        glibc) ;;
+        *) die "ALLOCATOR must be jemalloc or glibc, not '$allocator'" ;;
+    esac
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         log "installing ${missing[*]} from Debian"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-        die "needs ${missing[*]} (Debian: apt-get install wrk sqlite3 curl python3 nginx-light)"
+        die "needs ${missing[*]} (Debian: apt-get install wrk sqlite3 curl python3 nginx-light libjemalloc2)"
     fi
+}
+
+jemalloc_library() { # prints Debian's libjemalloc.so.2, if installed
+    local library
+    for library in /usr/lib/*-linux-gnu/libjemalloc.so.2; do [ -e "$library" ] && echo "$library" && return 0; done
+    return 0
+}
+
+with_allocator() { # COMMAND...: runs it with ALLOCATOR's malloc (as the container image runs the service)
+    if [ "$allocator" = jemalloc ]; then LD_PRELOAD=$(jemalloc_library) "$@"; else "$@"; fi
 }
 
 nginx_bin() { command -v nginx || echo /usr/sbin/nginx; }
@@ -177,7 +194,7 @@ wait_http() { # URL: wait until it answers 2xx (at most 30 s)
 
 start_sentinel() { # sets sentinel_pid and base_url
     # shellcheck disable=SC2086 # SERVE_ARGS is a list of flags
-    "$cli" serve --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
+    with_allocator "$cli" serve --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
     sentinel_pid=$!
     pids+=("$sentinel_pid")
     local _
@@ -205,7 +222,7 @@ start_peer() { # sets peer_pid and base_url
 start_stack() { # sets stack_pid and base_url: Sentinel's HTTP stack alone (sentinel-bench http-ceiling)
     local port
     port=$(free_port)
-    "$root/.build/release/sentinel-bench" http-ceiling "$port" >"$work/stack.out" 2>&1 &
+    with_allocator "$root/.build/release/sentinel-bench" http-ceiling "$port" >"$work/stack.out" 2>&1 &
     stack_pid=$!
     pids+=("$stack_pid")
     base_url=http://127.0.0.1:$port
@@ -426,9 +443,11 @@ bench_nginx() {
 
 write_settings() { # the run's settings, for bench/report.py
     local shown=""
+    local allocator_shown=$allocator
+    if [ "$allocator" = jemalloc ]; then allocator_shown+=" ($(jemalloc_library))"; fi
     local name
     for name in DURATION CONNECTIONS PHASES WARMUP DRAIN_MS BATCH_SIZE BATCH_CONNECTIONS RELOAD_CONNECTIONS \
-        PEER_PREDICT PEER_WORKERS NGINX_WORKERS WRK_THREADS SERVE_ARGS MODEL; do
+        PEER_PREDICT PEER_WORKERS NGINX_WORKERS WRK_THREADS SERVE_ARGS MODEL ALLOCATOR; do
         if [ -n "${!name:-}" ]; then shown+="$name=\"${!name}\" "; fi
     done
     B_COMMAND="$shown$command_line" B_DURATION=$duration B_WARMUP=$warmup B_CONNECTIONS="${connections[*]}" \
@@ -436,6 +455,7 @@ write_settings() { # the run's settings, for bench/report.py
     B_DRAIN_MS=$drain_ms B_PEER_WORKERS=$peer_workers B_PEER_PREDICT=$peer_predict B_NGINX_WORKERS=$nginx_workers \
     B_WRK_THREADS=$wrk_threads B_WRK_TIMEOUT=$wrk_timeout B_MODEL=$model B_DESCRIPTION="$(meta description)" \
     B_THRESHOLD="$(meta threshold)" B_ROWS="$(wc -l <"$work/bodies.jsonl")" B_SERVE_ARGS="$serve_args" \
+    B_ALLOCATOR="$allocator_shown" \
     "$py" - "$work/settings.json" <<'PY'
 import json, os, sys
 e = os.environ
@@ -451,6 +471,7 @@ json.dump({
     "nginx_workers": int(e["B_NGINX_WORKERS"]), "wrk_threads": int(e["B_WRK_THREADS"]), "wrk_timeout": e["B_WRK_TIMEOUT"],
     "model": e["B_MODEL"], "model_description": e["B_DESCRIPTION"], "threshold": float(e["B_THRESHOLD"]),
     "rows": int(e["B_ROWS"]), "serve_args": ("--port 0 " + serve_args).strip(),
+    "allocator": e["B_ALLOCATOR"],
     "audit_mode": "async: answers before the record commits" if async_mode else "sync, the default: no answer before its record commits",
 }, open(sys.argv[1], "w"), indent=1)
 PY

@@ -56,11 +56,15 @@ def test_multi_stage_release_build_with_static_stdlib():
     assert instruction(runtime, "FROM") in ("ubuntu:noble", "debian:trixie-slim")
 
 
-def test_runtime_installs_only_libsqlite3():
+def test_runtime_installs_only_libsqlite3_and_jemalloc():
     (install,) = [a for k, a in final_stage() if k == "RUN" and "apt-get install" in a]
     command = install.split("apt-get install", 1)[1].split("&&", 1)[0].split()
-    assert [word for word in command if not word.startswith("-")] == ["libsqlite3-0"]
+    assert [word for word in command if not word.startswith("-")] == ["libsqlite3-0", "libjemalloc2"]
     assert "rm -rf /var/lib/apt/lists/*" in install
+    # The service runs with jemalloc: the preloaded path is the link this RUN makes, whatever the
+    # architecture's library directory.
+    preload = image_env()["LD_PRELOAD"]
+    assert re.search(r"ln -s /usr/lib/\*-linux-gnu/libjemalloc\.so\.2 " + re.escape(preload) + r"(\s|$)", install), install
 
 
 def test_runs_as_uid_10001_with_the_cli_as_entrypoint():

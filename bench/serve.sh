@@ -101,8 +101,8 @@ jemalloc_library() { # prints Debian's libjemalloc.so.2, if installed
     return 0
 }
 
-with_allocator() { # COMMAND...: runs it with ALLOCATOR's malloc (as the container image runs the service)
-    if [ "$allocator" = jemalloc ]; then LD_PRELOAD=$(jemalloc_library) "$@"; else "$@"; fi
+allocator_env() { # prints the environment that gives a process ALLOCATOR's malloc, for env(1)
+    if [ "$allocator" = jemalloc ]; then echo "LD_PRELOAD=$(jemalloc_library)"; fi
 }
 
 nginx_bin() { command -v nginx || echo /usr/sbin/nginx; }
@@ -193,8 +193,10 @@ wait_http() { # URL: wait until it answers 2xx (at most 30 s)
 # ----------------------------------------------------------------------------------- the servers
 
 start_sentinel() { # sets sentinel_pid and base_url
-    # shellcheck disable=SC2086 # SERVE_ARGS is a list of flags
-    with_allocator "$cli" serve --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
+    # env(1) execs the server, so $! is its own PID (not a subshell's, which stop() would end alone).
+    # SERVE_ARGS is a list of flags; allocator_env prints one NAME=VALUE word, or nothing.
+    # shellcheck disable=SC2086,SC2046
+    env $(allocator_env) "$cli" serve --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
     sentinel_pid=$!
     pids+=("$sentinel_pid")
     local _
@@ -222,7 +224,8 @@ start_peer() { # sets peer_pid and base_url
 start_stack() { # sets stack_pid and base_url: Sentinel's HTTP stack alone (sentinel-bench http-ceiling)
     local port
     port=$(free_port)
-    with_allocator "$root/.build/release/sentinel-bench" http-ceiling "$port" >"$work/stack.out" 2>&1 &
+    # shellcheck disable=SC2046 # as in start_sentinel
+    env $(allocator_env) "$root/.build/release/sentinel-bench" http-ceiling "$port" >"$work/stack.out" 2>&1 &
     stack_pid=$!
     pids+=("$stack_pid")
     base_url=http://127.0.0.1:$port

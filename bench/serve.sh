@@ -10,7 +10,7 @@
 # Environment (arguments win): DURATION (15), CONNECTIONS ("16 64 256"), WARMUP (3 s per run),
 # PHASES ("sentinel batch reload peer stack nginx"), BATCH_SIZE (100), BATCH_CONNECTIONS (16),
 # RELOAD_CONNECTIONS (64), DRAIN_MS (500), PEER_WORKERS (2), PEER_PREDICT (dmatrix | inplace),
-# NGINX_WORKERS (2), WRK_THREADS (2), WRK_TIMEOUT (10s), MODEL (fraud-xgboost), SERVE_ARGS (extra
+# NGINX_WORKERS (2), WRK_THREADS (1: see bench/README.md), WRK_TIMEOUT (10s), MODEL (fraud-xgboost), SERVE_ARGS (extra
 # flags for registry-cli serve), ALLOCATOR (jemalloc, as the container image runs the service, or
 # glibc; Sentinel and the bare stack alike), BENCH_VENV (.venv-bench), SKIP_BUILD=1 (use the binary as built),
 # RESULTS (bench/RESULTS.md), PLOT (bench/latency.png), KEEP_WORK=1 (keep the temporary directory).
@@ -35,7 +35,7 @@ drain_ms=${DRAIN_MS:-500}
 peer_workers=${PEER_WORKERS:-2}
 peer_predict=${PEER_PREDICT:-dmatrix}
 nginx_workers=${NGINX_WORKERS:-2}
-wrk_threads=${WRK_THREADS:-2}
+wrk_threads=${WRK_THREADS:-1}
 wrk_timeout=${WRK_TIMEOUT:-10s}
 model=${MODEL:-fraud-xgboost}
 serve_args=${SERVE_ARGS:-}

@@ -56,6 +56,44 @@ struct PredictParserFuzzTests {
         #expect(request.rows[0].elementsEqual(plain.rows[0]) { $0 == $1 || ($0.isNaN && $1.isNaN) })
     }
 
+    /// The parser tries the name after the previous feature's first: any other order, and names
+    /// that share a prefix or a length with the expected one, must still land on their own column.
+    @Test func featuresInAnyOrderBecomeTheSameRow() throws {
+        let (snapshot, loaded) = try Self.snapshot()
+        let names = loaded.model.featureNames
+        let golden = try GoldenRequests("fraud-xgboost", limit: 5)
+        var random = SplitMix(state: 7)
+        for body in golden.bodies {
+            let row = try Self.parse(Array(body.utf8), snapshot).get().rows[0]
+            func text(_ order: [Int]) -> String {
+                let members = order.map { "\"\(names[$0])\":\(row[$0].isNaN ? "null" : "\(row[$0])")" }
+                return "{\"features\":{\(members.joined(separator: ","))}}"
+            }
+            let orders = [Array(names.indices), Array(names.indices.reversed()), names.indices.shuffled(using: &random)]
+            for order in orders {
+                let parsed = try Self.parse(Array(text(order).utf8), snapshot).get().rows[0]
+                #expect(parsed.elementsEqual(row) { $0 == $1 || ($0.isNaN && $1.isNaN) }, "order \(order)")
+            }
+            // The expected next name with a byte more or less, or one changed, is no feature.
+            let second = names[1]
+            for wrong in [String(second.dropLast()), second + "x", String(second.dropLast()) + "_"] {
+                let body = text(Array(names.indices)).replacingOccurrences(of: "\"\(second)\":", with: "\"\(wrong)\":")
+                guard case .failure(let error) = Self.parse(Array(body.utf8), snapshot) else {
+                    Issue.record("'\(wrong)' was accepted as a feature")
+                    continue
+                }
+                #expect(error.status.code == 422 && error.detail.contains(wrong), "\(error.detail)")
+            }
+            // A name given twice is refused, whichever copy comes first.
+            let twice = text([0, 1, 0] + Array(names.indices.dropFirst(2)))
+            guard case .failure(let error) = Self.parse(Array(twice.utf8), snapshot) else {
+                Issue.record("a feature given twice was accepted")
+                continue
+            }
+            #expect(error.status.code == 422 && error.detail.contains("given twice"), "\(error.detail)")
+        }
+    }
+
     @Test(arguments: [1, 2, 3, 4])
     func corruptedBodiesAreRefusedNeverACrash(seed: UInt64) throws {
         let (snapshot, _) = try Self.snapshot()

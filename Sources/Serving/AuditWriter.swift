@@ -147,13 +147,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// without end (400 MB in 12 s at 6,000 predictions/s). So when a round leaves the WAL longer
     /// than `AuditSettings.walRestartFrames`, a second round copies what the first could not, and then
     /// the writer itself checkpoints the last few frames between two of its commits
-    /// (`catchUpCheckpoint`); its next transaction reuses the WAL from the start.
-    ///
-    /// Each round also syncs the database file, here. SQLite syncs it only at the
-    /// end of a checkpoint that copies every frame, so before, all the pages the rounds had copied
-    /// waited for the catch-up's fsync on the writer's thread: it held the writer 10 ms with a 4 MiB
-    /// WAL and 40-70 ms with 64 MiB. Now the catch-up's fsyncs flush only its own few pages (about
-    /// 1 ms here, at most 10 ms), whatever the bound.
+    /// (`catchUpCheckpoint`); its next transaction reuses the WAL from the start. Each round here
+    /// leaves what it copied on disk (`Registry.checkpoint`), so the catch-up's fsyncs flush only its
+    /// own few pages: about 1 ms here, at most 10 ms, whatever the bound.
     private func checkpointLoop() {
         while true {
             condition.lock()
@@ -162,9 +158,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
             if done { break }
             do {
                 let result = try checkpointer.checkpoint()
-                if result.checkpointedFrames > 0 { try checkpointer.syncDatabaseFile() }
                 if result.walFrames >= settings.walRestartFrames {
-                    if try checkpointer.checkpoint().checkpointedFrames > 0 { try checkpointer.syncDatabaseFile() }
+                    try checkpointer.checkpoint()
                     condition.lock()
                     catchUpWanted = true
                     condition.unlock()
@@ -174,7 +169,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        try? checkpointer.checkpoint(truncate: true)
+        _ = try? checkpointer.checkpoint(truncate: true)
     }
 
     /// On the writer's thread, between commits: copies what the background checkpoint left, so that

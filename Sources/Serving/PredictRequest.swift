@@ -159,6 +159,7 @@ public struct PredictRequestParser {
     private static func row(_ members: [Member], model: LoadedVersion, bytes: UnsafeBufferPointer<UInt8>, instance: Int?) throws(APIError) -> [Double] {
         let index = model.index
         let width = index.count
+        let names = model.model.featureNames
         let acceptsMissingValues = model.model.acceptsMissingValues
         var row = [Double](repeating: .nan, count: width)
         var seen = [Bool](repeating: false, count: width)
@@ -173,19 +174,18 @@ public struct PredictRequestParser {
             guard let position else { throw prefixed(.unknown(nameText(member.name, base)), instance) }
             expected = position + 1
             guard !seen[position] else {
-                let name = model.model.featureNames[position]
-                throw APIError(.invalidFeatures, "\(where_(instance)): feature '\(name)' is given twice", feature: name)
+                throw APIError(.invalidFeatures, "\(where_(instance)): feature '\(names[position])' is given twice", feature: names[position])
             }
             seen[position] = true
             if member.value.isNaN {
-                guard acceptsMissingValues else { throw prefixed(.nullNotAccepted(model.model.featureNames[position]), instance) }
+                guard acceptsMissingValues else { throw prefixed(.nullNotAccepted(names[position]), instance) }
             } else {
-                guard member.value.isFinite else { throw prefixed(.notNumeric(model.model.featureNames[position]), instance) }
+                guard member.value.isFinite else { throw prefixed(.notNumeric(names[position]), instance) }
                 row[position] = member.value
             }
         }
         if members.count < width, let missing = seen.firstIndex(of: false) {
-            throw prefixed(.missing(model.model.featureNames[missing]), instance)
+            throw prefixed(.missing(names[missing]), instance)
         }
         return row
     }

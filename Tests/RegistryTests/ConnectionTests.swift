@@ -31,8 +31,8 @@ struct ConnectionTests {
         #expect(values == [.integer(Int64.max), .real(-1.5e-300), .text("naïve ✓ 'quoted'"), .blob(blob), .null])
     }
 
-    /// The audit checkpointer syncs the database file after copying WAL pages into it; the sync goes
-    /// through SQLite's own handle of the file, which a WAL database keeps open.
+    /// A PASSIVE checkpoint that stops short of the WAL's end syncs the database file itself
+    /// (`Registry.checkpoint`), through SQLite's own handle of the file.
     @Test func databaseFileSyncsThroughSQLitesHandle() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -180,12 +180,7 @@ public final class Connection {
         /// instead of failing half-way with SQLITE_BUSY when it first writes.
         case immediate = "IMMEDIATE"
 
-        var begin: String {
-            switch self {
-            case .deferred: return "BEGIN DEFERRED"
-            case .immediate: return "BEGIN IMMEDIATE"
-            }
-        }
+        var begin: String { "BEGIN " + rawValue }
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws and rethrows

@@ -34,4 +34,34 @@ public struct FeatureJSON: Sendable {
         bytes.append(UInt8(ascii: "}"))
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The object with each value copied as the request spelled it: `spans` (in the model's order)
+    /// locate the values in `body`, an empty span is `null`. The parser checked every value against
+    /// JSON's number grammar, so the copy is valid JSON, and nothing is formatted: the audit writer
+    /// formats every scored row, and a double's shortest text cost it a quarter of its time.
+    public func object(body: UnsafeRawBufferPointer, spans: [ValueSpan]) -> String {
+        guard !keys.isEmpty else { return "{}" }
+        precondition(spans.count == keys.count, "one value span per feature")
+        var size = 1
+        for (key, span) in zip(keys, spans) { size += key.count + (span.count == 0 ? 4 : span.count) }
+        return String(unsafeUninitializedCapacity: size) { out in
+            var at = 0
+            func append(_ bytes: UnsafeRawBufferPointer) {
+                UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[at..<at + bytes.count])).copyMemory(from: bytes)
+                at += bytes.count
+            }
+            for (key, span) in zip(keys, spans) {
+                key.withUnsafeBytes(append)
+                if span.count == 0 {
+                    Self.null.withUnsafeBytes(append)
+                } else {
+                    append(UnsafeRawBufferPointer(rebasing: body[span.start..<span.start + span.count]))
+                }
+            }
+            out[at] = UInt8(ascii: "}")
+            return at + 1
+        }
+    }
+
+    private static let null: [UInt8] = Array("null".utf8)
 }

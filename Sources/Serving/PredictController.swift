@@ -38,7 +38,7 @@ struct PredictController: Sendable {
         drafts.reserveCapacity(scores.count)
         for (index, score) in scores.enumerated() {
             drafts.append(AuditDraft(unixMilliseconds: now, requestID: requestID, rowIndex: index, versionID: version.id,
-                                     featureJSON: loaded.featureJSON, row: parsed.rows[index], score: score,
+                                     featureJSON: loaded.featureJSON, body: body, spans: parsed.spans[index], score: score,
                                      decision: loaded.decision(for: score), latencyMicroseconds: latency))
         }
         // "No answer without a record": in sync mode this returns only after the commit.

@@ -71,8 +71,14 @@ struct PredictParserFuzzTests {
             }
             let orders = [Array(names.indices), Array(names.indices.reversed()), names.indices.shuffled(using: &random)]
             for order in orders {
-                let parsed = try Self.parse(Array(text(order).utf8), snapshot).get().rows[0]
-                #expect(parsed.elementsEqual(row) { $0 == $1 || ($0.isNaN && $1.isNaN) }, "order \(order)")
+                let bytes = Array(text(order).utf8)
+                let parsed = try Self.parse(bytes, snapshot).get()
+                #expect(parsed.rows[0].elementsEqual(row) { $0 == $1 || ($0.isNaN && $1.isNaN) }, "order \(order)")
+                // Each value's span (what the audit log copies) covers its text exactly; a null none.
+                for (position, span) in parsed.spans[0].enumerated() {
+                    let spelled = String(decoding: bytes[span.start..<span.start + span.count], as: UTF8.self)
+                    #expect(spelled == (row[position].isNaN ? "" : "\(row[position])"), "\(names[position]) in order \(order)")
+                }
             }
             // The expected next name with a byte more or less, or one changed, is no feature.
             let second = names[1]

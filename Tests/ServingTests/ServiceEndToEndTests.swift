@@ -74,6 +74,53 @@ struct ServiceEndToEndTests {
         #expect(audited == "\(golden.bodies.count + 100)")
     }
 
+    /// The audit log keeps each feature's number as the request spelled it, in the model's order,
+    /// whatever order and spacing the request used: valid JSON that sqlite3 reads back.
+    @Test func auditKeepsTheFeaturesAsTheRequestWroteThem() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-xgboost")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+
+        // The golden row's members in the model's order, as (name, number text).
+        let object = try GoldenRequests("fraud-xgboost").features[0]
+        let members = object.dropFirst().dropLast().split(separator: ",").map { member in
+            let parts = member.split(separator: ":")
+            return (name: String(parts[0].dropFirst().dropLast()), text: String(parts[1]))
+        }
+        #expect(members.count == 30 && members[0].name == "amount")
+        // Other spellings of numbers, a null, an escaped name, spaces; the members reversed.
+        var spelled = members.map { (name: $0.name, text: $0.text) }
+        spelled[0].text = "3.585e1"
+        spelled[1].text = "21"
+        spelled[2].text = "-0"
+        spelled[3].text = "18.000"
+        spelled[16].text = "null"
+        let body = spelled.enumerated().reversed().map { index, member in
+            let name = index == 5 ? "\\u0074" + member.name.dropFirst() : member.name
+            return " \"\(name)\" : \(member.text) "
+        }.joined(separator: ",")
+        let expected = "{" + spelled.map { "\"\($0.name)\":\($0.text)" }.joined(separator: ",") + "}"
+        #expect(body.contains("u0074xn_count_1h"))
+
+        let single = try await h.post("/predict", body: "{\"request_id\":\"spelled\",\"features\":{\(body)}}")
+        #expect(single.status == 200, "\(single.body)")
+        let batch = try await h.post("/predict", body: "{\"request_id\":\"spelled-batch\",\"instances\":[\(object),{\(body)}]}")
+        #expect(batch.status == 200, "\(batch.body)")
+        #expect(try await h.stop() == 0)
+
+        #expect(try h.sqlite("SELECT features FROM predictions WHERE request_id = 'spelled'") == expected)
+        #expect(try h.sqlite("SELECT features FROM predictions WHERE request_id = 'spelled-batch' AND row_index = 1") == expected)
+        #expect(try h.sqlite("SELECT features FROM predictions WHERE request_id = 'spelled-batch' AND row_index = 0") == object)
+        let readBack = try h.sqlite("""
+            SELECT json_valid(features), json_extract(features, '$.amount'), json_type(features, '$.device_risk_score'),
+                   json_extract(features, '$.merchant_category') FROM predictions WHERE request_id = 'spelled'
+            """)
+        #expect(readBack == "1|35.85|null|18.0")
+    }
+
     @Test func badInputGetsAJSONErrorAndChangesNothing() async throws {
         let h = try ServiceHarness()
         #expect(try h.cli(["init"]).status == 0)

@@ -14,7 +14,8 @@ public struct AuditDraft: Sendable {
     public var rowIndex: Int
     public var versionID: Int64
     public var featureJSON: FeatureJSON
-    /// The request body, kept (not copied) until the writer has copied the row's values from it.
+    /// What the writer copies the row's numbers from: the request body, shared rather than copied
+    /// (see `PredictController.keptForAudit`).
     public var body: ByteBuffer
     public var spans: [ValueSpan]
     public var score: Double

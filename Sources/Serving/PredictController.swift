@@ -34,11 +34,12 @@ struct PredictController: Sendable {
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let requestID = parsed.requestID ?? RequestID.make(unixMilliseconds: UInt64(now))
+        let (text, spans) = Self.keptForAudit(body, spans: parsed.spans)
         var drafts: [AuditDraft] = []
         drafts.reserveCapacity(scores.count)
         for (index, score) in scores.enumerated() {
             drafts.append(AuditDraft(unixMilliseconds: now, requestID: requestID, rowIndex: index, versionID: version.id,
-                                     featureJSON: loaded.featureJSON, body: body, spans: parsed.spans[index], score: score,
+                                     featureJSON: loaded.featureJSON, body: text, spans: spans[index], score: score,
                                      decision: loaded.decision(for: score), latencyMicroseconds: latency))
         }
         // "No answer without a record": in sync mode this returns only after the commit.
@@ -75,6 +76,29 @@ struct PredictController: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
+    }
+
+    /// The bytes the audit writer will copy the rows' numbers from: the body itself, shared, unless
+    /// most of it is something else (white space, a long request id), which should not wait in the
+    /// audit queue; then only the numbers, copied, with their spans moved onto the copy. A body
+    /// is kept whole when it is at most 8 times its numbers plus 4 KiB (names and punctuation make
+    /// the example rows 5.3 times their numbers).
+    static func keptForAudit(_ body: ByteBuffer, spans: [[ValueSpan]]) -> (ByteBuffer, [[ValueSpan]]) {
+        let numbers = spans.reduce(0) { total, row in row.reduce(total) { $0 + $1.count } }
+        guard body.readableBytes > 8 * numbers + 4_096 else { return (body, spans) }
+        var copy = ByteBuffer()
+        copy.reserveCapacity(numbers)
+        var moved = spans
+        body.withUnsafeReadableBytes { bytes in
+            for row in moved.indices {
+                for column in moved[row].indices where moved[row][column].count > 0 {
+                    let span = moved[row][column]
+                    moved[row][column].start = copy.writerIndex
+                    copy.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.start + span.count]))
+                }
+            }
+        }
+        return (copy, moved)
     }
 
     /// `application/json` in any letter case, with or without parameters such as `; charset=utf-8`.

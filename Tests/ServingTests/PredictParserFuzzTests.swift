@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Testing
 @testable import ModelRuntime
 @testable import Registry
@@ -54,6 +55,27 @@ struct PredictParserFuzzTests {
         let plain = try Self.parse(Array(golden.bodies[0].utf8), snapshot).get()
         #expect(request.requestID == "r")
         #expect(request.rows[0].elementsEqual(plain.rows[0]) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+    }
+
+    /// What the audit queue keeps of a body: a real row's body whole (shared, not copied); a body
+    /// that is mostly padding only as its numbers; the stored features are the same either way.
+    @Test func paddedBodiesAreNotKeptWholeForTheAudit() throws {
+        let (snapshot, loaded) = try Self.snapshot()
+        let golden = try GoldenRequests("fraud-xgboost", limit: 3)
+        let plain = golden.bodies[0]
+        let padded = "{\"features\":" + golden.features[0] + String(repeating: " ", count: 100_000) + "}"
+        let batch = "{\"instances\":[" + golden.features.joined(separator: ",") + "]}"
+        var stored: [String] = []
+        for (text, keptWhole) in [(plain, true), (padded, false), (batch, true)] {
+            let request = try Self.parse(Array(text.utf8), snapshot).get()
+            let body = ByteBuffer(string: text)
+            let (kept, spans) = PredictController.keptForAudit(body, spans: request.spans)
+            let numbers = request.spans.joined().reduce(0) { $0 + $1.count }
+            #expect(kept.readableBytes == (keptWhole ? body.readableBytes : numbers))
+            stored.append(kept.withUnsafeReadableBytes { loaded.featureJSON.object(body: $0, spans: spans[0]) })
+        }
+        #expect(stored[1] == stored[0] && stored[2] == stored[0])
+        #expect(stored[0].hasPrefix("{\"amount\":35.85,\"hour_of_day\":21.0,"))
     }
 
     /// The parser tries the name after the previous feature's first: any other order, and names

@@ -109,10 +109,14 @@ struct ServiceEndToEndTests {
         #expect(single.status == 200, "\(single.body)")
         let batch = try await h.post("/predict", body: "{\"request_id\":\"spelled-batch\",\"instances\":[\(object),{\(body)}]}")
         #expect(batch.status == 200, "\(batch.body)")
+        // Mostly padding: the audit queue keeps only the numbers (a copy), and they land the same.
+        let padded = try await h.post("/predict", body: "{\"request_id\":\"spelled-padded\",\"features\":{\(body)}" + String(repeating: " ", count: 200_000) + "}")
+        #expect(padded.status == 200, "\(padded.body)")
         #expect(try await h.stop() == 0)
 
         #expect(try h.sqlite("SELECT features FROM predictions WHERE request_id = 'spelled'") == expected)
         #expect(try h.sqlite("SELECT features FROM predictions WHERE request_id = 'spelled-batch' AND row_index = 1") == expected)
+        #expect(try h.sqlite("SELECT features FROM predictions WHERE request_id = 'spelled-padded'") == expected)
         #expect(try h.sqlite("SELECT features FROM predictions WHERE request_id = 'spelled-batch' AND row_index = 0") == object)
         let readBack = try h.sqlite("""
             SELECT json_valid(features), json_extract(features, '$.amount'), json_type(features, '$.device_risk_score'),

@@ -78,9 +78,7 @@ struct ServiceEndToEndTests {
     /// whatever order and spacing the request used: valid JSON that sqlite3 reads back.
     @Test func auditKeepsTheFeaturesAsTheRequestWroteThem() async throws {
         let h = try ServiceHarness()
-        #expect(try h.cli(["init"]).status == 0)
-        try h.register("fraud-xgboost")
-        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try h.initWithXGBoostPromoted()
         try await h.start()
         defer { Task { try? await h.stop() } }
 
@@ -198,9 +196,7 @@ struct ServiceEndToEndTests {
 
     @Test func metricsAreValidPrometheusText() async throws {
         let h = try ServiceHarness()
-        #expect(try h.cli(["init"]).status == 0)
-        try h.register("fraud-xgboost")
-        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try h.initWithXGBoostPromoted()
         try await h.start()
         defer { Task { try? await h.stop() } }
         let golden = try GoldenRequests("fraud-xgboost", limit: 40)

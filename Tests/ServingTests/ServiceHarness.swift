@@ -48,6 +48,13 @@ final class ServiceHarness: @unchecked Sendable {
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
+    /// A new registry holding the XGBoost example as v1 of "fraud", promoted: what most tests serve.
+    func initWithXGBoostPromoted() throws {
+        #expect(try cli(["init"]).status == 0)
+        try register("fraud-xgboost")
+        #expect(try cli(["promote", "v1"]).status == 0)
+    }
+
     /// Registers models/EXAMPLE as a new version of `model`, with its golden rows and threshold.
     func register(_ example: String, as model: String = "fraud") throws {
         let folder = Self.models.appendingPathComponent(example)

@@ -56,9 +56,7 @@ struct ServiceUnderLoadTests {
 
     @Test func burstThenGracefulShutdownLeavesOneAuditRowPerScoredTransaction() async throws {
         let h = try ServiceHarness()
-        #expect(try h.cli(["init"]).status == 0)
-        try h.register("fraud-xgboost")
-        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try h.initWithXGBoostPromoted()
         try await h.start()
         let bodies = try GoldenRequests("fraud-xgboost").bodies
 
@@ -84,9 +82,7 @@ struct ServiceUnderLoadTests {
     /// the WAL would hold every frame written since the load began.
     @Test func walStartsOverUnderSustainedLoadInsteadOfGrowing() async throws {
         let h = try ServiceHarness()
-        #expect(try h.cli(["init"]).status == 0)
-        try h.register("fraud-xgboost")
-        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try h.initWithXGBoostPromoted()
         // A small bound (256 KiB), so that a test-sized load crosses it many times.
         try await h.start(["--audit-wal-restart-pages", "64"])
         let bodies = try GoldenRequests("fraud-xgboost").bodies
@@ -168,9 +164,7 @@ struct ServiceUnderLoadTests {
 
     @Test func killedMidLoadLosesNoAnsweredPrediction() async throws {
         let h = try ServiceHarness()
-        #expect(try h.cli(["init"]).status == 0)
-        try h.register("fraud-xgboost")
-        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try h.initWithXGBoostPromoted()
         try await h.start()
         let bodies = try GoldenRequests("fraud-xgboost").bodies
 

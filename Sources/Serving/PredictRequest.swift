@@ -13,8 +13,7 @@ public struct PredictRequest: Sendable {
 }
 
 /// Where one feature's value lies in the request body: the audit log keeps the number as the client
-/// wrote it, copied from the body rather than formatted again from the parsed double (which cost
-/// the audit writer a quarter of its time). An empty span is a `null`.
+/// wrote it, copied from the body (`FeatureJSON.object(body:spans:)`). An empty span is a `null`.
 public struct ValueSpan: Sendable, Equatable {
     public var start: Int
     public var count: Int

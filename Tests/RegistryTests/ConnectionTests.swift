@@ -31,7 +31,7 @@ struct ConnectionTests {
         #expect(values == [.integer(Int64.max), .real(-1.5e-300), .text("naïve ✓ 'quoted'"), .blob(blob), .null])
     }
 
-    /// A PASSIVE checkpoint that stops short of the WAL's end syncs the database file itself
+    /// Every PASSIVE checkpoint that copied frames syncs the database file itself
     /// (`Registry.checkpoint`), through SQLite's own handle of the file.
     @Test func databaseFileSyncsThroughSQLitesHandle() throws {
         let dir = try TemporaryDirectory()

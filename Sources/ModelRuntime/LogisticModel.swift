@@ -62,12 +62,20 @@ public struct LogisticModel: ScoringModel {
 
     public func score(_ row: UnsafeBufferPointer<Double>) -> Double {
         var margin = intercept
-        for i in 0..<coefficients.count {
-            var x = row[i]
-            if x.isNaN, let impute { x = impute[i] }
-            margin += coefficients[i] * ((x - mean[i]) / scale[i])
-        }
+        for i in 0..<coefficients.count { margin += term(i, row) }
         return 1.0 / (1.0 + exp(-margin))
+    }
+
+    public func overflowingFeature(in row: UnsafeBufferPointer<Double>) -> Int? {
+        (0..<coefficients.count).first { !term($0, row).isFinite }
+    }
+
+    /// Feature `i`'s share of the margin, `cᵢ·zᵢ`, its imputed value standing in for a missing one.
+    @inline(__always)
+    private func term(_ i: Int, _ row: UnsafeBufferPointer<Double>) -> Double {
+        var x = row[i]
+        if x.isNaN, let impute { x = impute[i] }
+        return coefficients[i] * ((x - mean[i]) / scale[i])
     }
 }
 

@@ -63,6 +63,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         APIError(.invalidFeatures, error.description, feature: error.featureName)
     }
 
+    /// A row the model could not score (`instance`: its position in a batch).
+    static func unscorable(_ error: UnscorableRow, instance: Int?) -> APIError {
+        APIError(.invalidFeatures, (instance.map { "instances[\($0)]: " } ?? "") + error.description, feature: error.feature)
+    }
+
     public var body: String {
         var text = "{\"error\":\"\(code.rawValue)\",\"detail\":\(JSONText.quoted(detail))"
         if let feature { text += ",\"feature\":\(JSONText.quoted(feature))" }

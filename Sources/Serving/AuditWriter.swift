@@ -60,10 +60,15 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private var queuedRows = 0
     private var closed = false
     private var started = false
+    /// The writer has committed its last row.
     private var finished = false
+    /// The checkpoint thread has run its last checkpoint: shutdown is complete.
+    private var checkpointsStopped = false
     /// The checkpoint thread asks the writer to finish a checkpoint (see `checkpointLoop`).
     private var catchUpWanted = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Where the checkpoint thread waits between rounds; the writer wakes it when it has finished.
+    private let checkpointPause = NSCondition()
 
     /// Used only by the writer thread once started.
     private let registry: Registry
@@ -143,7 +148,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
         try? Data(name.utf8).write(to: URL(fileURLWithPath: "/proc/thread-self/comm"))
     }
 
-    /// Checkpoints the WAL every 200 ms until the writer has finished, then once more, truncating.
+    /// Checkpoints the WAL every 200 ms until the writer has finished, then once more, truncating,
+    /// so that a stopped service leaves every record in the database file itself (a copy of
+    /// registry.db alone then holds them all) and an empty WAL.
     ///
     /// SQLite starts the WAL file over only once a checkpoint has copied every frame in it, and a
     /// checkpoint running beside a busy writer never catches up: under sustained load the WAL grew
@@ -170,9 +177,24 @@ public final class AuditWriter: Service, @unchecked Sendable {
             } catch {
                 logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
             }
-            Thread.sleep(forTimeInterval: 0.2)
+            checkpointPause.lock()
+            condition.lock()
+            let stop = finished
+            condition.unlock()
+            if !stop { _ = checkpointPause.wait(until: Date().addingTimeInterval(0.2)) }
+            checkpointPause.unlock()
         }
-        _ = try? checkpointer.checkpoint(truncate: true)
+        do {
+            try checkpointer.checkpoint(truncate: true)
+        } catch {
+            logger.warning("final WAL checkpoint failed", metadata: ["error": "\(error)"])
+        }
+        condition.lock()
+        checkpointsStopped = true
+        let waiters = finishWaiters
+        finishWaiters.removeAll()
+        condition.unlock()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// On the writer's thread, between commits: copies what the background checkpoint left, so that
@@ -195,7 +217,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
         await drainAndStop()
     }
 
-    /// Refuses new rows, commits the ones queued, and waits for the thread to finish.
+    /// Refuses new rows, commits the ones queued, and waits for the threads to finish (the last
+    /// checkpoint included).
     public func drainAndStop() async {
         guard close() else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -209,12 +232,12 @@ public final class AuditWriter: Service, @unchecked Sendable {
         defer { condition.unlock() }
         closed = true
         condition.signal()
-        return started && !finished
+        return started && !checkpointsStopped
     }
 
     private func waitForFinish(_ continuation: CheckedContinuation<Void, Never>) {
         condition.lock()
-        if finished {
+        if checkpointsStopped {
             condition.unlock()
             continuation.resume()
         } else {
@@ -234,11 +257,12 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
             if queue.isEmpty && closed {
                 finished = true
-                let waiters = finishWaiters
-                finishWaiters.removeAll()
                 condition.unlock()
                 logger.info("audit writer drained and stopped")
-                for waiter in waiters { waiter.resume() }
+                // The checkpoint thread runs the last checkpoint, then releases the waiters.
+                checkpointPause.lock()
+                checkpointPause.signal()
+                checkpointPause.unlock()
                 return
             }
             var batch: [Pending] = []

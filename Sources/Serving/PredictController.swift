@@ -29,7 +29,15 @@ struct PredictController: Sendable {
         let version = loaded.version
         var scores: [Double] = []
         scores.reserveCapacity(parsed.rows.count)
-        for row in parsed.rows { scores.append(loaded.model.score(row)) }
+        for (index, row) in parsed.rows.enumerated() {
+            // A score that is not a number would fail its audit insert, and with it the whole group
+            // commit: other requests' records with it.
+            do {
+                scores.append(try loaded.model.checkedScore(row))
+            } catch {
+                throw APIError.unscorable(error, instance: parsed.isBatch ? index : nil)
+            }
+        }
         let latency = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)

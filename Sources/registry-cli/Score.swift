@@ -60,12 +60,11 @@ extension RegistryCLI {
                 lineNumber += 1
                 if line.allSatisfy(\.isWhitespace) { continue }
                 let started = DispatchTime.now().uptimeNanoseconds
-                switch Self.parse(line, rows: loaded.rows) {
+                switch Self.score(line, with: loaded) {
                 case .failure(let message):
                     refused += 1
                     output += Self.jsonLine(["line": lineNumber, "error": message]) + "\n"
-                case .success(let (row, requestID)):
-                    let score = loaded.model.score(row)
+                case .success(let row, let requestID, let score):
                     let decision = loaded.decision(for: score)
                     let latency = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
                     let id = requestID ?? runID
@@ -97,19 +96,26 @@ extension RegistryCLI {
             }
         }
 
-        enum Parsed {
-            case success(([Double], String?))
+        /// One input line scored, or why it could not be.
+        enum Scored {
+            case success(row: [Double], requestID: String?, score: Double)
             case failure(String)
         }
 
-        static func parse(_ line: String, rows: FeatureRowBuilder) -> Parsed {
+        static func score(_ line: String, with loaded: LoadedVersion) -> Scored {
             guard case .object(let object)? = JSONValue.parse(line.utf8) else {
                 return .failure("not a JSON object")
             }
             let requestID = object["request_id"]?.stringValue
             let rawFeatures = object["features"]?.objectValue ?? object.filter { $0.key != "request_id" }
+            let row: [Double]
             do throws(FeatureError) {
-                return .success((try rows.row(from: FeatureValues.read(rawFeatures)), requestID))
+                row = try loaded.rows.row(from: FeatureValues.read(rawFeatures))
+            } catch {
+                return .failure(error.description)
+            }
+            do throws(UnscorableRow) {
+                return .success(row: row, requestID: requestID, score: try loaded.model.checkedScore(row))
             } catch {
                 return .failure(error.description)
             }

@@ -99,6 +99,11 @@ extension RegistryCLI {
             guard maxBodyBytes >= 1_024, maxBatchSize >= 1 else { throw ServeError("--max-body-bytes must be at least 1024 and --max-batch-size at least 1") }
             configuration.maxBodyBytes = maxBodyBytes
             configuration.maxBatchSize = maxBatchSize
+            // A batch is queued whole or refused: one larger than the queue would get "try again"
+            // (503) forever, even from an idle service.
+            guard auditQueueCapacity >= maxBatchSize else {
+                throw ServeError("--audit-queue-capacity (\(auditQueueCapacity)) must be at least --max-batch-size (\(maxBatchSize))")
+            }
             if let file = desiredVersionsFile ?? environment["DESIRED_VERSIONS_FILE"], !file.isEmpty {
                 configuration.desiredVersionsFile = file
             }

@@ -140,6 +140,31 @@ struct RegistryCLITests {
         #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
     }
 
+    /// A line the model computes no score for (NaN: values that overflow its arithmetic) is refused
+    /// on its own output line, naming the feature; the other lines are scored and recorded.
+    @Test func scoreRefusesALineTheModelCannotScoreAndRecordsTheRest() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["init"]).status == 0)
+        try h.registerExample("fraud-logistic")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        let golden = try String(contentsOfFile: h.model("fraud-logistic", "golden.jsonl"), encoding: .utf8)
+        let line = String(golden.split(separator: "\n")[0])
+        let overflowing = line
+            .replacingOccurrences(of: #"\"is_foreign\":[^,]*,"#, with: "\"is_foreign\":1e308,", options: .regularExpression)
+            .replacingOccurrences(of: #"\"is_card_present\":[^,]*,"#, with: "\"is_card_present\":1e308,", options: .regularExpression)
+        #expect(overflowing != line)
+
+        let scored = try h.cli(["score", "--input", "-"], stdin: line + "\n" + overflowing + "\n")
+        #expect(scored.status != 0)
+        #expect(scored.stderr.split(separator: "\n").count == 1 && scored.stderr.contains("1 of 2 input lines were refused"), "\(scored.stderr)")
+        let outputs = scored.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(outputs.count == 2)
+        #expect(outputs.first?["score"] is Double)
+        #expect(outputs.last?["line"] as? Int == 2 && (outputs.last?["error"] as? String)?.contains("feature 'is_foreign'") == true)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+    }
+
     @Test func severalModelsRequireModelName() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }

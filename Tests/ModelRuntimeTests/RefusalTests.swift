@@ -188,6 +188,21 @@ struct RefusalTests {
         #expect(Self.refusal(.logistic, text: #"{"format":"logistic","features":["a","a"],"coefficients":[1,1],"intercept":0}"#)?.contains("repeats") == true)
     }
 
+    /// A value far outside the training range overflows a linear model's arithmetic; where the score
+    /// becomes NaN (opposite infinities, or infinity times a zero coefficient) the row is refused,
+    /// naming the first feature at fault. An infinite margin alone saturates, as scikit-learn's does.
+    @Test func logisticNamesTheFeatureWhoseValueOverflowsItsArithmetic() throws {
+        let model = try ModelLoader.load(.logistic, from: Array(#"""
+            {"format":"logistic","features":["a","b","c"],"coefficients":[1,-1,0],"intercept":0,
+             "scaler":{"mean":[0,0,0],"scale":[0.5,0.5,0.5]}}
+            """#.utf8))
+        #expect(try model.checkedScore([1e308, 0, 0]) == 1)
+        #expect(try model.checkedScore([0, 1e308, 0]) == 0)
+        #expect(throws: UnscorableRow(feature: "a")) { try model.checkedScore([1e308, 1e308, 0]) }
+        #expect(throws: UnscorableRow(feature: "c")) { try model.checkedScore([0, 0, 1e308]) }
+        #expect(try model.checkedScore([0.25, 0.5, 7]) == model.score([0.25, 0.5, 7]))
+    }
+
     @Test func logisticWithoutImputeRequiresEveryValue() throws {
         let model = try ModelLoader.load(.logistic, from: Array(#"{"format":"logistic","features":["a","b"],"coefficients":[1,2],"intercept":0.5}"#.utf8))
         #expect(!model.acceptsMissingValues)

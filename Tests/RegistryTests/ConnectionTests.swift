@@ -31,6 +31,17 @@ struct ConnectionTests {
         #expect(values == [.integer(Int64.max), .real(-1.5e-300), .text("naïve ✓ 'quoted'"), .blob(blob), .null])
     }
 
+    /// Text is bound by its length, so a NUL inside it (a request id may hold "\u0000") is kept.
+    @Test func textKeepsEveryByteOfItsLength() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let db = try Connection(path: dir.path("nul.db"), options: .init(mode: .readWriteCreate))
+        try db.execute("CREATE TABLE t (s TEXT)")
+        try db.run("INSERT INTO t VALUES (?1)", ["a\u{0}b"])
+        let row = try db.prepare("SELECT s, hex(s), typeof(s) FROM t").firstRow { ($0.text(0), $0.text(1), $0.text(2)) }
+        #expect(row?.0 == "a\u{0}b" && row?.1 == "610062" && row?.2 == "text")
+    }
+
     /// Every PASSIVE checkpoint that copied frames syncs the database file itself
     /// (`Registry.checkpoint`), through SQLite's own handle of the file.
     @Test func databaseFileSyncsThroughSQLitesHandle() throws {

@@ -138,6 +138,10 @@ struct ServiceEndToEndTests {
         let extra = String(row.dropLast()) + ",\"colour\":1}"
         let text = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":\"high\",", options: .regularExpression)
         let null = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":null,", options: .regularExpression)
+        // Finite, but through the scaler they overflow to opposite infinities: the score would be NaN.
+        let overflowing = row
+            .replacingOccurrences(of: #"\"is_foreign\":[^,]*,"#, with: "\"is_foreign\":1e308,", options: .regularExpression)
+            .replacingOccurrences(of: #"\"is_card_present\":[^,]*,"#, with: "\"is_card_present\":1e308,", options: .regularExpression)
         let cases: [(String, String, String?, Int, String, String?)] = [
             ("not JSON", "{\"features\": {", "application/json", 400, "invalid_json", nil),
             ("trailing garbage", "{\"features\": \(row)} x", "application/json", 400, "invalid_json", nil),
@@ -151,6 +155,8 @@ struct ServiceEndToEndTests {
             ("empty batch", "{\"instances\": [], \"model\": \"fraud\"}", "application/json", 400, "empty_batch", nil),
             ("oversized batch", "{\"instances\": [\(row),\(row),\(row),\(row)], \"model\": \"fraud\"}", "application/json", 413, "batch_too_large", nil),
             ("bad batch row", "{\"instances\": [\(row),\(withoutAmount)], \"model\": \"fraud\"}", "application/json", 422, "invalid_features", "amount"),
+            ("a row the model cannot score", "{\"features\": \(overflowing)}", "application/json", 422, "invalid_features", "is_foreign"),
+            ("a batch row the model cannot score", "{\"instances\": [\(row),\(overflowing)]}", "application/json", 422, "invalid_features", "is_foreign"),
             ("unknown model", "{\"features\": \(row), \"model\": \"nope\"}", "application/json", 404, "unknown_model", nil),
             ("model with no active version", "{\"features\": \(row), \"model\": \"other\"}", "application/json", 404, "unknown_model", nil),
             ("features not an object", "{\"features\": [1, 2]}", "application/json", 400, "invalid_request", nil),
@@ -174,6 +180,19 @@ struct ServiceEndToEndTests {
         #expect(notFound.status == 404 && notFound.json?["error"] as? String == "not_found")
         #expect(try await h.get("/healthz").status == 200)
         #expect(try await h.stop() == 0)
+    }
+
+    /// A batch is queued whole or refused, so a queue smaller than the largest batch would refuse
+    /// such batches forever: the service does not start with one.
+    @Test func queueSmallerThanTheLargestBatchIsRefusedAtStart() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        await #expect(throws: HarnessError.self) {
+            try await h.start(["--audit-queue-capacity", "10", "--max-batch-size", "20"], waitForReady: false)
+        }
+        #expect(h.server?.isRunning == false && h.server?.terminationStatus != 0)
+        let log = (try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? ""
+        #expect(log.split(separator: "\n").count == 1 && log.contains("must be at least --max-batch-size (20)"), "\(log)")
     }
 
     @Test func noActiveVersionMeansNotReadyAnd503() async throws {

@@ -69,12 +69,9 @@ public final class Connection {
         self.path = path
         self.options = options
         sqlite3_extended_result_codes(opened, 1)
-        do {
-            try configure()
-        } catch {
-            sqlite3_close_v2(opened)
-            throw error
-        }
+        // No close here when this throws: every stored property is set, so Swift runs `deinit`,
+        // which closes the handle (closing it here too freed it twice).
+        try configure()
     }
 
     deinit {

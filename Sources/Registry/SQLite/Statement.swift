@@ -42,8 +42,18 @@ public final class Statement {
             rc = sqlite3_bind_int64(handle, index, int)
         case .real(let double):
             rc = sqlite3_bind_double(handle, index, double)
-        case .text(let string):
-            rc = sqlite3_bind_text(handle, index, string, -1, csqlite_transient())
+        case .text(var string):
+            // Bound by its byte count, not up to a NUL: a request id may hold "\u0000", and the
+            // audit log must keep it whole. (An empty string may have no buffer, and a NULL
+            // pointer would bind NULL, not ''.)
+            rc = string.withUTF8 { bytes in
+                guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                    return sqlite3_bind_text64(handle, index, "", 0, csqlite_transient(), UInt8(SQLITE_UTF8))
+                }
+                return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                    sqlite3_bind_text64(handle, index, $0, sqlite3_uint64(bytes.count), csqlite_transient(), UInt8(SQLITE_UTF8))
+                }
+            }
         case .blob(let bytes):
             // A zero-length blob must still bind as a blob, not as NULL: give SQLite a valid pointer.
             rc = bytes.withUnsafeBytes { buffer in

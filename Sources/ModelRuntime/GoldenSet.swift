@@ -48,7 +48,7 @@ public struct GoldenSet: Sendable {
         rows.map { row in
             let features = row.features.keys.sorted().map { name -> String in
                 let value = row.features[name]!.map { "\($0)" } ?? "null"
-                return "\"\(name)\":\(value)"
+                return JSONText.quoted(name) + ":" + value
             }.joined(separator: ",")
             return "{\"features\":{\(features)},\"score\":\(row.score)}"
         }.joined(separator: "\n") + "\n"

@@ -43,9 +43,11 @@ extension Registry {
     /// promotion that has not been undone yet (so rolling back twice after v1 → v2 → v3 gives v1).
     ///
     /// Throws `.nothingToRollBack` when no earlier version was active, `.versionArchived` when that
-    /// version has since been archived.
+    /// version has since been archived. `beforeCommit` runs inside the transaction once the target
+    /// is known: whatever it throws rolls the change back (the CLI stages its values file there).
     @discardableResult
-    public func rollback(model: String?, reason: String?, by actor: String) throws -> Promotion {
+    public func rollback(model: String?, reason: String?, by actor: String,
+                         beforeCommit: (VersionLabel) throws -> Void = { _ in }) throws -> Promotion {
         let model = try resolveModel(model)
         return try write {
             // Replay the history as a stack: a promotion pushes its version, a rollback pops one.
@@ -54,7 +56,9 @@ extension Registry {
                 if action == Promotion.Action.rollback.rawValue { _ = stack.popLast() } else { stack.append(number) }
             }
             guard stack.count >= 2 else { throw RegistryError.nothingToRollBack(model: model) }
-            return try activate(VersionLabel(stack[stack.count - 2]), model: model, action: .rollback, reason: reason, by: actor)
+            let promotion = try activate(VersionLabel(stack[stack.count - 2]), model: model, action: .rollback, reason: reason, by: actor)
+            try beforeCommit(promotion.to)
+            return promotion
         }
     }
 

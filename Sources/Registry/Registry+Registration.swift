@@ -27,6 +27,16 @@ public struct Registration: Sendable {
     }
 }
 
+/// A registration `Registry.verify` has checked (its artifact parsed, its golden rows reproduced),
+/// ready to be written.
+public struct VerifiedRegistration: Sendable {
+    public let registration: Registration
+    let threshold: Double
+    /// The artifact's digest, hex.
+    public let sha256: String
+    let featureSchema: String
+}
+
 extension Registry {
     static let defaultThreshold = 0.5
     static let insertModel = "INSERT INTO models (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING"
@@ -52,14 +62,38 @@ extension Registry {
     /// database errors of `write`.
     @discardableResult
     public func register(_ registration: Registration) throws -> ModelVersion {
-        guard Self.isValidModelName(registration.model) else { throw RegistryError.invalidModelName(registration.model) }
+        try register([Self.verify(registration)])[0]
+    }
+
+    /// Registers every one of `registrations`, in order, in one transaction: all of them or none.
+    @discardableResult
+    public func register(_ registrations: [VerifiedRegistration]) throws -> [ModelVersion] {
+        let now = Timestamp.now()
+        let added = try write { () throws -> [(versionID: Int64, number: Int)] in
+            try registrations.map { try insert($0, at: now) }
+        }
+        for (verified, (versionID, number)) in zip(registrations, added) {
+            logger.info("registered version", metadata: [
+                "model.name": "\(verified.registration.model)", "model.version": "v\(number)",
+                "model.sha256": "\(verified.sha256)", "model.version_id": "\(versionID)",
+            ])
+        }
+        return try zip(registrations, added).map { verified, version in
+            try self.version(VersionLabel(version.number), model: verified.registration.model)
+        }
+    }
+
+    /// Checks `registration` without a database: its model name, its artifact parsed in full, its
+    /// threshold and metrics, and its golden rows scored. Throws what `register` throws for them.
+    public static func verify(_ registration: Registration) throws -> VerifiedRegistration {
+        guard isValidModelName(registration.model) else { throw RegistryError.invalidModelName(registration.model) }
         let model: any ScoringModel
         do {
             model = try ModelLoader.load(registration.format, from: registration.artifact)
         } catch {
             throw RegistryError.artifactRejected(format: registration.format, reason: error.description)
         }
-        let threshold = registration.threshold ?? Self.defaultThreshold
+        let threshold = registration.threshold ?? defaultThreshold
         guard threshold.isFinite, model.output == .raw || (0...1).contains(threshold) else {
             throw RegistryError.invalidThreshold("\(threshold)")
         }
@@ -75,31 +109,28 @@ extension Registry {
                 throw RegistryError.goldenUnreadable(reason: error.description)
             }
         }
-        let sha256 = ArtifactDigest.sha256Hex(registration.artifact)
-        let schema = String(decoding: try JSONSerialization.data(withJSONObject: model.featureNames), as: UTF8.self)
-        let now = Timestamp.now()
+        return VerifiedRegistration(
+            registration: registration, threshold: threshold, sha256: ArtifactDigest.sha256Hex(registration.artifact),
+            featureSchema: String(decoding: try JSONSerialization.data(withJSONObject: model.featureNames), as: UTF8.self))
+    }
 
-        let (versionID, number) = try write { () throws -> (Int64, Int) in
-            try db.run(Self.insertModel, [registration.model, now])
-            guard let modelID = try db.scalarInt(Self.selectModelID, [registration.model]),
-                  let number = try db.scalarInt(Self.nextVersionNumber, [modelID]) else {
-                throw RegistryError.database("model \(registration.model) vanished during registration")
-            }
-            try db.run(Self.insertVersion, [
-                modelID, number, registration.format.rawValue, registration.artifact, sha256,
-                registration.artifact.count, schema, threshold, registration.description,
-                registration.golden?.jsonLines(), now, registration.createdBy,
-            ])
-            let versionID = db.lastInsertRowID
-            for (name, value) in registration.metrics.sorted(by: { $0.key < $1.key }) {
-                try db.run(Self.insertMetric, [versionID, name, value])
-            }
-            return (versionID, number)
+    /// Inside a write transaction: the model (on its first version), the version, its metrics.
+    private func insert(_ verified: VerifiedRegistration, at now: String) throws -> (versionID: Int64, number: Int) {
+        let registration = verified.registration
+        try db.run(Self.insertModel, [registration.model, now])
+        guard let modelID = try db.scalarInt(Self.selectModelID, [registration.model]),
+              let number = try db.scalarInt(Self.nextVersionNumber, [modelID]) else {
+            throw RegistryError.database("model \(registration.model) vanished during registration")
         }
-        logger.info("registered version", metadata: [
-            "model.name": "\(registration.model)", "model.version": "v\(number)",
-            "model.sha256": "\(sha256)", "model.version_id": "\(versionID)",
+        try db.run(Self.insertVersion, [
+            modelID, number, registration.format.rawValue, registration.artifact, verified.sha256,
+            registration.artifact.count, verified.featureSchema, verified.threshold, registration.description,
+            registration.golden?.jsonLines(), now, registration.createdBy,
         ])
-        return try version(VersionLabel(number), model: registration.model)
+        let versionID = db.lastInsertRowID
+        for (name, value) in registration.metrics.sorted(by: { $0.key < $1.key }) {
+            try db.run(Self.insertMetric, [versionID, name, value])
+        }
+        return (versionID, number)
     }
 }

@@ -7,7 +7,7 @@ extension Registry {
     static let selectVersionsBase = """
         SELECT v.id, m.name, v.version, v.format, v.artifact_sha256, v.artifact_size, v.feature_schema,
                v.threshold, v.description, v.stage, v.created_at, v.created_by,
-               (SELECT max(p.promoted_at) FROM promotions p WHERE p.to_version_id = v.id)
+               (SELECT p.promoted_at FROM promotions p WHERE p.to_version_id = v.id ORDER BY p.id DESC LIMIT 1)
         FROM model_versions v JOIN models m ON m.id = v.model_id
         """
     static let selectAllVersions = selectVersionsBase + " ORDER BY m.name, v.version"

@@ -5,13 +5,28 @@ import Foundation
 public enum Timestamp {
     public static func now() -> String { format(Date()) }
 
+    /// The first and last milliseconds the fixed-width form can hold (years 0000 to 9999). A time
+    /// outside them is written as the nearer one: as a query bound or a pruning cutoff (a retention
+    /// of a million days) it means the same, and no stored time lies beyond them.
+    static let earliestMilliseconds: Int64 = -62_167_219_200_000
+    static let latestMilliseconds: Int64 = 253_402_300_799_999
+
     public static func format(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        return format(unixMilliseconds: millis)
+        // To the nearest millisecond, not down: a parsed ".123" is 0.12299999... seconds as a double.
+        let millis = (date.timeIntervalSince1970 * 1000).rounded()
+        let clamped = min(max(millis, Double(earliestMilliseconds)), Double(latestMilliseconds))
+        return format(unixMilliseconds: clamped.isNaN ? 0 : Int64(clamped))
     }
 
-    public static func format(unixMilliseconds millis: Int64) -> String {
-        var seconds = time_t(millis / 1000)
+    public static func format(unixMilliseconds: Int64) -> String {
+        let millis = min(max(unixMilliseconds, earliestMilliseconds), latestMilliseconds)
+        // Floored, so that a time before 1970 keeps its millisecond part in 0...999.
+        var (secondsPart, millisecondPart) = millis.quotientAndRemainder(dividingBy: 1000)
+        if millisecondPart < 0 {
+            secondsPart -= 1
+            millisecondPart += 1000
+        }
+        var seconds = time_t(secondsPart)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         // By hand, not String(format:): the audit writer formats one per committed millisecond,
@@ -36,7 +51,7 @@ public enum Timestamp {
             put(Int(parts.tm_hour), digits: 2); put(":")
             put(Int(parts.tm_min), digits: 2); put(":")
             put(Int(parts.tm_sec), digits: 2); put(".")
-            put(Int(millis % 1000), digits: 3); put("Z")
+            put(Int(millisecondPart), digits: 3); put("Z")
             return at
         }
     }

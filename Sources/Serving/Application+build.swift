@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ModelRuntime
 import Registry
 import ServiceLifecycle
 

@@ -25,19 +25,22 @@ extension RegistryCLI {
         func run() throws {
             _ = options.logger()
             let bundle = try ExampleBundle(directory: models)
+            // Every example is read and verified (artifact parsed, golden rows scored) before the
+            // database is touched, and the new ones are registered in one transaction: a broken
+            // example anywhere in the bundle leaves the registry as it was.
+            let verified = try bundle.examples.map { example in
+                (example, try Registry.verify(example.registration(model: model, by: options.actorName)))
+            }
             _ = try Registry.initialise(path: options.databasePath, busyTimeoutMilliseconds: options.busyTimeout)
             let registry = try options.openRegistry(.write)
             let held = try registry.modelNames().contains(model)
                 ? Set(try registry.versions(model: model).map(\.artifactSHA256)) : []
-            var added = 0
-            for example in bundle.examples {
-                let registration = try example.registration(model: model, by: options.actorName)
-                if held.contains(ArtifactDigest.sha256Hex(registration.artifact)) { continue }
-                let version = try registry.register(registration)
+            let new = verified.filter { !held.contains($0.1.sha256) }
+            let versions = try registry.register(new.map(\.1))
+            for ((example, _), version) in zip(new, versions) {
                 print("registered \(version.model) \(version.label) from \(example.directory)")
-                added += 1
             }
-            print("\(model): \(added) example(s) registered, \(bundle.examples.count - added) already present")
+            print("\(model): \(versions.count) example(s) registered, \(bundle.examples.count - versions.count) already present")
         }
     }
 }

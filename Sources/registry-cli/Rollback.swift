@@ -22,13 +22,22 @@ extension RegistryCLI {
             let registry = try options.openRegistry(.write)
             let modelName = try registry.resolveModel(model)
             let file = try gitops.map { try GitOpsValuesFile(path: $0) }
-            // Checked before the registry changes: the target is not known yet, but the file's shape is.
-            _ = try file?.pinning(VersionLabel(1), model: modelName)
-            let promotion = try registry.rollback(model: modelName, reason: reason, by: options.actorName)
+            // The file is rewritten and staged inside the rollback's transaction, once the target is
+            // known and before it commits, so a file that cannot be written changes nothing.
+            var staged: StagedValuesFile?
+            let promotion: Promotion
+            do {
+                promotion = try registry.rollback(model: modelName, reason: reason, by: options.actorName) { target in
+                    if let file { staged = try file.stage(file.pinning(target, model: modelName)) }
+                }
+            } catch {
+                staged?.discard()
+                throw error
+            }
             print("\(promotion.model): \(promotion.from?.description ?? "none") -> \(promotion.to) (rolled back)")
-            if let file {
-                try file.stage(try file.pinning(promotion.to, model: modelName)).commit()
-                print("pinned \(modelName) \(promotion.to) in \(file.path): commit and push it to roll it out")
+            if let staged {
+                try staged.commit()
+                print("pinned \(modelName) \(promotion.to) in \(staged.path): commit and push it to roll it out")
             }
         }
     }

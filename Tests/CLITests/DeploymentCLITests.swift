@@ -51,6 +51,31 @@ struct DeploymentCLITests {
         #expect(missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("bundle.txt"))
     }
 
+    /// The last example of a copied bundle no longer reproduces its golden rows: bootstrap refuses
+    /// with one line and registers none of the others (a fresh path gets no database at all).
+    @Test func aBrokenExampleAnywhereInTheBundleRegistersNothing() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        let bundle = h.directory.appendingPathComponent("bundle")
+        try FileManager.default.copyItem(at: CLIHarness.modelsDirectory, to: bundle)
+        let golden = bundle.appendingPathComponent("fraud-xgboost/golden.jsonl")
+        let rows = try String(contentsOf: golden, encoding: .utf8)
+        let broken = rows.replacingOccurrences(of: #""score":0\."#, with: #""score":0.5"#, options: .regularExpression)
+        #expect(broken != rows)
+        try broken.write(to: golden, atomically: true, encoding: .utf8)
+
+        let fresh = try h.cli(["bootstrap", "--models", bundle.path])
+        #expect(fresh.status != 0)
+        #expect(fresh.stderr.split(separator: "\n").count == 1 && fresh.stderr.contains("golden row"), "\(fresh.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: h.dbPath))
+
+        #expect(try h.cli(["init"]).status == 0)
+        let before = h.snapshot()
+        #expect(try h.cli(["bootstrap", "--models", bundle.path]).status != 0)
+        #expect(h.snapshot() == before)
+        #expect(try h.sqlite("SELECT count(*) FROM model_versions") == "0")
+    }
+
     @Test func gitopsPromotionRewritesOnlyThePinnedVersion() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }
@@ -102,6 +127,22 @@ struct DeploymentCLITests {
         #expect(try h.cli(["promote", "v9", "--gitops", values]).status != 0)
         #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
         #expect(!FileManager.default.fileExists(atPath: values + ".sentinel-tmp"))
+
+        // A rollback whose file cannot be written (its staging path is taken) changes nothing
+        // either: it is staged before the rollback commits. Once it can be, v2 -> v1 and the pin.
+        #expect(try h.cli(["promote", "v2"]).status == 0)
+        try FileManager.default.createDirectory(atPath: values + ".sentinel-tmp", withIntermediateDirectories: false)
+        let database = h.snapshot().0
+        let refused = try h.cli(["rollback", "--gitops", values])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stderr.contains("cannot be written"), "\(refused.stderr)")
+        #expect(h.snapshot().0 == database)
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
+        try FileManager.default.removeItem(atPath: values + ".sentinel-tmp")
+        let rolledBack = try h.cli(["rollback", "--gitops", values])
+        #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
+        #expect(try h.sqlite("SELECT version FROM model_versions WHERE stage = 'production'") == "1")
+        #expect(try String(contentsOfFile: values, encoding: .utf8).contains("version: \"v1\"   # keep the quotes"))
     }
 
     @Test func auditReadsSeveralReplicasTogether() throws {

@@ -195,6 +195,20 @@ struct ServiceEndToEndTests {
         #expect(log.split(separator: "\n").count == 1 && log.contains("must be at least --max-batch-size (20)"), "\(log)")
     }
 
+    /// A retention of a century puts the pruning cutoff before 1970: it prunes nothing, and the
+    /// service keeps serving (the first prune, right after the first commit, used to trap).
+    @Test func retentionReachingBefore1970PrunesNothingAndKeepsServing() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start(["--audit-retention-days", "36500"])
+        let body = try GoldenRequests("fraud-xgboost").bodies[0]
+        #expect(try await h.post("/predict", body: body).status == 200)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await h.post("/predict", body: body).status == 200)
+        #expect(try await h.stop() == 0)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "2")
+    }
+
     @Test func noActiveVersionMeansNotReadyAnd503() async throws {
         let h = try ServiceHarness()
         #expect(try h.cli(["init"]).status == 0)

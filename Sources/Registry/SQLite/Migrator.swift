@@ -30,6 +30,7 @@ public struct Migrator: Sendable {
     static let insertLedger = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)"
     static let hasLedger = "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
     static let tableCount = "SELECT count(*) FROM sqlite_schema"
+    static let isApplied = "SELECT count(*) FROM schema_migrations WHERE version = ?1"
 
     /// Reads the database's migration state without changing anything.
     ///
@@ -63,12 +64,16 @@ public struct Migrator: Sendable {
         var applied: [SchemaMigration] = []
         for migration in migrations where !done.contains(migration.number) {
             if let target, migration.number > target { break }
-            try db.transaction(.immediate) {
+            let ran = try db.transaction(.immediate) { () throws -> Bool in
                 try db.execute(Self.createLedger)
+                // Another process (a second `init` started at the same moment) may have applied it
+                // while this one waited for the write lock.
+                guard try db.scalarInt(Self.isApplied, [migration.number]) == 0 else { return false }
                 try db.execute(migration.sql)
                 try db.run(Self.insertLedger, [migration.number, migration.name, now()])
+                return true
             }
-            applied.append(migration)
+            if ran { applied.append(migration) }
         }
         return applied
     }

@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+@testable import Registry
+
+/// The stored time form: fixed width, UTC, milliseconds, so that text order is time order.
+struct TimestampTests {
+    /// A parsed ".123" is 0.12299999... seconds as a double: every millisecond must come back as given.
+    @Test func everyMillisecondOfASecondRoundTripsThroughParse() {
+        for millisecond in 0..<1_000 {
+            let text = "2026-11-29T08:30:00." + String(repeating: "0", count: 3 - String(millisecond).count) + String(millisecond) + "Z"
+            #expect(Timestamp.parse(text) == text)
+        }
+    }
+
+    /// A retention of a century reaches before 1970, and a huge one past any date: neither may trap
+    /// (the service pruned with such a cutoff a minute after it started).
+    @Test func timesBefore1970AndBeyondTheFormAreWrittenNotTrapped() {
+        #expect(Timestamp.format(unixMilliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp.format(unixMilliseconds: -1_500) == "1969-12-31T23:59:58.500Z")
+        // Python: datetime(1970, 1, 1) + timedelta(seconds=-1380000000.25)
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -1_380_000_000.25)) == "1926-04-09T18:39:59.750Z")
+        #expect(Timestamp.parse("1969-12-31T23:59:59.5Z") == "1969-12-31T23:59:59.500Z")
+        #expect(Timestamp.format(Date().addingTimeInterval(-1e15 * 86_400)) == "0000-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1e18)) == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp.format(unixMilliseconds: .min) == "0000-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(unixMilliseconds: .max) == "9999-12-31T23:59:59.999Z")
+    }
+}

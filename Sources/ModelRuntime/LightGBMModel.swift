@@ -115,11 +115,19 @@ public struct LightGBMModel: ScoringModel {
         let objectiveParts = objectiveLine.split(separator: " ")
         switch objectiveParts.first {
         case "binary":
+            // "binary sigmoid:1" only: another parameter could change what the output means.
+            guard objectiveParts.dropFirst().allSatisfy({ $0.hasPrefix("sigmoid:") }) else {
+                throw ModelLoadError.unsupported("objective '\(objectiveLine)'; supported: binary sigmoid:K, regression")
+            }
             self.output = .probability
             let scale = objectiveParts.first(where: { $0.hasPrefix("sigmoid:") }).flatMap { Double($0.dropFirst("sigmoid:".count)) } ?? 1
             guard scale.isFinite, scale > 0 else { throw ModelLoadError.invalidValue("objective '\(objectiveLine)' has a bad sigmoid") }
             self.sigmoidScale = scale
         case "regression":
+            // Plain L2 regression only: "regression sqrt" (reg_sqrt) predicts sign(x)·x² of the sum.
+            guard objectiveParts.count == 1 else {
+                throw ModelLoadError.unsupported("objective '\(objectiveLine)'; supported: binary sigmoid:K, regression")
+            }
             self.output = .raw
             self.sigmoidScale = 1
         default:
@@ -127,8 +135,8 @@ public struct LightGBMModel: ScoringModel {
         }
         self.objective = objectiveLine
 
-        guard let maxFeature = Int(try headerValue("max_feature_idx")), maxFeature >= 0 else {
-            throw ModelLoadError.malformed("max_feature_idx is not a non-negative integer")
+        guard let maxFeature = Int(try headerValue("max_feature_idx")), maxFeature >= 0, maxFeature < Int(Node.slotMask) else {
+            throw ModelLoadError.malformed("max_feature_idx is not a non-negative integer below \(Int(Node.slotMask))")
         }
         let names = try headerValue("feature_names").split(separator: " ").map(String.init)
         guard names.count == maxFeature + 1 else {
@@ -241,7 +249,11 @@ public struct LightGBMModel: ScoringModel {
         }
 
         // Validate the shape over internal nodes and leaves together: internal i is node i, leaf j is
-        // node internalCount + j (LightGBM writes a leaf child as ~j).
+        // node internalCount + j (LightGBM writes a leaf child as ~j). In range first: ~Int.min
+        // would overflow the sum.
+        if let outside = (left + right).first(where: { !(-leafCount..<internalCount).contains($0) }) {
+            throw ModelLoadError.invalidTree(tree: treeIndex, reason: "child index \(outside) is outside the tree (\(internalCount) internal nodes, \(leafCount) leaves)")
+        }
         func shapeIndex(_ child: Int) -> Int { child >= 0 ? child : internalCount + ~child }
         try TreeShape.validate(tree: treeIndex, nodeCount: internalCount + leafCount) { node in
             node < internalCount ? (shapeIndex(left[node]), shapeIndex(right[node])) : nil
@@ -250,7 +262,10 @@ public struct LightGBMModel: ScoringModel {
         var catBoundaries: [Int] = []
         var catThreshold: [Int] = []
         let categoricalCount = Int(block["num_cat"] ?? "0") ?? -1
-        guard categoricalCount >= 0 else { throw ModelLoadError.malformed("Tree=\(treeIndex) num_cat is not an integer") }
+        // At most one bitset per split.
+        guard categoricalCount >= 0, categoricalCount <= internalCount else {
+            throw ModelLoadError.malformed("Tree=\(treeIndex) num_cat is not an integer from 0 to its \(internalCount) splits")
+        }
         if categoricalCount > 0 {
             catBoundaries = try integers("cat_boundaries")
             catThreshold = try integers("cat_threshold")
@@ -288,10 +303,11 @@ public struct LightGBMModel: ScoringModel {
             var threshold = thresholds[node]
             if decision & categoricalMask != 0 {
                 let catIndex = thresholds[node]
-                guard catIndex >= 0, catIndex.rounded() == catIndex, Int(catIndex) < categoricalCount else {
+                guard catIndex >= 0, catIndex.rounded() == catIndex, catIndex < Double(categoricalCount) else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) names categorical split \(catIndex), the tree has \(categoricalCount)")
                 }
                 let start = catBoundaries[Int(catIndex)], end = catBoundaries[Int(catIndex) + 1]
+                try TreeShape.checkCategoryWords(held: categoryWords.count, adding: end - start, tree: treeIndex)
                 slot = UInt32(featureCount * Int(DecisionColumn.raw.rawValue) + features[node]) | Node.categoricalFlag
                 threshold = Double(categorySets.count)
                 categorySets.append(CategorySet(offset: Int32(categoryWords.count), wordCount: Int32(end - start)))

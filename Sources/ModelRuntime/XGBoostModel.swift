@@ -94,7 +94,12 @@ public struct XGBoostModel: ScoringModel {
         self.output = output
 
         let params = try learner.member("learner_model_param")
-        let numFeature = Int(try params.member("num_feature").numberOrNumericString())
+        // Checked before Int(): "nan" or 1e300 would trap the conversion instead of being refused.
+        let numFeatureValue = try params.member("num_feature").numberOrNumericString()
+        guard numFeatureValue.rounded() == numFeatureValue, numFeatureValue >= 0, numFeatureValue < Double(Node.slotMask) else {
+            throw ModelLoadError.invalidValue("learner_model_param.num_feature is \(numFeatureValue), not a feature count")
+        }
+        let numFeature = Int(numFeatureValue)
         if let numClass = params.optionalMember("num_class"), try numClass.numberOrNumericString() > 1 {
             throw ModelLoadError.unsupported("multiclass model (learner_model_param.num_class = \(try numClass.numberOrNumericString()))")
         }
@@ -242,6 +247,7 @@ public struct XGBoostModel: ScoringModel {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) is a categorical split without categories")
                 }
                 let wordCount = (set.max() ?? 0) / 32 + 1
+                try TreeShape.checkCategoryWords(held: categoryWords.count, adding: wordCount, tree: treeIndex)
                 var bitset = [UInt32](repeating: 0, count: wordCount)
                 for category in set { bitset[category / 32] |= 1 << UInt32(category % 32) }
                 // A categorical split reads the value itself and applies default_left on its own.

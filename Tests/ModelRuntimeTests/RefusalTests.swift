@@ -176,6 +176,72 @@ struct RefusalTests {
         #expect(Self.refusal(.lightgbmText, text: "{\"not\": \"lightgbm\"}")?.contains("starts with the line 'tree'") == true)
     }
 
+    /// Numbers an artifact can carry that once trapped the loader itself (a conversion or a sum
+    /// overflowing) are refused with a message instead; so are category bitsets that would take
+    /// gigabytes, and an objective whose output Sentinel does not compute.
+    @Test func craftedNumbersAreRefusedNotTrapped() throws {
+        for value: Any in ["nan", "1e300", 1e20] {
+            var document = try Self.xgboostDocument()
+            var learner = document["learner"] as! [String: Any]
+            var params = learner["learner_model_param"] as! [String: Any]
+            params["num_feature"] = value
+            learner["learner_model_param"] = params
+            document["learner"] = learner
+            let refusal = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+            #expect(refusal?.contains("num_feature") == true, "num_feature \(value): \(refusal ?? "accepted")")
+        }
+
+        let text = try Self.lightgbmText()
+        let hugeIndex = text.replacingOccurrences(of: "max_feature_idx=29", with: "max_feature_idx=9223372036854775807")
+        #expect(Self.refusal(.lightgbmText, text: hugeIndex)?.contains("max_feature_idx") == true)
+        let minChild = Self.editFirstTreeLine(text, prefix: "left_child=") { line in
+            var values = line.dropFirst("left_child=".count).split(separator: " ").map(String.init)
+            values[0] = "-9223372036854775808"
+            return "left_child=" + values.joined(separator: " ")
+        }
+        #expect(Self.refusal(.lightgbmText, text: minChild)?.contains("outside the tree") == true)
+        let hugeCount = Self.editFirstTreeLine(text, prefix: "num_cat=") { _ in
+            "num_cat=9223372036854775807\ncat_boundaries=0\ncat_threshold="
+        }
+        #expect(Self.refusal(.lightgbmText, text: hugeCount)?.contains("num_cat") == true)
+        var hugeSplit = Self.editFirstTreeLine(text, prefix: "num_cat=") { _ in "num_cat=1\ncat_boundaries=0 1\ncat_threshold=1" }
+        for (key, value) in [("decision_type=", "1"), ("threshold=", "1e300")] {
+            hugeSplit = Self.editFirstTreeLine(hugeSplit, prefix: key) { line in
+                var values = line.dropFirst(key.count).split(separator: " ").map(String.init)
+                values[0] = value
+                return key + values.joined(separator: " ")
+            }
+        }
+        #expect(Self.refusal(.lightgbmText, text: hugeSplit)?.contains("names categorical split") == true)
+        let sqrt = text.replacingOccurrences(of: "objective=binary sigmoid:1", with: "objective=regression sqrt")
+        #expect(Self.refusal(.lightgbmText, text: sqrt)?.contains("objective 'regression sqrt'") == true)
+
+        // Every split of two trees made categorical on one set holding the largest category: a
+        // 2 MiB bitset each, 100 MB from a few kilobytes of JSON.
+        var document = try Self.xgboostDocument()
+        var learner = document["learner"] as! [String: Any]
+        var booster = learner["gradient_booster"] as! [String: Any]
+        var model = booster["model"] as! [String: Any]
+        var trees = model["trees"] as! [[String: Any]]
+        for index in 0..<2 {
+            let left = trees[index]["left_children"] as! [Int]
+            let splits = left.indices.filter { left[$0] != -1 }
+            var splitType = trees[index]["split_type"] as! [Int]
+            for node in splits { splitType[node] = 1 }
+            trees[index]["split_type"] = splitType
+            trees[index]["categories_nodes"] = splits
+            trees[index]["categories_segments"] = [Int](repeating: 0, count: splits.count)
+            trees[index]["categories_sizes"] = [Int](repeating: 1, count: splits.count)
+            trees[index]["categories"] = [XGBoostModel.maxCategory - 1]
+        }
+        model["trees"] = trees
+        booster["model"] = model
+        learner["gradient_booster"] = booster
+        document["learner"] = learner
+        let bitsets = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+        #expect(bitsets?.contains("64 MiB") == true, "\(bitsets ?? "accepted")")
+    }
+
     // MARK: Logistic JSON
 
     @Test func logisticMalformed() throws {

@@ -94,12 +94,27 @@ public final class Connection {
         // WAL lets the service's readers run while the audit writer commits, and a commit costs one
         // append instead of a journal round trip. The setting is persistent, and answers the mode in
         // force: anything but "wal" (an in-memory database answers "memory") means it did not take.
-        let journalMode = try scalarText("PRAGMA journal_mode = WAL")
+        // Two connections switching a new file at once (two `init`s) would deadlock, so SQLite
+        // answers BUSY at once instead of waiting: retried until the busy timeout.
+        let journalMode = try retryingWhileBusy { () throws(SQLiteError) in try scalarText("PRAGMA journal_mode = WAL") }
         guard journalMode == "wal" || (journalMode == "memory" && path.contains(":memory:")) else {
             throw SQLiteError(code: SQLITE_ERROR, message: "could not switch \(path) to WAL (journal_mode is \(journalMode ?? "unknown"))", sql: "PRAGMA journal_mode = WAL")
         }
         try execute("PRAGMA synchronous = \(options.durability.rawValue)")
         if options.queryOnly { try execute("PRAGMA query_only = ON") }
+    }
+
+    /// Runs `body` again while it fails with SQLITE_BUSY, for up to the busy timeout: for the
+    /// statements SQLite will not wait on itself.
+    private func retryingWhileBusy<T>(_ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        var waited: Int32 = 0
+        while true {
+            do {
+                return try body()
+            } catch where error.isBusy && waited < options.busyTimeoutMilliseconds {
+                waited += max(sqlite3_sleep(5), 1)
+            }
+        }
     }
 
     /// Whether the connection can write (false for read-only opens and read-only files).

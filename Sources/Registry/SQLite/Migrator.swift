@@ -37,6 +37,9 @@ public struct Migrator: Sendable {
     /// Throws `RegistryError.notARegistry` for a database that has tables but no ledger, and
     /// `RegistryError.migrationMismatch` when a recorded migration has another name than the known one.
     public func status(of db: Connection) throws -> Status {
+        // One snapshot: read in two statements, a migration committed by another process between
+        // them looked like tables without a ledger ("not a Sentinel registry").
+        if !db.isInTransaction { return try db.transaction(.deferred) { try status(of: db) } }
         guard try db.scalarInt(Self.hasLedger) == 1 else {
             if try db.scalarInt(Self.tableCount) == 0 { return .empty }
             throw RegistryError.notARegistry(path: db.path)

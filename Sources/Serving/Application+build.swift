@@ -16,7 +16,7 @@ public func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let metrics = ServingMetrics()
+    let metrics = ServingMetrics(registryPath: configuration.databasePath)
     let models = ActiveModels()
     let audit = try AuditWriter(databasePath: configuration.databasePath, settings: configuration.audit, metrics: metrics,
                                 logger: logger, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)

@@ -10,6 +10,8 @@ public final class ServingMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let startedAt = Date()
+    /// The file whose filesystem's free space `/metrics` reports (nil: not reported).
+    private let registryPath: String?
 
     let auditQueueDepth: Metrics.Gauge
     let auditRowsWritten: Metrics.Counter
@@ -40,7 +42,8 @@ public final class ServingMetrics: Sendable {
     /// first increment is invisible to `rate()`, so the first burst of errors would not count.
     static let predictStatuses = [200, 400, 404, 413, 415, 422, 500, 503]
 
-    public init() {
+    public init(registryPath: String? = nil) {
+        self.registryPath = registryPath
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets = [
@@ -173,11 +176,13 @@ public final class ServingMetrics: Sendable {
         Metrics.Gauge(label: "sentinel_model_active_info", dimensions: [("model", model), ("version", previous)], factory: factory).record(0)
     }
 
-    /// The Prometheus text exposition, with this process's CPU, memory, file descriptors and start time.
+    /// The Prometheus text exposition, with this process's CPU, memory, file descriptors and start
+    /// time, and the free space beside the registry.
     public func exposition() -> [UInt8] {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         buffer.append(contentsOf: Array(ProcessMetrics.read(startedAt: startedAt).utf8))
+        if let registryPath { buffer.append(contentsOf: Array(RegistryVolumeMetrics.read(registryPath: registryPath).utf8)) }
         return buffer
     }
 }
@@ -208,5 +213,26 @@ enum ProcessMetrics {
         }
         text += "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds \(startedAt.timeIntervalSince1970)\n"
         return text
+    }
+}
+
+/// The size and free space of the filesystem holding the registry, read at scrape time: the audit
+/// log grows by about 0.92 KB a prediction, and a full volume fails every audit commit (503s in
+/// sync mode), so alerts watch the trend (SentinelRegistryVolumeFillingUp).
+enum RegistryVolumeMetrics {
+    static func read(registryPath: String) -> String {
+        let directory = URL(fileURLWithPath: registryPath).deletingLastPathComponent().path
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return "" }
+        let blockSize = Double(stats.f_frsize)
+        return """
+            # HELP sentinel_registry_volume_available_bytes Bytes the service can still write on the filesystem holding its registry.
+            # TYPE sentinel_registry_volume_available_bytes gauge
+            sentinel_registry_volume_available_bytes \(Double(stats.f_bavail) * blockSize)
+            # HELP sentinel_registry_volume_size_bytes Size of the filesystem holding the registry.
+            # TYPE sentinel_registry_volume_size_bytes gauge
+            sentinel_registry_volume_size_bytes \(Double(stats.f_blocks) * blockSize)
+
+            """
     }
 }

@@ -19,7 +19,8 @@ fi
 
 "$cli" serve --port "$port" &
 server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server' INT TERM
+# On Ctrl-C, and on any failure below (set -e), the server stops with the script.
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1

@@ -200,8 +200,9 @@ def test_serves_the_version_pinned_in_values(pod, prod_values):
 
 
 def test_replica_audit_logs_copied_out_are_queried_together(pod, tmp_path, prod_values):
-    """docs/deploy.md's recipe: copy each replica's registry.db and registry.db-wal out of the
-    running pod (kubectl cp), then `registry-cli audit --db A --include B`."""
+    """docs/deploy.md's offline recipe: consistent copies of replicas' registries (each file with
+    its WAL, as a snapshot or a stopped replica's volume holds them; the pod here is idle while
+    they are copied), then `registry-cli audit --db A --include B`."""
     request_id = "deploy-audit-1"
     predict(pod, request_id)
     live = Path(pod.registry)

@@ -13,6 +13,12 @@ public final class ActiveModels: Sendable {
         public var lastFailure: String?
         public var lastFailureAt: Date?
         public var failedVersion: VersionLabel?
+
+        mutating func clearFailure() {
+            lastFailure = nil
+            lastFailureAt = nil
+            failedVersion = nil
+        }
     }
 
     public struct Snapshot: Sendable {
@@ -49,7 +55,14 @@ public final class ActiveModels: Sendable {
             versions[loaded.version.model] = loaded
             state.snapshot = Snapshot(versions: versions)
             state.status[loaded.version.model, default: ReloadStatus()].lastReloadAt = Date()
+            state.status[loaded.version.model]?.clearFailure()
         }
+    }
+
+    /// The registry's active version of `model` is the one serving: a refusal recorded earlier is
+    /// history now, not a state to show (`/models`, the status page).
+    func clearFailure(model: String) {
+        state.withLock { $0.status[model]?.clearFailure() }
     }
 
     func remove(model: String) {

@@ -67,15 +67,15 @@ public final class ModelReloader: Service, Sendable {
             if snapshot.versions[name]?.version.id == active.id {
                 // Back on the version already serving (say, a rollback past a refused one).
                 metrics.reloadFailing(model: name, false)
+                models.clearFailure(model: name)
                 continue
             }
             if failed.contains(active.id) { continue }
             let started = ContinuousClock.now
-            // Reading the version is the registry's business: if that fails, the caller retries on
-            // the next poll. Only a version that does not load or self-test is marked failed.
-            let loadable = try registry.loadable(active)
             do {
-                let loaded = try LoadedVersion(loadable)
+                // Reading the version fails with the database's errors (rethrown below: the next
+                // poll retries) or with its own stored data's, which refuse it like a failed load.
+                let loaded = try LoadedVersion(registry.loadable(active))
                 models.install(loaded)
                 metrics.reloaded(model: name, version: active.label.description)
                 logger.info("serving new version", metadata: [
@@ -84,6 +84,8 @@ public final class ModelReloader: Service, Sendable {
                     "model.load_time": "\(ContinuousClock.now - started)",
                     "model.golden_max_error": "\(loaded.goldenMaxError.map { "\($0)" } ?? "no golden rows")",
                 ])
+            } catch let error as RegistryError where !error.isAboutTheVersionsOwnData {
+                throw error
             } catch {
                 failed.insert(active.id)
                 models.recordFailure(model: name, version: active.label, reason: "\(error)")
@@ -95,5 +97,14 @@ public final class ModelReloader: Service, Sendable {
                 ])
             }
         }
+    }
+}
+
+extension RegistryError {
+    /// Whether reading a version failed because of what is stored for it (unreadable golden rows),
+    /// not because the database could not be read.
+    fileprivate var isAboutTheVersionsOwnData: Bool {
+        if case .goldenUnreadable = self { return true }
+        return false
     }
 }

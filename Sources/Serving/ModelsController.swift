@@ -8,6 +8,10 @@ import Registry
 struct ModelsController: Sendable {
     let connection: RegistryConnection
     let models: ActiveModels
+    /// One registry read at a time, shared by the requests that arrive meanwhile: the blocking pool
+    /// has as many threads as cores and the reloader polls on it (its answers keep /readyz green), so
+    /// a burst of `/models` calls must not queue ahead of it (as `StatusReader` does for `GET /`).
+    let gate = SingleFlight<[ModelVersion]>()
 
     struct VersionBody: Encodable {
         let version: String
@@ -65,7 +69,7 @@ struct ModelsController: Sendable {
     private func bodies(only name: String?) async throws -> [ModelBody] {
         let versions: [ModelVersion]
         do {
-            versions = try await connection.onBlockingPool { try $0.versions() }
+            versions = try await gate.run { try await connection.onBlockingPool { try $0.versions() } }
         } catch {
             throw APIError(.internalError, "the registry cannot be read: \(error)", status: .serviceUnavailable)
         }

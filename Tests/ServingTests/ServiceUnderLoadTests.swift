@@ -164,6 +164,33 @@ struct ServiceUnderLoadTests {
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await h.get("/models/fraud").json?["serving_version"] as? String == "v2")
         #expect(try await h.get("/metrics").body.contains("sentinel_model_reload_failing{model=\"fraud\"} 0"))
+        // And the refusal is history: /models no longer reports it as the current state.
+        let recovered = try #require(try await h.get("/models/fraud").json)
+        #expect(recovered["failed_version"] == nil && recovered["last_reload_error"] == nil, "\(recovered)")
+    }
+
+    /// A version whose stored golden rows cannot be read (edited by hand, say) is refused like one
+    /// that fails them: the old version keeps serving and the service stays ready. It was taken for
+    /// a database outage: /readyz went 503 and the load was retried every poll.
+    @Test func aVersionWhoseStoredGoldenRowsCannotBeReadIsRefusedAndTheServiceStaysReady() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try h.register("fraud-lightgbm")
+        _ = try h.sqlite("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 2")
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+        #expect(try h.cli(["promote", "v2"]).status == 0)
+        // Past /readyz's freshness bound (2 s at this 100 ms reload interval).
+        try await Task.sleep(for: .milliseconds(3_000))
+        #expect(try await h.get("/readyz").status == 200)
+        let model = try #require(try await h.get("/models/fraud").json)
+        #expect(model["serving_version"] as? String == "v1" && model["failed_version"] as? String == "v2", "\(model)")
+        #expect((model["last_reload_error"] as? String)?.contains("golden") == true, "\(model)")
+        let body = try GoldenRequests("fraud-xgboost").bodies[0]
+        #expect(try await h.post("/predict", body: body).json?["version"] as? String == "v1")
+        let metrics = try await h.get("/metrics").body
+        #expect(metrics.contains("sentinel_model_reload_failing{model=\"fraud\"} 1"))
+        #expect(metrics.contains("sentinel_model_reloads_total{model=\"fraud\",result=\"failure\"} 1"))
     }
 
     @Test func killedMidLoadLosesNoAnsweredPrediction() async throws {

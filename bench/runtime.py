@@ -28,6 +28,10 @@ MODELS = [
 ]
 
 
+# The largest score difference from the library that still counts as agreeing (the parity tests'
+# tolerance).
+AGREEMENT = 1e-6
+
 def make_rows(folder: Path, seed: int = 7):
     golden = [json.loads(line) for line in (folder / "golden.jsonl").read_text().splitlines() if line.strip()]
     names = list(golden[0]["features"].keys())
@@ -91,6 +95,7 @@ def main():
           "Sentinel batch rows/s | library batch rows/s | batch ratio | max abs diff (100k rows) | model tables | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
+    disagreements = []
     for name, format_, artifact_name in MODELS:
         folder = ROOT / "models" / name
         artifact = folder / artifact_name
@@ -103,6 +108,8 @@ def main():
         swift_scores = np.fromfile(swift["scores_file"], dtype=np.float64)
         lib = library_scores(format_, artifact, names, X)
         diff = float(np.max(np.abs(swift_scores - lib["scores"])))
+        if not diff <= AGREEMENT:
+            disagreements.append(f"{name}: Sentinel and the library differ by {diff:.1e} (more than {AGREEMENT:.0e})")
         us = lambda ns: f"{ns / 1000:.2f}"
         print(f"| {name} | {swift['trees']} | {us(swift['single_mean_ns'])} / {us(swift['single_p50_ns'])} / {us(swift['single_p99_ns'])} µs | "
               f"{us(lib['single_mean_ns'])} / {us(lib['single_p50_ns'])} / {us(lib['single_p99_ns'])} µs | "
@@ -114,6 +121,10 @@ def main():
     print()
     for note in notes:
         print("- " + note)
+    print("- The library's single-row times are Python calls (the interpreter's own overhead included, as"
+          " a Python service pays it); Sentinel's are in-process calls of its evaluator.")
+    if disagreements:
+        sys.exit("bench/runtime.py: " + "; ".join(disagreements))
 
 
 if __name__ == "__main__":

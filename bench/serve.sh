@@ -21,6 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 command_line="bench/serve.sh $*"
+# The source this run measures, taken before the build: a report written at the end would see edits
+# made while it ran. With SKIP_BUILD the binary is whatever was built before, and the report says so.
+source_commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then source_commit+=" + uncommitted changes"; fi
 
 duration=${DURATION:-15}
 if [ $# -gt 0 ]; then duration=$1; shift; fi
@@ -268,8 +272,8 @@ EOF
 
 # ------------------------------------------------------------------------------- measurements
 
-# The sampler runs beside the server it measures, so it starts no process per sample: it reads
-# /proc with shell builtins (pgrep and $(...) every 0.2 s cost Sentinel 5-16 % of its requests/s
+# The sampler runs beside the server it measures, so it starts no pgrep or subshell per sample (only
+# the `sleep` between samples): it reads /proc with shell builtins (pgrep and $(...) every 0.2 s cost Sentinel 5-16 % of its requests/s
 # in back-to-back pairs here, and 2 ms of p99).
 rss_tree_total=0
 measure_rss_tree() { # PID: sets rss_tree_total to the VmRSS in kB of the process and all its descendants
@@ -471,7 +475,7 @@ write_settings() { # the run's settings, for bench/report.py
     B_DRAIN_MS=$drain_ms B_PEER_WORKERS=$peer_workers B_PEER_PREDICT=$peer_predict B_NGINX_WORKERS=$nginx_workers \
     B_WRK_THREADS=$wrk_threads B_WRK_TIMEOUT=$wrk_timeout B_MODEL=$model B_DESCRIPTION="$(meta description)" \
     B_THRESHOLD="$(meta threshold)" B_ROWS="$(wc -l <"$work/bodies.jsonl")" B_SERVE_ARGS="$serve_args" \
-    B_ALLOCATOR="$allocator_shown" \
+    B_ALLOCATOR="$allocator_shown" B_SOURCE="$source_commit when the run began${SKIP_BUILD:+ (SKIP_BUILD: the binary as built before it)}" \
     "$py" - "$work/settings.json" <<'PY'
 import json, os, sys
 e = os.environ
@@ -487,7 +491,7 @@ json.dump({
     "nginx_workers": int(e["B_NGINX_WORKERS"]), "wrk_threads": int(e["B_WRK_THREADS"]), "wrk_timeout": e["B_WRK_TIMEOUT"],
     "model": e["B_MODEL"], "model_description": e["B_DESCRIPTION"], "threshold": float(e["B_THRESHOLD"]),
     "rows": int(e["B_ROWS"]), "serve_args": ("--port 0 " + serve_args).strip(),
-    "allocator": e["B_ALLOCATOR"],
+    "allocator": e["B_ALLOCATOR"], "source": e["B_SOURCE"],
     "audit_mode": "async: answers before the record commits" if async_mode else "sync, the default: no answer before its record commits",
 }, open(sys.argv[1], "w"), indent=1)
 PY
@@ -511,6 +515,7 @@ main() {
     write_settings
     local python=$py
     if [ -x "$venv/bin/python" ]; then python=$venv/bin/python; fi
+    # Exits 1 when an audit check failed (after writing the report): the numbers are not evidence then.
     "$python" bench/report.py "$work" "$results_md" "$plot_png"
 }
 

@@ -307,7 +307,7 @@ public struct LightGBMModel: ScoringModel {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) names categorical split \(catIndex), the tree has \(categoricalCount)")
                 }
                 let start = catBoundaries[Int(catIndex)], end = catBoundaries[Int(catIndex) + 1]
-                try TreeShape.checkCategoryWords(held: categoryWords.count, adding: end - start, tree: treeIndex)
+                try CategoryBitsets.checkRoom(held: categoryWords.count, adding: end - start, tree: treeIndex)
                 slot = UInt32(featureCount * Int(DecisionColumn.raw.rawValue) + features[node]) | Node.categoricalFlag
                 threshold = Double(categorySets.count)
                 categorySets.append(CategorySet(offset: Int32(categoryWords.count), wordCount: Int32(end - start)))

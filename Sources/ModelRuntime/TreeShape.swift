@@ -2,18 +2,6 @@
 /// reached exactly once from the root (no cycle, no node shared by two parents, none unreachable).
 /// A bad artifact must fail here, at registration, never by looping or crashing on a request.
 enum TreeShape {
-    /// The most category-bitset words one model may hold (64 MiB). Each categorical split gets its
-    /// own bitset, and an artifact of a few hundred kilobytes can point thousands of splits at one
-    /// huge category set: refused here rather than allocated.
-    static let maxCategoryWords = 1 << 24
-
-    /// Throws when `adding` more bitset words to the `held` ones would pass `maxCategoryWords`.
-    static func checkCategoryWords(held: Int, adding: Int, tree: Int) throws(ModelLoadError) {
-        guard adding <= maxCategoryWords - held else {
-            throw ModelLoadError.unsupported("tree \(tree): the categorical splits' bitsets need more than \(maxCategoryWords) words (64 MiB)")
-        }
-    }
-
     /// `children(node)` returns nil for a leaf, or its (left, right) children as raw indices.
     static func validate(tree: Int, nodeCount: Int, children: (Int) -> (Int, Int)?) throws(ModelLoadError) {
         guard nodeCount > 0 else { throw ModelLoadError.invalidTree(tree: tree, reason: "has no nodes") }

@@ -247,7 +247,7 @@ public struct XGBoostModel: ScoringModel {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) is a categorical split without categories")
                 }
                 let wordCount = (set.max() ?? 0) / 32 + 1
-                try TreeShape.checkCategoryWords(held: categoryWords.count, adding: wordCount, tree: treeIndex)
+                try CategoryBitsets.checkRoom(held: categoryWords.count, adding: wordCount, tree: treeIndex)
                 var bitset = [UInt32](repeating: 0, count: wordCount)
                 for category in set { bitset[category / 32] |= 1 << UInt32(category % 32) }
                 // A categorical split reads the value itself and applies default_left on its own.

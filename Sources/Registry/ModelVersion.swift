@@ -50,11 +50,20 @@ public struct ModelVersion: Sendable, Equatable {
     public var isActive: Bool { stage == .production }
 }
 
-/// A version together with what is needed to score with it.
+/// A version together with what is needed to score with it, as stored: the service parses and
+/// checks both when it loads the version, so a bad stored value refuses that version (its own data)
+/// rather than failing the read (the database's).
 public struct LoadableVersion: Sendable {
     public let version: ModelVersion
     public let artifact: [UInt8]
-    public let golden: GoldenSet?
+    /// The golden rows as JSON lines.
+    public let golden: String?
+
+    public init(version: ModelVersion, artifact: [UInt8], golden: String?) {
+        self.version = version
+        self.artifact = artifact
+        self.golden = golden
+    }
 }
 
 /// One entry of the promotion history.

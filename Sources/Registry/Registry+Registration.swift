@@ -72,14 +72,12 @@ extension Registry {
         let added = try write { () throws -> [(versionID: Int64, number: Int)] in
             try registrations.map { try insert($0, at: now) }
         }
-        for (verified, (versionID, number)) in zip(registrations, added) {
+        return try zip(registrations, added).map { verified, added in
             logger.info("registered version", metadata: [
-                "model.name": "\(verified.registration.model)", "model.version": "v\(number)",
-                "model.sha256": "\(verified.sha256)", "model.version_id": "\(versionID)",
+                "model.name": "\(verified.registration.model)", "model.version": "v\(added.number)",
+                "model.sha256": "\(verified.sha256)", "model.version_id": "\(added.versionID)",
             ])
-        }
-        return try zip(registrations, added).map { verified, version in
-            try self.version(VersionLabel(version.number), model: verified.registration.model)
+            return try version(VersionLabel(added.number), model: verified.registration.model)
         }
     }
 

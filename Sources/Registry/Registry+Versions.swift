@@ -75,11 +75,8 @@ extension Registry {
     /// A version with its artifact and golden rows, ready to load.
     public func loadable(_ version: ModelVersion) throws -> LoadableVersion {
         try read {
-            guard let (artifact, goldenText) = try db.prepare(Self.selectArtifact).firstRow([version.id], { ($0.blob(0), $0.optionalText(1)) }) else {
+            guard let (artifact, golden) = try db.prepare(Self.selectArtifact).firstRow([version.id], { ($0.blob(0), $0.optionalText(1)) }) else {
                 throw RegistryError.versionNotFound(model: version.model, version: version.label.description)
-            }
-            let golden = try goldenText.map { text in
-                do throws(GoldenError) { return try GoldenSet(jsonLines: text) } catch { throw RegistryError.goldenUnreadable(reason: error.description) }
             }
             return LoadableVersion(version: version, artifact: artifact, golden: golden)
         }

@@ -63,9 +63,9 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         APIError(.invalidFeatures, error.description, feature: error.featureName)
     }
 
-    /// A row the model could not score (`instance`: its position in a batch).
-    static func unscorable(_ error: UnscorableRow, instance: Int?) -> APIError {
-        APIError(.invalidFeatures, (instance.map { "instances[\($0)]: " } ?? "") + error.description, feature: error.feature)
+    /// A refused row of features; `instance`, its position in a batch, prefixes the detail.
+    static func invalidFeatures(_ detail: String, feature: String?, instance: Int?) -> APIError {
+        APIError(.invalidFeatures, (instance.map { "instances[\($0)]: " } ?? "") + detail, feature: feature)
     }
 
     public var body: String {

@@ -161,11 +161,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// leaves what it copied on disk (`Registry.checkpoint`), so the catch-up's fsyncs flush only its
     /// own few pages: 2-5 ms here, whatever the bound.
     private func checkpointLoop() {
-        while true {
-            condition.lock()
-            let done = finished
-            condition.unlock()
-            if done { break }
+        while !pausedUntilTheNextRound() {
             do {
                 let result = try checkpointer.checkpoint()
                 if result.walFrames >= settings.walRestartFrames {
@@ -177,12 +173,6 @@ public final class AuditWriter: Service, @unchecked Sendable {
             } catch {
                 logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
             }
-            checkpointPause.lock()
-            condition.lock()
-            let stop = finished
-            condition.unlock()
-            if !stop { _ = checkpointPause.wait(until: Date().addingTimeInterval(0.2)) }
-            checkpointPause.unlock()
         }
         do {
             try checkpointer.checkpoint(truncate: true)
@@ -195,6 +185,23 @@ public final class AuditWriter: Service, @unchecked Sendable {
         finishWaiters.removeAll()
         condition.unlock()
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits out the 200 ms before the next round; returns true instead, at once or when woken, once
+    /// the writer has finished. The writer signals while holding `checkpointPause`, and `finished` is
+    /// read under it, so that wake-up cannot fall between the read and the wait.
+    private func pausedUntilTheNextRound() -> Bool {
+        checkpointPause.lock()
+        defer { checkpointPause.unlock() }
+        if writerFinished() { return true }
+        _ = checkpointPause.wait(until: Date().addingTimeInterval(0.2))
+        return writerFinished()
+    }
+
+    private func writerFinished() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return finished
     }
 
     /// On the writer's thread, between commits: copies what the background checkpoint left, so that

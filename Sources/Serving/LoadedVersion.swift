@@ -35,8 +35,8 @@ public struct LoadedVersion: Sendable {
         }
         var goldenMaxError: Double?
         if let golden = loadable.golden {
-            do {
-                goldenMaxError = try golden.verify(model)
+            do throws(GoldenError) {
+                goldenMaxError = try GoldenSet(jsonLines: golden).verify(model)
             } catch {
                 throw LoadError.selfTest(model: version.model, version: version.label, reason: error.description)
             }

@@ -72,10 +72,12 @@ public final class ModelReloader: Service, Sendable {
             }
             if failed.contains(active.id) { continue }
             let started = ContinuousClock.now
+            // Reading the version is the registry's business: if that fails, the caller retries on
+            // the next poll. Only a version that does not load or self-test (its stored golden rows
+            // unreadable included) is marked failed.
+            let loadable = try registry.loadable(active)
             do {
-                // Reading the version fails with the database's errors (rethrown below: the next
-                // poll retries) or with its own stored data's, which refuse it like a failed load.
-                let loaded = try LoadedVersion(registry.loadable(active))
+                let loaded = try LoadedVersion(loadable)
                 models.install(loaded)
                 metrics.reloaded(model: name, version: active.label.description)
                 logger.info("serving new version", metadata: [
@@ -84,8 +86,6 @@ public final class ModelReloader: Service, Sendable {
                     "model.load_time": "\(ContinuousClock.now - started)",
                     "model.golden_max_error": "\(loaded.goldenMaxError.map { "\($0)" } ?? "no golden rows")",
                 ])
-            } catch let error as RegistryError where !error.isAboutTheVersionsOwnData {
-                throw error
             } catch {
                 failed.insert(active.id)
                 models.recordFailure(model: name, version: active.label, reason: "\(error)")
@@ -97,14 +97,5 @@ public final class ModelReloader: Service, Sendable {
                 ])
             }
         }
-    }
-}
-
-extension RegistryError {
-    /// Whether reading a version failed because of what is stored for it (unreadable golden rows),
-    /// not because the database could not be read.
-    fileprivate var isAboutTheVersionsOwnData: Bool {
-        if case .goldenUnreadable = self { return true }
-        return false
     }
 }

@@ -35,7 +35,7 @@ struct PredictController: Sendable {
             do {
                 scores.append(try loaded.model.checkedScore(row))
             } catch {
-                throw APIError.unscorable(error, instance: parsed.isBatch ? index : nil)
+                throw APIError.invalidFeatures(error.description, feature: error.feature, instance: parsed.isBatch ? index : nil)
             }
         }
         let latency = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000)

@@ -223,8 +223,7 @@ public struct PredictRequestParser {
     }
 
     private static func prefixed(_ error: FeatureError, _ instance: Int?) -> APIError {
-        guard let instance else { return .features(error) }
-        return APIError(.invalidFeatures, "instances[\(instance)]: \(error.description)", feature: error.featureName)
+        .invalidFeatures(error.description, feature: error.featureName, instance: instance)
     }
 
     private static func where_(_ instance: Int?) -> String {

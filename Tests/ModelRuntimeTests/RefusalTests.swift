@@ -41,15 +41,27 @@ struct RefusalTests {
 
     /// Applies `edit` to tree 0 of the example XGBoost model and returns the refusal.
     static func xgboostRefusal(editingTree edit: (inout [String: Any]) -> Void) throws -> String? {
+        try xgboostTreesRefusal { edit(&$0[0]) }
+    }
+
+    /// Applies `edit` to the example XGBoost model's trees and returns the refusal.
+    static func xgboostTreesRefusal(_ edit: (inout [[String: Any]]) -> Void) throws -> String? {
+        try xgboostLearnerRefusal { learner in
+            var booster = learner["gradient_booster"] as! [String: Any]
+            var model = booster["model"] as! [String: Any]
+            var trees = model["trees"] as! [[String: Any]]
+            edit(&trees)
+            model["trees"] = trees
+            booster["model"] = model
+            learner["gradient_booster"] = booster
+        }
+    }
+
+    /// Applies `edit` to the example XGBoost model's `learner` object and returns the refusal.
+    static func xgboostLearnerRefusal(_ edit: (inout [String: Any]) -> Void) throws -> String? {
         var document = try xgboostDocument()
         var learner = document["learner"] as! [String: Any]
-        var booster = learner["gradient_booster"] as! [String: Any]
-        var model = booster["model"] as! [String: Any]
-        var trees = model["trees"] as! [[String: Any]]
-        edit(&trees[0])
-        model["trees"] = trees
-        booster["model"] = model
-        learner["gradient_booster"] = booster
+        edit(&learner)
         document["learner"] = learner
         return refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
     }
@@ -111,11 +123,7 @@ struct RefusalTests {
         }
         let noNames = try Self.xgboostRefusal { _ in }.map { _ in "" }
         #expect(noNames == nil) // the unedited model loads
-        var document = try Self.xgboostDocument()
-        var learner = document["learner"] as! [String: Any]
-        learner.removeValue(forKey: "feature_names")
-        document["learner"] = learner
-        let refusal = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+        let refusal = try Self.xgboostLearnerRefusal { _ = $0.removeValue(forKey: "feature_names") }
         #expect(refusal?.contains("learner.feature_names") == true)
         #expect(Self.refusal(.xgboostJSON, []) == "malformed artifact: the artifact is empty")
         let mismatched = try Self.xgboostRefusal { tree in
@@ -132,6 +140,15 @@ struct RefusalTests {
         try String(contentsOf: ExampleModels.named("fraud-lightgbm").artifact, encoding: .utf8)
     }
 
+    /// Sets one value of the first tree's `key=` line (the first value, or the last).
+    static func settingFirstTreeValue(_ text: String, _ key: String, to value: String, last: Bool = false) -> String {
+        editFirstTreeLine(text, prefix: key) { line in
+            var values = line.dropFirst(key.count).split(separator: " ").map(String.init)
+            values[last ? values.count - 1 : 0] = value
+            return key + values.joined(separator: " ")
+        }
+    }
+
     /// Replaces the first line starting with `prefix` inside the first tree.
     static func editFirstTreeLine(_ text: String, prefix: String, _ edit: (String) -> String) -> String {
         var lines = text.components(separatedBy: "\n")
@@ -145,25 +162,13 @@ struct RefusalTests {
         let text = try Self.lightgbmText()
         #expect(Self.refusal(.lightgbmText, text: text) == nil)
 
-        let outside = Self.editFirstTreeLine(text, prefix: "left_child=") { line in
-            var values = line.dropFirst("left_child=".count).split(separator: " ").map(String.init)
-            values[0] = "999"
-            return "left_child=" + values.joined(separator: " ")
-        }
+        let outside = Self.settingFirstTreeValue(text, "left_child=", to: "999")
         #expect(Self.refusal(.lightgbmText, text: outside)?.contains("outside the tree") == true)
 
-        let cycle = Self.editFirstTreeLine(text, prefix: "right_child=") { line in
-            var values = line.dropFirst("right_child=".count).split(separator: " ").map(String.init)
-            values[values.count - 1] = "0"
-            return "right_child=" + values.joined(separator: " ")
-        }
+        let cycle = Self.settingFirstTreeValue(text, "right_child=", to: "0", last: true)
         #expect(Self.refusal(.lightgbmText, text: cycle)?.contains("reached twice") == true)
 
-        let nanLeaf = Self.editFirstTreeLine(text, prefix: "leaf_value=") { line in
-            var values = line.dropFirst("leaf_value=".count).split(separator: " ").map(String.init)
-            values[0] = "nan"
-            return "leaf_value=" + values.joined(separator: " ")
-        }
+        let nanLeaf = Self.settingFirstTreeValue(text, "leaf_value=", to: "nan")
         #expect(Self.refusal(.lightgbmText, text: nanLeaf)?.contains("non-finite leaf value") == true)
 
         let objective = text.replacingOccurrences(of: "objective=binary sigmoid:1", with: "objective=lambdarank")
@@ -181,64 +186,44 @@ struct RefusalTests {
     /// gigabytes, and an objective whose output Sentinel does not compute.
     @Test func craftedNumbersAreRefusedNotTrapped() throws {
         for value: Any in ["nan", "1e300", 1e20] {
-            var document = try Self.xgboostDocument()
-            var learner = document["learner"] as! [String: Any]
-            var params = learner["learner_model_param"] as! [String: Any]
-            params["num_feature"] = value
-            learner["learner_model_param"] = params
-            document["learner"] = learner
-            let refusal = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+            let refusal = try Self.xgboostLearnerRefusal { learner in
+                var params = learner["learner_model_param"] as! [String: Any]
+                params["num_feature"] = value
+                learner["learner_model_param"] = params
+            }
             #expect(refusal?.contains("num_feature") == true, "num_feature \(value): \(refusal ?? "accepted")")
         }
 
         let text = try Self.lightgbmText()
         let hugeIndex = text.replacingOccurrences(of: "max_feature_idx=29", with: "max_feature_idx=9223372036854775807")
         #expect(Self.refusal(.lightgbmText, text: hugeIndex)?.contains("max_feature_idx") == true)
-        let minChild = Self.editFirstTreeLine(text, prefix: "left_child=") { line in
-            var values = line.dropFirst("left_child=".count).split(separator: " ").map(String.init)
-            values[0] = "-9223372036854775808"
-            return "left_child=" + values.joined(separator: " ")
-        }
+        let minChild = Self.settingFirstTreeValue(text, "left_child=", to: "-9223372036854775808")
         #expect(Self.refusal(.lightgbmText, text: minChild)?.contains("outside the tree") == true)
         let hugeCount = Self.editFirstTreeLine(text, prefix: "num_cat=") { _ in
             "num_cat=9223372036854775807\ncat_boundaries=0\ncat_threshold="
         }
         #expect(Self.refusal(.lightgbmText, text: hugeCount)?.contains("num_cat") == true)
-        var hugeSplit = Self.editFirstTreeLine(text, prefix: "num_cat=") { _ in "num_cat=1\ncat_boundaries=0 1\ncat_threshold=1" }
-        for (key, value) in [("decision_type=", "1"), ("threshold=", "1e300")] {
-            hugeSplit = Self.editFirstTreeLine(hugeSplit, prefix: key) { line in
-                var values = line.dropFirst(key.count).split(separator: " ").map(String.init)
-                values[0] = value
-                return key + values.joined(separator: " ")
-            }
-        }
+        let oneSet = Self.editFirstTreeLine(text, prefix: "num_cat=") { _ in "num_cat=1\ncat_boundaries=0 1\ncat_threshold=1" }
+        let hugeSplit = Self.settingFirstTreeValue(Self.settingFirstTreeValue(oneSet, "decision_type=", to: "1"), "threshold=", to: "1e300")
         #expect(Self.refusal(.lightgbmText, text: hugeSplit)?.contains("names categorical split") == true)
         let sqrt = text.replacingOccurrences(of: "objective=binary sigmoid:1", with: "objective=regression sqrt")
         #expect(Self.refusal(.lightgbmText, text: sqrt)?.contains("objective 'regression sqrt'") == true)
 
         // Every split of two trees made categorical on one set holding the largest category: a
         // 2 MiB bitset each, 100 MB from a few kilobytes of JSON.
-        var document = try Self.xgboostDocument()
-        var learner = document["learner"] as! [String: Any]
-        var booster = learner["gradient_booster"] as! [String: Any]
-        var model = booster["model"] as! [String: Any]
-        var trees = model["trees"] as! [[String: Any]]
-        for index in 0..<2 {
-            let left = trees[index]["left_children"] as! [Int]
-            let splits = left.indices.filter { left[$0] != -1 }
-            var splitType = trees[index]["split_type"] as! [Int]
-            for node in splits { splitType[node] = 1 }
-            trees[index]["split_type"] = splitType
-            trees[index]["categories_nodes"] = splits
-            trees[index]["categories_segments"] = [Int](repeating: 0, count: splits.count)
-            trees[index]["categories_sizes"] = [Int](repeating: 1, count: splits.count)
-            trees[index]["categories"] = [XGBoostModel.maxCategory - 1]
+        let bitsets = try Self.xgboostTreesRefusal { trees in
+            for index in 0..<2 {
+                let left = trees[index]["left_children"] as! [Int]
+                let splits = left.indices.filter { left[$0] != -1 }
+                var splitType = trees[index]["split_type"] as! [Int]
+                for node in splits { splitType[node] = 1 }
+                trees[index]["split_type"] = splitType
+                trees[index]["categories_nodes"] = splits
+                trees[index]["categories_segments"] = [Int](repeating: 0, count: splits.count)
+                trees[index]["categories_sizes"] = [Int](repeating: 1, count: splits.count)
+                trees[index]["categories"] = [XGBoostModel.maxCategory - 1]
+            }
         }
-        model["trees"] = trees
-        booster["model"] = model
-        learner["gradient_booster"] = booster
-        document["learner"] = learner
-        let bitsets = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
         #expect(bitsets?.contains("64 MiB") == true, "\(bitsets ?? "accepted")")
     }
 

@@ -39,6 +39,7 @@ let package = Package(
             resources: [
                 .embedInCode("001_registry.sql"),
                 .embedInCode("002_audit.sql"),
+                .embedInCode("003_audit_minutes.sql"),
             ]
         ),
         // Pure model evaluators: XGBoost JSON, LightGBM text, logistic JSON. No I/O.

@@ -90,9 +90,11 @@ extension Registry {
     static let countAudit = "SELECT count(*) FROM predictions"
 
     /// Appends `records` to the audit log in one transaction: all of them are written or none.
-    public func appendAudit(_ records: [AuditRecord]) throws {
-        guard !records.isEmpty else { return }
-        try write {
+    /// Returns the id of the last row written (0 for no records).
+    @discardableResult
+    public func appendAudit(_ records: [AuditRecord]) throws -> Int64 {
+        guard !records.isEmpty else { return 0 }
+        return try write {
             let statement = try db.cached(Self.insertAudit)
             for record in records {
                 try statement.run([
@@ -100,6 +102,7 @@ extension Registry {
                     record.score, record.decision.rawValue, record.latencyMicroseconds,
                 ])
             }
+            return db.lastInsertRowID
         }
     }
 
@@ -138,13 +141,23 @@ extension Registry {
         DELETE FROM predictions WHERE id IN
             (SELECT id FROM predictions WHERE predicted_at < ?1 ORDER BY predicted_at LIMIT ?2)
         """
+    /// The per-minute counts go by whole minutes: the minute the cutoff falls in stays counted whole.
+    static let pruneMinuteCounts = "DELETE FROM prediction_minutes WHERE minute < substr(?1, 1, 16)"
+    /// Once the newest rows are gone their ids can be given again, so the counted mark may not stay above them.
+    static let lowerMinutesThrough = """
+        UPDATE prediction_minutes_through SET through_id = min(through_id, (SELECT coalesce(max(id), 0) FROM predictions)) WHERE id = 1
+        """
 
-    /// Deletes up to `limit` audit rows older than `cutoff` (stored-form time) in one transaction and
-    /// returns how many went. Small batches keep the writer's lock short.
+    /// Deletes up to `limit` audit rows older than `cutoff` (stored-form time), and the per-minute
+    /// counts of the minutes before the cutoff's, in one transaction; returns how many rows went.
+    /// Small batches keep the writer's lock short.
     public func pruneAudit(olderThan cutoff: String, limit: Int = 10_000) throws -> Int {
         try write {
             try db.run(Self.pruneAuditBatch, [cutoff, limit])
-            return db.changes
+            let removed = db.changes
+            try db.run(Self.pruneMinuteCounts, [cutoff])
+            try db.run(Self.lowerMinutesThrough)
+            return removed
         }
     }
 }

@@ -50,7 +50,8 @@ public struct AuditWindow: Sendable, Equatable {
     var startMinuteOfDay: Int { Int((startUnixMilliseconds / 60_000) % 1_440) }
 }
 
-/// Nearest-rank latency percentiles, in microseconds.
+/// Latency percentiles, in microseconds: estimated from latency buckets (see
+/// `LatencyPercentiles.init(counts:buckets:)`).
 public struct LatencyPercentiles: Sendable, Equatable {
     public let p50: Int
     public let p95: Int
@@ -60,13 +61,6 @@ public struct LatencyPercentiles: Sendable, Equatable {
         self.p50 = p50
         self.p95 = p95
         self.p99 = p99
-    }
-
-    /// The percentiles of `sorted` (ascending, not empty).
-    init(sorted: [Int32]) {
-        // Nearest rank in integer per-mille, so that 95% of 20 values is rank 19, not a rounded-up 20.
-        func rank(_ perMille: Int) -> Int { Int(sorted[max(0, (perMille * sorted.count + 999) / 1_000 - 1)]) }
-        self.init(p50: rank(500), p95: rank(950), p99: rank(990))
     }
 }
 
@@ -100,86 +94,113 @@ public struct AuditSummary: Sendable, Equatable {
     public let window: AuditWindow
     /// Versions that scored anything in the window, by model then version.
     public let versions: [VersionActivity]
+    /// How many of the window's rows were read one by one: those appended since the per-minute
+    /// counts were last brought up to date (about a second's worth while the service runs).
+    public let rowsReadDirectly: Int
+
+    public init(window: AuditWindow, versions: [VersionActivity], rowsReadDirectly: Int = 0) {
+        self.window = window
+        self.versions = versions
+        self.rowsReadDirectly = rowsReadDirectly
+    }
 
     /// How many audit rows were summarised.
     public var rowCount: Int { versions.reduce(0) { $0 + $1.predictions } }
 }
 
-/// Gathers one version's rows of a window into per-minute counts and latencies, then percentiles.
+/// Gathers one version's counts of a window, per minute and latency bucket, then percentiles.
 struct VersionActivityBuilder {
     let window: AuditWindow
-    private var latencies: [[Int32]]
+    let buckets: LatencyBuckets
+    let model: String
+    let label: VersionLabel
+    private var counts: [[Int]]
     private var flagged: [Int]
 
-    init(window: AuditWindow) {
+    init(window: AuditWindow, buckets: LatencyBuckets, model: String, label: VersionLabel) {
         self.window = window
-        latencies = Array(repeating: [], count: window.minutes)
+        self.buckets = buckets
+        self.model = model
+        self.label = label
+        counts = Array(repeating: Array(repeating: 0, count: buckets.count), count: window.minutes)
         flagged = Array(repeating: 0, count: window.minutes)
     }
 
-    mutating func add(minute: Int, fraud: Bool, latencyMicroseconds: Int64) {
-        latencies[minute].append(Int32(clamping: latencyMicroseconds))
-        if fraud { flagged[minute] += 1 }
+    mutating func add(minute: Int, bucket: Int, predictions: Int, flagged: Int) {
+        counts[minute][bucket] += predictions
+        self.flagged[minute] += flagged
     }
 
-    mutating func finish(versionID: Int64, model: String, label: VersionLabel) -> VersionActivity {
+    func finish(versionID: Int64) -> VersionActivity {
         var minutes = [MinuteActivity?](repeating: nil, count: window.minutes)
-        var all: [Int32] = []
-        all.reserveCapacity(latencies.reduce(0) { $0 + $1.count })
-        for minute in 0..<window.minutes where !latencies[minute].isEmpty {
-            latencies[minute].sort()
-            minutes[minute] = MinuteActivity(predictions: latencies[minute].count, flagged: flagged[minute],
-                                             latency: LatencyPercentiles(sorted: latencies[minute]))
-            all.append(contentsOf: latencies[minute])
+        var all = Array(repeating: 0, count: buckets.count)
+        var predictions = 0
+        for minute in 0..<window.minutes {
+            let inMinute = counts[minute].reduce(0, +)
+            guard inMinute > 0 else { continue }
+            minutes[minute] = MinuteActivity(predictions: inMinute, flagged: flagged[minute],
+                                             latency: LatencyPercentiles(counts: counts[minute], buckets: buckets))
+            for bucket in all.indices { all[bucket] += counts[minute][bucket] }
+            predictions += inMinute
         }
-        // A run of sorted minutes: the standard library's sort merges such runs rather than starting over.
-        all.sort()
         return VersionActivity(versionID: versionID, model: model, label: label, minutes: minutes,
-                               predictions: all.count, flagged: flagged.reduce(0, +),
-                               latency: all.isEmpty ? LatencyPercentiles(p50: 0, p95: 0, p99: 0) : LatencyPercentiles(sorted: all))
+                               predictions: predictions, flagged: flagged.reduce(0, +),
+                               latency: predictions == 0 ? LatencyPercentiles(p50: 0, p95: 0, p99: 0) : LatencyPercentiles(counts: all, buckets: buckets))
     }
 }
 
 extension Registry {
-    /// The versions that scored anything in the window (?1 inclusive, ?2 exclusive): one probe of
-    /// `predictions_by_version (version_id, predicted_at)` per version, however large the table.
-    static let selectVersionsInWindow = """
-        SELECT v.id, m.name, v.version
-        FROM model_versions v JOIN models m ON m.id = v.model_id
-        WHERE EXISTS (SELECT 1 FROM predictions p WHERE p.version_id = v.id AND p.predicted_at >= ?1 AND p.predicted_at < ?2)
-        ORDER BY m.name, v.version
+    /// The window's per-minute counts (?1, ?2: the first and the excluded last minute, as
+    /// '2026-11-29T08:30'): a range of `prediction_minutes`' primary key.
+    static let selectWindowMinuteCounts = """
+        SELECT r.minute, r.version_id, m.name, v.version, r.latency_from_us, r.predictions, r.flagged
+        FROM prediction_minutes r
+        JOIN model_versions v ON v.id = r.version_id
+        JOIN models m         ON m.id = v.model_id
+        WHERE r.minute >= ?1 AND r.minute < ?2
         """
-    /// One version's rows of the window: a range scan of `predictions_by_version` (?3 the version).
-    ///
-    /// Not `GROUP BY` minute in SQL: the percentiles need every latency of the window anyway, so a
-    /// grouping query beside this one reads each row twice. On the million-row table of
-    /// `sentinel-bench status-page` (which times that variant too), SQLite alone took about 40 ms for
-    /// this one pass over the last hour's 41,666 rows, against about 80 ms for the GROUP BY and 75 ms
-    /// for the latencies sorted in SQL. One pass, counted in Swift.
-    static let selectVersionWindowRows = """
-        SELECT predicted_at, decision = 'fraud', latency_us
-        FROM predictions
-        WHERE version_id = ?3 AND predicted_at >= ?1 AND predicted_at < ?2
+    /// The window's rows not counted yet (?3: `prediction_minutes_through`), found by their ids: a
+    /// range of the rowid (the unary + keeps SQLite from walking the hour by `predictions_by_time`).
+    static let selectWindowRowsAfter = """
+        SELECT p.predicted_at, p.version_id, m.name, v.version, p.latency_us, p.decision = 'fraud'
+        FROM predictions p
+        JOIN model_versions v ON v.id = p.version_id
+        JOIN models m         ON m.id = v.model_id
+        WHERE p.id > ?3 AND +p.predicted_at >= ?1 AND +p.predicted_at < ?2
         """
 
     /// Summarises the audit log over `window` (for the status page: `AuditWindow.lastHour()`): per
     /// version and minute, how many predictions, how many flagged as fraud, and latency p50/p95/p99.
-    /// Reads only the window's rows, through the version index, in one snapshot.
+    /// Reads the window's per-minute counts, and the rows appended since they were brought up to
+    /// date, in one snapshot: the cost follows the window's minutes, not its traffic.
     public func auditSummary(window: AuditWindow) throws -> AuditSummary {
-        let bounds: [SQLiteBindable] = [window.start, window.end]
-        return try read {
-            let versions = try db.prepare(Self.selectVersionsInWindow).rows(bounds) { row in
-                (id: row.int64(0), model: row.text(1), label: VersionLabel(row.int(2)))
+        try read {
+            let buckets = try readLatencyBuckets()
+            let bucketOfStart = Dictionary(uniqueKeysWithValues: buckets.starts.enumerated().map { ($1, $0) })
+            var builders: [Int64: VersionActivityBuilder] = [:]
+            func builder(_ row: Row, versionID: Int64) -> VersionActivityBuilder {
+                builders[versionID] ?? VersionActivityBuilder(window: window, buckets: buckets, model: row.text(2), label: VersionLabel(row.int(3)))
             }
-            let rows = try db.prepare(Self.selectVersionWindowRows)
-            return AuditSummary(window: window, versions: try versions.map { version in
-                var activity = VersionActivityBuilder(window: window)
-                try rows.forEachRow(bounds + [version.id]) { row in
-                    guard let minute = row.withUTF8(0, window.minute(ofStoredTime:)) else { return }
-                    activity.add(minute: minute, fraud: row.int(1) != 0, latencyMicroseconds: row.int64(2))
-                }
-                return activity.finish(versionID: version.id, model: version.model, label: version.label)
-            })
+            let minuteBounds: [SQLiteBindable] = [String(window.start.prefix(16)), String(window.end.prefix(16))]
+            try db.prepare(Self.selectWindowMinuteCounts).forEachRow(minuteBounds) { row in
+                guard let minute = row.withUTF8(0, window.minute(ofStoredTime:)), let bucket = bucketOfStart[row.int(4)] else { return }
+                let versionID = row.int64(1)
+                var activity = builder(row, versionID: versionID)
+                activity.add(minute: minute, bucket: bucket, predictions: row.int(5), flagged: row.int(6))
+                builders[versionID] = activity
+            }
+            var direct = 0
+            try db.prepare(Self.selectWindowRowsAfter).forEachRow([window.start, window.end, try minutesThrough()]) { row in
+                guard let minute = row.withUTF8(0, window.minute(ofStoredTime:)) else { return }
+                let versionID = row.int64(1)
+                var activity = builder(row, versionID: versionID)
+                activity.add(minute: minute, bucket: buckets.index(of: row.int(4)), predictions: 1, flagged: row.int(5))
+                builders[versionID] = activity
+                direct += 1
+            }
+            let versions = builders.map { $1.finish(versionID: $0) }
+                .sorted { ($0.model, $0.label.number) < ($1.model, $1.label.number) }
+            return AuditSummary(window: window, versions: versions, rowsReadDirectly: direct)
         }
     }
 }

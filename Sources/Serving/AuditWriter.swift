@@ -72,6 +72,11 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
     /// Used only by the writer thread once started.
     private let registry: Registry
+    /// The writer's rows since `prediction_minutes` was last brought up to date, counted per minute
+    /// as they are committed (writer thread only).
+    private var minuteCounts: PendingAuditMinutes
+    /// A fold left rows to count (a catch-up): the next round folds again without waiting.
+    private var minuteCountsBehind = true
     /// Used only by the checkpoint thread: WAL checkpoints (and their fsyncs) happen there, beside
     /// the commits rather than inside them.
     private let checkpointer: Registry
@@ -84,6 +89,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                                      durability: settings.durability, logger: logger)
         try registry.disableAutomaticCheckpoints()
+        minuteCounts = try registry.pendingAuditMinutes()
         checkpointer = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                                          durability: settings.durability, logger: logger)
         self.settings = settings
@@ -255,14 +261,19 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
     private func writeLoop() {
         var lastPrune = Date.distantPast
+        var lastFold: UInt64 = 0
         while true {
             condition.lock()
             while queue.isEmpty && !closed {
-                // Wake at least once a minute for retention pruning.
-                _ = condition.wait(until: Date().addingTimeInterval(60))
+                // Wake at once while a catch-up of the minute counts goes on, within a second to fold
+                // the writer's own, and at least once a minute for retention pruning.
+                _ = condition.wait(until: Date().addingTimeInterval(minuteCountsBehind ? 0 : minuteCounts.isEmpty ? 60 : 1))
                 if queue.isEmpty && !closed { break }
             }
             if queue.isEmpty && closed {
+                condition.unlock()
+                foldMinuteCounts()
+                condition.lock()
                 finished = true
                 condition.unlock()
                 logger.info("audit writer drained and stopped")
@@ -286,6 +297,11 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
             if !batch.isEmpty { commit(batch, rows: rows) }
             if catchUp { catchUpCheckpoint() }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if minuteCountsBehind || (!minuteCounts.isEmpty && now - lastFold >= 1_000_000_000) {
+                lastFold = now
+                foldMinuteCounts()
+            }
             if let days = settings.retentionDays, Date().timeIntervalSince(lastPrune) >= 60 {
                 lastPrune = Date()
                 prune(olderThanDays: days)
@@ -314,7 +330,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
         }
         do {
-            try registry.appendAudit(records)
+            let lastID = try registry.appendAudit(records)
+            minuteCounts.add(records, lastID: lastID)
             metrics.auditRowsWritten.increment(by: Int64(rows))
             metrics.auditCommitRows.record(rows)
             metrics.auditCommitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
@@ -340,6 +357,23 @@ public final class AuditWriter: Service, @unchecked Sendable {
         }
         for (loop, continuations) in byLoop.values {
             loop.execute { for continuation in continuations { continuation.resume(with: result) } }
+        }
+    }
+
+    /// Brings `prediction_minutes` up to date with what has been committed, so that the status page
+    /// reads a minute's counts instead of its rows. Once a second: a few upserts of the counts kept
+    /// here, or, when another process appended meanwhile (or at start), a read-back of the rows in
+    /// bounded steps. A failure leaves the rows uncounted, not lost: readers count them directly
+    /// until a later fold succeeds.
+    private func foldMinuteCounts() {
+        do {
+            let fold = try registry.foldAuditMinutes(&minuteCounts)
+            minuteCountsBehind = fold.remaining
+            if fold.readBack && fold.rows > 0 {
+                logger.info("audit rows counted per minute from the table", metadata: ["audit.rows": "\(fold.rows)", "audit.more": "\(fold.remaining)"])
+            }
+        } catch {
+            logger.warning("per-minute audit counts not brought up to date", metadata: ["error": "\(error)"])
         }
     }
 

@@ -285,7 +285,8 @@ public struct StatusPage {
         let audit = report.audit
         let finished = ContinuousClock.now
         html += "<footer id=\"render-stats\" data-audit-rows=\"\(audit.rowCount)\" data-window-start=\"\(audit.window.start)\" data-window-end=\"\(audit.window.end)\">"
-        html += "<p>Summarised <strong>\(DisplayNumber.grouped(audit.rowCount))</strong> audit rows from \(Self.time(audit.window.start)) to \(Self.time(audit.window.end)) UTC. "
+        html += "<p>Summarised <strong>\(DisplayNumber.grouped(audit.rowCount))</strong> audit rows from \(Self.time(audit.window.start)) to \(Self.time(audit.window.end)) UTC "
+        html += "(per-minute counts, plus \(DisplayNumber.grouped(audit.rowsReadDirectly)) newer rows read one by one; latency percentiles to within a bucket, 12 a decade). "
         html += "Server time <strong>\(DisplayNumber.milliseconds(finished - started))</strong>: registry reads \(DisplayNumber.milliseconds(report.readDuration)), "
         html += "rendering \(DisplayNumber.milliseconds(finished - renderStarted)).</p></footer>"
     }

@@ -86,7 +86,7 @@ struct RegistryCLITests {
         #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
         #expect(try h.sqlite("PRAGMA foreign_key_check") == "")
         #expect(try h.sqlite("SELECT count(*) FROM promotion_log") == "3")
-        #expect(try h.sqlite("SELECT group_concat(version || ':' || name, ',') FROM schema_migrations") == "1:001_registry.sql,2:002_audit.sql")
+        #expect(try h.sqlite("SELECT group_concat(version || ':' || name, ',') FROM schema_migrations") == "1:001_registry.sql,2:002_audit.sql,3:003_audit_minutes.sql")
     }
 
     @Test func badInputIsRefusedWithOneLineAndNoChange() throws {
@@ -205,7 +205,7 @@ struct RegistryCLITests {
                 let result = results.withLock { $0[index] }
                 #expect(result?.status == 0, "round \(round), init \(index): \(result?.stderr ?? "did not run")")
             }
-            #expect(try h.sqlite("SELECT count(*) FROM schema_migrations", db: path) == "2")
+            #expect(try h.sqlite("SELECT count(*) FROM schema_migrations", db: path) == "3")
         }
     }
 

@@ -3,7 +3,8 @@ import Testing
 @testable import Registry
 
 /// `Registry.auditSummary(window:)`, the status page's reading of the audit log: the right rows in the
-/// right minutes, exact percentiles, and query plans that range-scan the indexes instead of the table.
+/// right minutes, from the per-minute counts and from rows not counted yet alike, percentiles in the
+/// right latency bucket, and query plans that range-scan keys instead of the table.
 struct AuditSummaryTests {
     /// A registry with two logistic versions of `fraud`, v2 active.
     private static func registry(in dir: TemporaryDirectory) throws -> (Registry, v1: Int64, v2: Int64) {
@@ -26,7 +27,25 @@ struct AuditSummaryTests {
     /// 2026-11-29T23:30:00Z: the window runs across midnight, where minutes of the day start again at 0.
     static let windowStart: Int64 = 1_795_995_000_000
 
-    @Test func countsEveryRowOfTheWindowInItsMinuteAndNoOther() throws {
+    /// The nearest-rank percentile of `values` (per mille), computed here from the values themselves.
+    static func exactPercentile(_ values: [Int], perMille: Int) -> Int {
+        let sorted = values.sorted()
+        return sorted[max(0, (perMille * sorted.count + 999) / 1_000 - 1)]
+    }
+
+    /// Each estimate lies in the latency bucket the exact percentile falls in.
+    static func expectInExactBuckets(_ estimate: LatencyPercentiles?, of values: [Int], _ buckets: LatencyBuckets,
+                                     sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let estimate else { Issue.record("no percentiles", sourceLocation: sourceLocation); return }
+        for (perMille, value) in [(500, estimate.p50), (950, estimate.p95), (990, estimate.p99)] {
+            let exact = exactPercentile(values, perMille: perMille)
+            #expect(buckets.index(of: value) == buckets.index(of: exact),
+                    "p\(perMille / 10): estimate \(value) µs, exact \(exact) µs", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func countsEveryRowOfTheWindowInItsMinuteAndNoOther(folded: Bool) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let (registry, v1, v2) = try Self.registry(in: dir)
@@ -45,9 +64,14 @@ struct AuditSummaryTests {
             records.append(Self.record(start + 10 * 60_000 + Int64(latency), version: v2, fraud: latency % 10 == 0, latency: latency))
         }
         try registry.appendAudit(records)
+        if folded {
+            var pending = try registry.pendingAuditMinutes()
+            #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 105, readBack: true, remaining: false))
+        }
 
         let summary = try registry.auditSummary(window: window)
         #expect(summary.rowCount == 103)
+        #expect(summary.rowsReadDirectly == (folded ? 0 : 103))
         #expect(summary.versions.map(\.label) == [VersionLabel(1), VersionLabel(2)])
         let first = summary.versions[0], second = summary.versions[1]
         #expect(first.model == "fraud" && first.versionID == v1 && first.minutes.count == 60)
@@ -56,11 +80,52 @@ struct AuditSummaryTests {
         #expect(first.minutes[0]?.flagged == 1 && first.minutes[0]?.flaggedShare == 1)
         #expect(second.predictions == 100 && second.flagged == 10 && second.flaggedShare == 0.1)
         #expect(second.minutes.indices.filter { second.minutes[$0] != nil } == [10])
-        // Nearest rank: the 50th, 95th and 99th of 1...100.
-        #expect(second.minutes[10]?.latency == LatencyPercentiles(p50: 50, p95: 95, p99: 99))
-        #expect(second.latency == LatencyPercentiles(p50: 50, p95: 95, p99: 99))
-        #expect(LatencyPercentiles(sorted: [7]) == LatencyPercentiles(p50: 7, p95: 7, p99: 7))
-        #expect(LatencyPercentiles(sorted: Array(1...20)) == LatencyPercentiles(p50: 10, p95: 19, p99: 20))
+        let buckets = try registry.latencyBuckets()
+        Self.expectInExactBuckets(second.minutes[10]?.latency, of: Array(1...100), buckets)
+        Self.expectInExactBuckets(second.latency, of: Array(1...100), buckets)
+        Self.expectInExactBuckets(first.latency, of: [100, 100, 100], buckets)
+    }
+
+    /// 12 buckets a decade from 10 µs (the E12 series), one below, and the open-ended one from 100 s.
+    @Test func latencyBucketsAreTheE12SeriesFromTenMicroseconds() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (registry, _, _) = try Self.registry(in: dir)
+        let e12 = [10, 12, 15, 18, 22, 27, 33, 39, 47, 56, 68, 82]
+        let decades = (0...6).map { Int(pow(10.0, Double($0))) }
+        let buckets = try registry.latencyBuckets()
+        #expect(buckets.starts == [0] + decades.flatMap { scale in e12.map { $0 * scale } } + [100_000_000])
+        #expect(buckets.index(of: -5) == 0 && buckets.index(of: 9) == 0 && buckets.index(of: 10) == 1)
+        #expect(buckets.index(of: 999) == buckets.index(of: 820) && buckets.index(of: 1_000) == buckets.index(of: 820) + 1)
+        #expect(buckets.index(of: Int.max) == buckets.count - 1 && buckets.end(ofBucket: buckets.count - 1) == nil)
+        // One value: every percentile is in its bucket; the open-ended bucket answers its start.
+        let single = LatencyPercentiles(counts: buckets.starts.map { $0 == 470 ? 1 : 0 }, buckets: buckets)
+        #expect([single.p50, single.p95, single.p99].allSatisfy { (470..<560).contains($0) }, "\(single)")
+        let last = LatencyPercentiles(counts: buckets.starts.indices.map { $0 == buckets.count - 1 ? 3 : 0 }, buckets: buckets)
+        #expect(last == LatencyPercentiles(p50: 100_000_000, p95: 100_000_000, p99: 100_000_000))
+    }
+
+    /// Random latencies over four decades, as a page would see them: every estimate in the bucket of
+    /// the exact percentile, whether the rows were counted per minute or read one by one.
+    @Test func percentilesOfRandomLatenciesLandInTheirExactBuckets() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (registry, v1, _) = try Self.registry(in: dir)
+        var generator = SystemRandomNumberGenerator()
+        let latencies = (0..<5_000).map { _ in Int(pow(10.0, Double.random(in: 1.5...5.5, using: &generator))) }
+        try registry.appendAudit(latencies.enumerated().map { index, latency in
+            Self.record(Self.windowStart + 5 * 60_000 + Int64(index), version: v1, latency: latency)
+        })
+        let window = AuditWindow(startUnixMilliseconds: Self.windowStart, minutes: 60)
+        let buckets = try registry.latencyBuckets()
+        let direct = try registry.auditSummary(window: window)
+        var pending = try registry.pendingAuditMinutes()
+        try registry.foldAuditMinutes(&pending)
+        let counted = try registry.auditSummary(window: window)
+        #expect(direct.rowsReadDirectly == 5_000 && counted.rowsReadDirectly == 0)
+        #expect(direct.versions == counted.versions)
+        Self.expectInExactBuckets(counted.versions.first?.latency, of: latencies, buckets)
+        Self.expectInExactBuckets(counted.versions.first?.minutes[5]?.latency, of: latencies, buckets)
     }
 
     @Test func anEmptyWindowSummarisesNothing() throws {
@@ -80,40 +145,42 @@ struct AuditSummaryTests {
         #expect(window.minuteStart(59) == "2026-11-29T23:32:00.000Z")
     }
 
-    /// The plans SQLite picks for the two queries: one probe of `predictions_by_version` per version
-    /// to find those that scored in the window, then a range search of the same index bounded by the
-    /// window; never a scan of the predictions table. Both on a fresh registry and after ANALYZE on a
-    /// table whose rows are mostly older than the window.
-    @Test func queriesRangeScanTheIndexes() throws {
+    /// The plans SQLite picks for the two queries: a range of `prediction_minutes`' key bounded by
+    /// the window's minutes, and a range of the predictions' rowid above the counted mark; never a
+    /// scan of either table, nor a walk of the hour through `predictions_by_time`. Both on a fresh
+    /// registry and after ANALYZE on a table whose rows are mostly older than the window.
+    @Test func queriesRangeScanTheKeys() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let (registry, v1, v2) = try Self.registry(in: dir)
         let window = AuditWindow(startUnixMilliseconds: Self.windowStart, minutes: 60)
-        let bounds: [SQLiteBindable] = [window.start, window.end]
 
-        func plans() throws -> (versions: [String], rows: [String]) {
-            let versions = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectVersionsInWindow).rows(bounds) { $0.text(3) }
-            let rows = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectVersionWindowRows).rows(bounds + [v2]) { $0.text(3) }
-            return (versions, rows)
+        func plans() throws -> (minutes: [String], rows: [String]) {
+            let minutes = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectWindowMinuteCounts)
+                .rows([String(window.start.prefix(16)), String(window.end.prefix(16))]) { $0.text(3) }
+            let rows = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectWindowRowsAfter).rows([window.start, window.end, 100]) { $0.text(3) }
+            return (minutes, rows)
         }
-        func check(_ plan: (versions: [String], rows: [String]), _ when: String) {
-            let rangeOfOneVersion = "USING COVERING INDEX predictions_by_version (version_id=? AND predicted_at>? AND predicted_at<?)"
-            #expect(plan.versions.contains { $0.hasPrefix("SEARCH p ") && $0.hasSuffix(rangeOfOneVersion) }, "\(when): \(plan.versions)")
-            #expect(plan.rows == ["SEARCH predictions USING INDEX predictions_by_version (version_id=? AND predicted_at>? AND predicted_at<?)"],
-                    "\(when): \(plan.rows)")
-            #expect(!(plan.versions + plan.rows).contains { $0.hasPrefix("SCAN p") }, "\(when): a scan of the predictions table")
+        func check(_ plan: (minutes: [String], rows: [String]), _ when: String) {
+            #expect(plan.minutes.contains { $0.hasPrefix("SEARCH r USING PRIMARY KEY (minute>? AND minute<?)") }, "\(when): \(plan.minutes)")
+            #expect(plan.rows.contains { $0.hasPrefix("SEARCH p USING INTEGER PRIMARY KEY (rowid>?)") }, "\(when): \(plan.rows)")
+            #expect(!(plan.minutes + plan.rows).contains { $0.hasPrefix("SCAN p") || $0.hasPrefix("SCAN r") }, "\(when): a table scan")
         }
         check(try plans(), "fresh registry")
 
-        // 20,000 rows over the day before the window, 200 inside it, then statistics for the planner.
+        // 20,000 rows over the day before the window, 200 inside it, half counted, then statistics for the planner.
         var rows: [AuditRecord] = []
         for index in 0..<20_000 {
             rows.append(Self.record(Self.windowStart - 86_400_000 + Int64(index) * 4_000, version: index % 3 == 0 ? v1 : v2, latency: index % 997))
         }
-        for index in 0..<200 { rows.append(Self.record(Self.windowStart + Int64(index) * 15_000, version: v2, latency: index)) }
+        for index in 0..<100 { rows.append(Self.record(Self.windowStart + Int64(index) * 15_000, version: v2, latency: index)) }
         try registry.appendAudit(rows)
+        var pending = try registry.pendingAuditMinutes()
+        while try registry.foldAuditMinutes(&pending, maxReadBack: 7_000).remaining {}
+        try registry.appendAudit((100..<200).map { Self.record(Self.windowStart + Int64($0) * 15_000, version: v2, latency: $0) })
         try registry.db.execute("ANALYZE")
         check(try plans(), "after ANALYZE")
-        #expect(try registry.auditSummary(window: window).rowCount == 200)
+        let summary = try registry.auditSummary(window: window)
+        #expect(summary.rowCount == 200 && summary.rowsReadDirectly == 100)
     }
 }

@@ -31,7 +31,8 @@ struct MigrationTests {
         #expect(try Migrator().status(of: db) == .current(version: RegistrySchema.latestVersion))
         let tables = try db.prepare("SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') ORDER BY name").rows { $0.text(0) }
         for name in ["models", "model_versions", "version_metrics", "promotions", "predictions", "schema_migrations",
-                     "version_summary", "promotion_log", "prediction_log"] {
+                     "version_summary", "promotion_log", "prediction_log",
+                     "latency_buckets", "prediction_minutes", "prediction_minutes_through", "prediction_minute_log"] {
             #expect(tables.contains(name), "missing \(name)")
         }
         let indexes = try db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'predictions'").rows { $0.text(0) }

@@ -63,6 +63,19 @@ def body(payload: dict) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def json_object(response) -> dict | None:
+    """The answer's JSON object; None, with the request marked failed, when a 200 carries none
+    (counted as a failure with its reason, not as an exception in the user's code)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        response.failure(f"status {response.status_code} without a JSON object: {(response.text or '')[:200]!r}")
+        return None
+    return answer
+
+
 class FraudCheck(FastHttpUser):
     """A payment front end asking for a decision on each card transaction."""
 
@@ -76,7 +89,8 @@ class FraudCheck(FastHttpUser):
                 if response.status_code != 200:
                     response.failure(f"GET /models answered {response.status_code}")
                     return
-                for model in response.json().get("models", []):
+                answer = json_object(response)
+                for model in (answer or {}).get("models", []):
                     if MODEL_NAME and model.get("name") != MODEL_NAME:
                         continue
                     serving = model.get("serving_version") or model.get("active_version")
@@ -107,8 +121,14 @@ class FraudCheck(FastHttpUser):
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}: {(response.text or '')[:200]}")
                 return
-            answer = response.json()
-            self.check(response, rows, answer["predictions"] if "instances" in payload else [answer])
+            answer = json_object(response)
+            if answer is None:
+                return
+            predictions = answer.get("predictions") if "instances" in payload else [answer]
+            if not isinstance(predictions, list) or not all(isinstance(p, dict) for p in predictions):
+                response.failure(f"no predictions in {str(answer)[:200]}")
+                return
+            self.check(response, rows, predictions)
 
     @task(40)
     def single(self) -> None:
@@ -123,8 +143,10 @@ class FraudCheck(FastHttpUser):
     @task(1)
     def models(self) -> None:
         with self.client.get("/models", name="/models", catch_response=True) as response:
-            if response.status_code != 200 or "models" not in (response.json() or {}):
+            if response.status_code != 200:
                 response.failure(f"GET /models answered {response.status_code}")
+            elif (answer := json_object(response)) is not None and "models" not in answer:
+                response.failure(f"GET /models answered without models: {str(answer)[:200]}")
 
 
 @events.test_stop.add_listener

@@ -77,6 +77,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private var minuteCounts: PendingAuditMinutes
     /// A fold left rows to count (a catch-up): the next round folds again without waiting.
     private var minuteCountsBehind = true
+    /// Rows of the current catch-up read back so far, for its log line.
+    private var minuteRowsReadBack = 0
     /// Used only by the checkpoint thread: WAL checkpoints (and their fsyncs) happen there, beside
     /// the commits rather than inside them.
     private let checkpointer: Registry
@@ -369,8 +371,11 @@ public final class AuditWriter: Service, @unchecked Sendable {
         do {
             let fold = try registry.foldAuditMinutes(&minuteCounts)
             minuteCountsBehind = fold.remaining
-            if fold.readBack && fold.rows > 0 {
-                logger.info("audit rows counted per minute from the table", metadata: ["audit.rows": "\(fold.rows)", "audit.more": "\(fold.remaining)"])
+            if fold.readBack { minuteRowsReadBack += fold.rows }
+            // Once per catch-up, not per step: an upgraded registry may take thousands of steps.
+            if !fold.remaining && minuteRowsReadBack > 0 {
+                logger.info("audit rows counted per minute from the table", metadata: ["audit.rows": "\(minuteRowsReadBack)"])
+                minuteRowsReadBack = 0
             }
         } catch {
             logger.warning("per-minute audit counts not brought up to date", metadata: ["error": "\(error)"])

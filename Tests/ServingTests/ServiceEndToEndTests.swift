@@ -209,6 +209,40 @@ struct ServiceEndToEndTests {
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "2")
     }
 
+    /// Audit rows another process appends (here the sqlite3 shell, as `registry-cli score` would
+    /// through the registry), before the service starts and while it runs, are counted per minute
+    /// by the running service within a couple of seconds, beside its own; the status page sums both.
+    @Test func rowsRecordedByAnotherProcessAreCountedPerMinuteByTheService() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        func appendElsewhere(_ count: Int, tag: String) throws {
+            _ = try h.sqlite("""
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(count))
+                INSERT INTO predictions (predicted_at, request_id, model_id, version_id, features, score, decision, latency_us)
+                SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), '\(tag)-' || i, 1, 1, '{}', 0.9, 'fraud', 40 * i FROM n
+                """)
+        }
+        try appendElsewhere(30, tag: "before")
+        try await h.start()
+        let bodies = try GoldenRequests("fraud-xgboost").bodies
+        for body in bodies.prefix(5) { #expect(try await h.post("/predict", body: body).status == 200) }
+        try appendElsewhere(20, tag: "during")
+        for body in bodies.dropFirst(5).prefix(5) { #expect(try await h.post("/predict", body: body).status == 200) }
+
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, try h.sqlite("SELECT through_id = (SELECT max(id) FROM predictions) FROM prediction_minutes_through") != "1" {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try h.sqlite("SELECT through_id FROM prediction_minutes_through") == "60")
+        let minutes = try h.minuteCountsAndTheirRows()
+        #expect(minutes.counted == minutes.grouped)
+        #expect(try h.sqlite("SELECT sum(flagged) >= 50 FROM prediction_minutes") == "1")
+        let page = try await h.get("/").body
+        #expect(page.contains("data-audit-rows=\"60\""), "the page summarised another count")
+        #expect(try await h.stop() == 0)
+        #expect(((try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? "").contains("audit rows counted per minute from the table"))
+    }
+
     @Test func noActiveVersionMeansNotReadyAnd503() async throws {
         let h = try ServiceHarness()
         #expect(try h.cli(["init"]).status == 0)

@@ -78,6 +78,23 @@ final class ServiceHarness: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// `prediction_minutes` as the sqlite3 shell lists it, and the same counts grouped from the
+    /// audit rows themselves: equal once every row is counted.
+    func minuteCountsAndTheirRows() throws -> (counted: String, grouped: String) {
+        let counted = try sqlite("""
+            SELECT group_concat(minute || ' ' || version_id || ' ' || latency_from_us || ' ' || predictions || ' ' || flagged, ';')
+            FROM (SELECT * FROM prediction_minutes ORDER BY 1, 2, 3)
+            """)
+        let grouped = try sqlite("""
+            SELECT group_concat(minute || ' ' || version_id || ' ' || bucket || ' ' || n || ' ' || fraud, ';')
+            FROM (SELECT substr(predicted_at, 1, 16) AS minute, version_id,
+                         (SELECT max(from_us) FROM latency_buckets WHERE from_us <= latency_us) AS bucket,
+                         count(*) AS n, sum(decision = 'fraud') AS fraud
+                  FROM predictions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3)
+            """)
+        return (counted, grouped)
+    }
+
     // MARK: The server process
 
     /// Starts `registry-cli serve --port 0` and waits until it reports its port.

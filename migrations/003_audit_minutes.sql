@@ -4,8 +4,9 @@
 -- which the service's audit writer brings up to date about once a second.
 
 -- Latency buckets, 12 a decade (the E12 series 10, 12, 15, 18, 22, 27, 33, 39, 47, 56, 68, 82) from
--- 10 µs to 100 s, and one below 10 µs. A bucket runs from its from_us up to the next one's; the last
--- is open-ended. Percentiles read from them are within a bucket's width (about 20 %) of the exact.
+-- 10 µs to 100 s, and one below 10 µs. A bucket runs from its from_us up to the next one's (each
+-- 18-25 % wider than its start); the last is open-ended. A percentile read from them lies in the
+-- bucket of the exact value.
 CREATE TABLE latency_buckets (
     from_us INTEGER PRIMARY KEY CHECK (from_us >= 0)
 );
@@ -36,6 +37,17 @@ CREATE TABLE prediction_minutes_through (
 );
 
 INSERT INTO prediction_minutes_through (id, through_id) VALUES (1, 0);
+
+-- Deleting the newest rows (retention that empties the table, or a DELETE typed in the sqlite3
+-- shell) frees their ids, and SQLite gives them to the next rows appended: the mark comes down in
+-- the same transaction, so that those rows are counted. Counts are never taken back: a deleted
+-- row stays counted in its minute until retention drops the minute.
+CREATE TRIGGER predictions_delete_lowers_minutes_mark AFTER DELETE ON predictions
+WHEN OLD.id > (SELECT coalesce(max(id), 0) FROM predictions)
+BEGIN
+    UPDATE prediction_minutes_through SET through_id = (SELECT coalesce(max(id), 0) FROM predictions)
+    WHERE id = 1 AND through_id > (SELECT coalesce(max(id), 0) FROM predictions);
+END;
 
 -- For people: predictions and fraud decisions per minute and version (the counted rows only, see
 -- prediction_minutes_through).

@@ -31,9 +31,10 @@ public struct LatencyBuckets: Sendable, Equatable {
 
 extension LatencyPercentiles {
     /// Estimated from how many latencies fell in each bucket (`counts`, one per bucket, not all
-    /// zero): the bucket holding the nearest rank, and within it the rank's share of the bucket's
-    /// width, as Prometheus' `histogram_quantile` does. Always inside the right bucket; the open-ended
-    /// last bucket gives its start.
+    /// zero): the bucket holding the nearest rank (the rule of the exact percentiles), and within it
+    /// the middle of the rank's share of the bucket's width, as if the bucket's values were spread
+    /// evenly (so evenly spread values get their exact percentiles back). Always inside the
+    /// bucket of the exact value; the open-ended last bucket gives its start.
     public init(counts: [Int], buckets: LatencyBuckets) {
         let total = counts.reduce(0, +)
         func estimate(_ perMille: Int) -> Int {

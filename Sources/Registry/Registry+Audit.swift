@@ -142,11 +142,8 @@ extension Registry {
             (SELECT id FROM predictions WHERE predicted_at < ?1 ORDER BY predicted_at LIMIT ?2)
         """
     /// The per-minute counts go by whole minutes: the minute the cutoff falls in stays counted whole.
+    /// (Should the newest rows go too, migration 003's delete trigger lowers the counted mark.)
     static let pruneMinuteCounts = "DELETE FROM prediction_minutes WHERE minute < substr(?1, 1, 16)"
-    /// Once the newest rows are gone their ids can be given again, so the counted mark may not stay above them.
-    static let lowerMinutesThrough = """
-        UPDATE prediction_minutes_through SET through_id = min(through_id, (SELECT coalesce(max(id), 0) FROM predictions)) WHERE id = 1
-        """
 
     /// Deletes up to `limit` audit rows older than `cutoff` (stored-form time), and the per-minute
     /// counts of the minutes before the cutoff's, in one transaction; returns how many rows went.
@@ -156,7 +153,6 @@ extension Registry {
             try db.run(Self.pruneAuditBatch, [cutoff, limit])
             let removed = db.changes
             try db.run(Self.pruneMinuteCounts, [cutoff])
-            try db.run(Self.lowerMinutesThrough)
             return removed
         }
     }

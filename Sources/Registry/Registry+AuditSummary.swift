@@ -95,7 +95,8 @@ public struct AuditSummary: Sendable, Equatable {
     /// Versions that scored anything in the window, by model then version.
     public let versions: [VersionActivity]
     /// How many of the window's rows were read one by one: those appended since the per-minute
-    /// counts were last brought up to date (about a second's worth while the service runs).
+    /// counts were last brought up to date (about a second's worth while the service runs; all of
+    /// them while it is down or still counting an upgraded registry's rows).
     public let rowsReadDirectly: Int
 
     public init(window: AuditWindow, versions: [VersionActivity], rowsReadDirectly: Int = 0) {
@@ -161,6 +162,7 @@ extension Registry {
         """
     /// The window's rows not counted yet (?3: `prediction_minutes_through`), found by their ids: a
     /// range of the rowid (the unary + keeps SQLite from walking the hour by `predictions_by_time`).
+    /// For the usual second's worth of rows above the mark.
     static let selectWindowRowsAfter = """
         SELECT p.predicted_at, p.version_id, m.name, v.version, p.latency_us, p.decision = 'fraud'
         FROM predictions p
@@ -168,12 +170,28 @@ extension Registry {
         JOIN models m         ON m.id = v.model_id
         WHERE p.id > ?3 AND +p.predicted_at >= ?1 AND +p.predicted_at < ?2
         """
+    /// The same rows found through the window's time range, for when many rows are above the mark
+    /// (an upgraded registry still being counted): the rowid range would walk all of them, however
+    /// old, on every page.
+    static let selectWindowRowsAfterByTime = """
+        SELECT p.predicted_at, p.version_id, m.name, v.version, p.latency_us, p.decision = 'fraud'
+        FROM predictions p
+        JOIN model_versions v ON v.id = p.version_id
+        JOIN models m         ON m.id = v.model_id
+        WHERE p.predicted_at >= ?1 AND p.predicted_at < ?2 AND +p.id > ?3
+        """
+    /// Above this many uncounted ids the page finds its uncounted rows by time instead.
+    static let uncountedRowsByIDLimit: Int64 = 50_000
 
     /// Summarises the audit log over `window` (for the status page: `AuditWindow.lastHour()`): per
     /// version and minute, how many predictions, how many flagged as fraud, and latency p50/p95/p99.
     /// Reads the window's per-minute counts, and the rows appended since they were brought up to
     /// date, in one snapshot: the cost follows the window's minutes, not its traffic.
     public func auditSummary(window: AuditWindow) throws -> AuditSummary {
+        try auditSummary(window: window, uncountedByIDLimit: Self.uncountedRowsByIDLimit)
+    }
+
+    func auditSummary(window: AuditWindow, uncountedByIDLimit: Int64) throws -> AuditSummary {
         try read {
             let buckets = try readLatencyBuckets()
             let bucketOfStart = Dictionary(uniqueKeysWithValues: buckets.starts.enumerated().map { ($1, $0) })
@@ -190,7 +208,10 @@ extension Registry {
                 builders[versionID] = activity
             }
             var direct = 0
-            try db.prepare(Self.selectWindowRowsAfter).forEachRow([window.start, window.end, try minutesThrough()]) { row in
+            let through = try minutesThrough()
+            let newest = Int64(try db.scalarInt(Self.selectNewestAuditID) ?? 0)
+            let uncounted = newest - through > uncountedByIDLimit ? Self.selectWindowRowsAfterByTime : Self.selectWindowRowsAfter
+            try db.prepare(uncounted).forEachRow([window.start, window.end, through]) { row in
                 guard let minute = row.withUTF8(0, window.minute(ofStoredTime:)) else { return }
                 let versionID = row.int64(1)
                 var activity = builder(row, versionID: versionID)

@@ -75,8 +75,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// The writer's rows since `prediction_minutes` was last brought up to date, counted per minute
     /// as they are committed (writer thread only).
     private var minuteCounts: PendingAuditMinutes
-    /// A fold left rows to count (a catch-up): the next round folds again without waiting.
-    private var minuteCountsBehind = true
+    /// When the next fold is due (uptime, ns): at once at start and while a catch-up goes on, a
+    /// second after a fold, a few seconds after a failed one (writer thread only).
+    private var nextFold: UInt64 = 0
     /// Rows of the current catch-up read back so far, for its log line.
     private var minuteRowsReadBack = 0
     /// Used only by the checkpoint thread: WAL checkpoints (and their fsyncs) happen there, beside
@@ -263,18 +264,18 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
     private func writeLoop() {
         var lastPrune = Date.distantPast
-        var lastFold: UInt64 = 0
         while true {
             condition.lock()
             while queue.isEmpty && !closed {
-                // Wake at once while a catch-up of the minute counts goes on, within a second to fold
-                // the writer's own, and at least once a minute for retention pruning.
-                _ = condition.wait(until: Date().addingTimeInterval(minuteCountsBehind ? 0 : minuteCounts.isEmpty ? 60 : 1))
+                // Wake when the next fold of the minute counts is due (which also counts rows other
+                // processes appended while this one idles); retention pruning needs one a minute.
+                let now = DispatchTime.now().uptimeNanoseconds
+                _ = condition.wait(until: Date().addingTimeInterval(nextFold > now ? Double(nextFold - now) / 1e9 : 0))
                 if queue.isEmpty && !closed { break }
             }
             if queue.isEmpty && closed {
                 condition.unlock()
-                foldMinuteCounts()
+                foldMinuteCounts(queueEmpty: true)
                 condition.lock()
                 finished = true
                 condition.unlock()
@@ -293,17 +294,14 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
             queuedRows -= rows
             metrics.auditQueueDepth.record(queuedRows)
+            let queueEmpty = queue.isEmpty
             let catchUp = catchUpWanted
             catchUpWanted = false
             condition.unlock()
 
             if !batch.isEmpty { commit(batch, rows: rows) }
             if catchUp { catchUpCheckpoint() }
-            let now = DispatchTime.now().uptimeNanoseconds
-            if minuteCountsBehind || (!minuteCounts.isEmpty && now - lastFold >= 1_000_000_000) {
-                lastFold = now
-                foldMinuteCounts()
-            }
+            if DispatchTime.now().uptimeNanoseconds >= nextFold { foldMinuteCounts(queueEmpty: queueEmpty) }
             if let days = settings.retentionDays, Date().timeIntervalSince(lastPrune) >= 60 {
                 lastPrune = Date()
                 prune(olderThanDays: days)
@@ -365,12 +363,14 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// Brings `prediction_minutes` up to date with what has been committed, so that the status page
     /// reads a minute's counts instead of its rows. Once a second: a few upserts of the counts kept
     /// here, or, when another process appended meanwhile (or at start), a read-back of the rows in
-    /// bounded steps. A failure leaves the rows uncounted, not lost: readers count them directly
-    /// until a later fold succeeds.
-    private func foldMinuteCounts() {
+    /// bounded steps, small ones while requests wait (each holds up the commits behind it). A
+    /// failure leaves the rows uncounted, not lost: readers count them directly until a later fold,
+    /// tried again after a pause rather than at once, succeeds.
+    private func foldMinuteCounts(queueEmpty: Bool) {
+        let now = DispatchTime.now().uptimeNanoseconds
         do {
-            let fold = try registry.foldAuditMinutes(&minuteCounts)
-            minuteCountsBehind = fold.remaining
+            let fold = try registry.foldAuditMinutes(&minuteCounts, maxReadBack: queueEmpty ? 20_000 : 2_000)
+            nextFold = fold.remaining ? now : now + 1_000_000_000
             if fold.readBack { minuteRowsReadBack += fold.rows }
             // Once per catch-up, not per step: an upgraded registry may take thousands of steps.
             if !fold.remaining && minuteRowsReadBack > 0 {
@@ -378,7 +378,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
                 minuteRowsReadBack = 0
             }
         } catch {
-            logger.warning("per-minute audit counts not brought up to date", metadata: ["error": "\(error)"])
+            nextFold = now + 5_000_000_000
+            logger.warning("per-minute audit counts not brought up to date; trying again in 5 s", metadata: ["error": "\(error)"])
         }
     }
 

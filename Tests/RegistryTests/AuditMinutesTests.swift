@@ -99,7 +99,8 @@ struct AuditMinutesTests {
         pending.add(third, lastID: try registry.appendAudit(third))
         #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 7, readBack: false, remaining: false))
         #expect(try Self.counted(registry) == (try Self.expected(registry)))
-        // Another process folding first (its counts cover the writer's rows too): nothing is counted twice.
+        // Another process folding first (it reads back every row above the mark, the writer's too):
+        // the writer's counts are then dropped, and nothing is counted twice.
         let fourth = Self.records(6, from: 32, version: version)
         pending.add(fourth, lastID: try registry.appendAudit(fourth))
         var cliPending = try cli.pendingAuditMinutes()
@@ -145,6 +146,36 @@ struct AuditMinutesTests {
         pending.add(again, lastID: lastID)
         #expect(try registry.foldAuditMinutes(&pending).rows == 20)
         #expect(try Self.counted(registry) == (try Self.expected(registry)))
+    }
+
+    /// The newest rows deleted by hand (the sqlite3 shell, not retention): their ids are given again,
+    /// and the delete trigger lowers the mark so that the rows that get them are counted.
+    @Test func aHandMadeDeleteOfTheNewestRowsLowersTheMark() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (registry, version) = try Self.registry(in: dir)
+        var pending = try registry.pendingAuditMinutes()
+        let first = Self.records(50, from: 0, version: version)
+        pending.add(first, lastID: try registry.appendAudit(first))
+        try registry.foldAuditMinutes(&pending)
+        #expect(try Self.through(registry) == 50)
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        shell.arguments = [registry.path, "DELETE FROM predictions WHERE id > 40"]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        #expect(try Self.through(registry) == 40)
+        // The writer appends before its next fold: ids 41... again.
+        let second = Self.records(15, from: 50, version: version)
+        let lastID = try registry.appendAudit(second)
+        #expect(lastID == 55)
+        pending.add(second, lastID: lastID)
+        #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 15, readBack: true, remaining: false))
+        #expect(try Self.through(registry) == 55)
+        // The ten deleted rows stay counted; every row there is, is counted.
+        #expect(try registry.db.scalarInt("SELECT sum(predictions) FROM prediction_minutes") == 65)
+        #expect(try registry.db.scalarInt("SELECT count(*) FROM predictions") == 55)
     }
 
     /// A registry of schema 2 with audit rows, upgraded: its rows are above the new mark (0), so

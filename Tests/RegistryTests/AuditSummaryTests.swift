@@ -80,10 +80,13 @@ struct AuditSummaryTests {
         #expect(first.minutes[0]?.flagged == 1 && first.minutes[0]?.flaggedShare == 1)
         #expect(second.predictions == 100 && second.flagged == 10 && second.flaggedShare == 0.1)
         #expect(second.minutes.indices.filter { second.minutes[$0] != nil } == [10])
-        let buckets = try registry.latencyBuckets()
-        Self.expectInExactBuckets(second.minutes[10]?.latency, of: Array(1...100), buckets)
-        Self.expectInExactBuckets(second.latency, of: Array(1...100), buckets)
-        Self.expectInExactBuckets(first.latency, of: [100, 100, 100], buckets)
+        // Evenly spread values give their exact nearest-rank percentiles back: the 50th, 95th and
+        // 99th of 1...100 µs.
+        #expect(second.minutes[10]?.latency == LatencyPercentiles(p50: 50, p95: 95, p99: 99))
+        #expect(second.latency == LatencyPercentiles(p50: 50, p95: 95, p99: 99))
+        // Three of 100 µs, in the bucket [100, 120) and taken as spread evenly across it: ranks 2
+        // and 3 at the middles of the second and third thirds.
+        #expect(first.latency == LatencyPercentiles(p50: 110, p95: 116, p99: 116))
     }
 
     /// 12 buckets a decade from 10 µs (the E12 series), one below, and the open-ended one from 100 s.
@@ -99,26 +102,31 @@ struct AuditSummaryTests {
         #expect(buckets.index(of: 999) == buckets.index(of: 820) && buckets.index(of: 1_000) == buckets.index(of: 820) + 1)
         #expect(buckets.index(of: Int.max) == buckets.count - 1 && buckets.end(ofBucket: buckets.count - 1) == nil)
         // One value: every percentile is in its bucket; the open-ended bucket answers its start.
-        let single = LatencyPercentiles(counts: buckets.starts.map { $0 == 470 ? 1 : 0 }, buckets: buckets)
-        #expect([single.p50, single.p95, single.p99].allSatisfy { (470..<560).contains($0) }, "\(single)")
+        // One value in [470, 560): the bucket's middle. Ten in [0, 10), as if 0...9: the nearest ranks.
+        #expect(LatencyPercentiles(counts: buckets.starts.map { $0 == 470 ? 1 : 0 }, buckets: buckets)
+                == LatencyPercentiles(p50: 515, p95: 515, p99: 515))
+        #expect(LatencyPercentiles(counts: buckets.starts.map { $0 == 0 ? 10 : 0 }, buckets: buckets)
+                == LatencyPercentiles(p50: 4, p95: 9, p99: 9))
         let last = LatencyPercentiles(counts: buckets.starts.indices.map { $0 == buckets.count - 1 ? 3 : 0 }, buckets: buckets)
         #expect(last == LatencyPercentiles(p50: 100_000_000, p95: 100_000_000, p99: 100_000_000))
     }
 
-    /// Random latencies over four decades, as a page would see them: every estimate in the bucket of
-    /// the exact percentile, whether the rows were counted per minute or read one by one.
-    @Test func percentilesOfRandomLatenciesLandInTheirExactBuckets() throws {
+    /// Latencies over four decades, as a page would see them: every estimate in the bucket of the
+    /// exact percentile, whether the rows were counted per minute or read one by one.
+    @Test func percentilesOfLatenciesOverFourDecadesLandInTheirExactBuckets() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let (registry, v1, _) = try Self.registry(in: dir)
-        var generator = SystemRandomNumberGenerator()
-        let latencies = (0..<5_000).map { _ in Int(pow(10.0, Double.random(in: 1.5...5.5, using: &generator))) }
+        // Spread log-uniformly over 31.6 µs to 316 ms, in a scrambled order (7,919 is prime to 5,000).
+        let latencies = (0..<5_000).map { index in Int(pow(10.0, 1.5 + 4.0 * Double(index * 7_919 % 5_000) / 5_000)) }
         try registry.appendAudit(latencies.enumerated().map { index, latency in
             Self.record(Self.windowStart + 5 * 60_000 + Int64(index), version: v1, latency: latency)
         })
         let window = AuditWindow(startUnixMilliseconds: Self.windowStart, minutes: 60)
         let buckets = try registry.latencyBuckets()
         let direct = try registry.auditSummary(window: window)
+        // With many rows uncounted, found through the time index instead: the same summary.
+        #expect(try registry.auditSummary(window: window, uncountedByIDLimit: 1_000) == direct)
         var pending = try registry.pendingAuditMinutes()
         try registry.foldAuditMinutes(&pending)
         let counted = try registry.auditSummary(window: window)
@@ -145,9 +153,10 @@ struct AuditSummaryTests {
         #expect(window.minuteStart(59) == "2026-11-29T23:32:00.000Z")
     }
 
-    /// The plans SQLite picks for the two queries: a range of `prediction_minutes`' key bounded by
-    /// the window's minutes, and a range of the predictions' rowid above the counted mark; never a
-    /// scan of either table, nor a walk of the hour through `predictions_by_time`. Both on a fresh
+    /// The plans SQLite picks for the three queries: a range of `prediction_minutes`' key bounded by
+    /// the window's minutes, a range of the predictions' rowid above the counted mark (not a walk of
+    /// the hour through `predictions_by_time`), and for many uncounted rows an index range bounded by
+    /// the window; never a scan of either table. Both on a fresh
     /// registry and after ANALYZE on a table whose rows are mostly older than the window.
     @Test func queriesRangeScanTheKeys() throws {
         let dir = try TemporaryDirectory()
@@ -155,16 +164,20 @@ struct AuditSummaryTests {
         let (registry, v1, v2) = try Self.registry(in: dir)
         let window = AuditWindow(startUnixMilliseconds: Self.windowStart, minutes: 60)
 
-        func plans() throws -> (minutes: [String], rows: [String]) {
+        func plans() throws -> (minutes: [String], rows: [String], byTime: [String]) {
             let minutes = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectWindowMinuteCounts)
                 .rows([String(window.start.prefix(16)), String(window.end.prefix(16))]) { $0.text(3) }
             let rows = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectWindowRowsAfter).rows([window.start, window.end, 100]) { $0.text(3) }
-            return (minutes, rows)
+            let byTime = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectWindowRowsAfterByTime).rows([window.start, window.end, 100]) { $0.text(3) }
+            return (minutes, rows, byTime)
         }
-        func check(_ plan: (minutes: [String], rows: [String]), _ when: String) {
+        func check(_ plan: (minutes: [String], rows: [String], byTime: [String]), _ when: String) {
             #expect(plan.minutes.contains { $0.hasPrefix("SEARCH r USING PRIMARY KEY (minute>? AND minute<?)") }, "\(when): \(plan.minutes)")
             #expect(plan.rows.contains { $0.hasPrefix("SEARCH p USING INTEGER PRIMARY KEY (rowid>?)") }, "\(when): \(plan.rows)")
-            #expect(!(plan.minutes + plan.rows).contains { $0.hasPrefix("SCAN p") || $0.hasPrefix("SCAN r") }, "\(when): a table scan")
+            // By time, or (with statistics) by version and time: either way bounded by the window.
+            #expect(plan.byTime.contains { $0.hasPrefix("SEARCH p USING INDEX predictions_by_") && $0.hasSuffix("predicted_at>? AND predicted_at<?)") },
+                    "\(when): \(plan.byTime)")
+            #expect(!(plan.minutes + plan.rows + plan.byTime).contains { $0.hasPrefix("SCAN p") || $0.hasPrefix("SCAN r") }, "\(when): a table scan")
         }
         check(try plans(), "fresh registry")
 
@@ -184,3 +197,4 @@ struct AuditSummaryTests {
         #expect(summary.rowCount == 200 && summary.rowsReadDirectly == 100)
     }
 }
+

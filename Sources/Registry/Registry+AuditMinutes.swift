@@ -127,8 +127,9 @@ extension Registry {
 
     /// Brings `prediction_minutes` up to date in one transaction: from `pending` when it counted
     /// exactly the rows appended since the last fold, otherwise from the rows themselves, at most
-    /// `maxReadBack` of them a call (so a catch-up leaves the writer's lock between calls). Either way
-    /// `pending` starts again empty after what is now counted.
+    /// `maxReadBack` of them a call (so a catch-up leaves the writer's lock between calls; 0 reads
+    /// none back and reports them remaining). Either way `pending` starts again empty after what is
+    /// now counted.
     @discardableResult
     public func foldAuditMinutes(_ pending: inout PendingAuditMinutes, maxReadBack: Int = 5_000) throws -> AuditMinutesFold {
         if pending.isEmpty {
@@ -157,6 +158,7 @@ extension Registry {
                 if newest < through { try db.run(Self.updateMinutesThrough, [newest]) }
                 return (AuditMinutesFold(rows: 0, readBack: false, remaining: false), newest)
             }
+            guard maxReadBack > 0 else { return (AuditMinutesFold(rows: 0, readBack: false, remaining: true), through) }
             let upTo = min(newest, through + Int64(maxReadBack))
             try db.run(Self.foldMinuteCountsFromRows, [through, upTo])
             let counted = try db.scalarInt(Self.countAuditRowsInIDRange, [through, upTo]) ?? 0

@@ -275,7 +275,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
             if queue.isEmpty && closed {
                 condition.unlock()
-                foldMinuteCounts(queueEmpty: true)
+                foldMinuteCounts()
                 condition.lock()
                 finished = true
                 condition.unlock()
@@ -294,14 +294,13 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
             queuedRows -= rows
             metrics.auditQueueDepth.record(queuedRows)
-            let queueEmpty = queue.isEmpty
             let catchUp = catchUpWanted
             catchUpWanted = false
             condition.unlock()
 
             if !batch.isEmpty { commit(batch, rows: rows) }
             if catchUp { catchUpCheckpoint() }
-            if DispatchTime.now().uptimeNanoseconds >= nextFold { foldMinuteCounts(queueEmpty: queueEmpty) }
+            if DispatchTime.now().uptimeNanoseconds >= nextFold { foldMinuteCounts() }
             if let days = settings.retentionDays, Date().timeIntervalSince(lastPrune) >= 60 {
                 lastPrune = Date()
                 prune(olderThanDays: days)
@@ -362,15 +361,21 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
     /// Brings `prediction_minutes` up to date with what has been committed, so that the status page
     /// reads a minute's counts instead of its rows. Once a second: a few upserts of the counts kept
-    /// here, or, when another process appended meanwhile (or at start), a read-back of the rows in
-    /// bounded steps, small ones while requests wait (each holds up the commits behind it). A
-    /// failure leaves the rows uncounted, not lost: readers count them directly until a later fold,
-    /// tried again after a pause rather than at once, succeeds.
-    private func foldMinuteCounts(queueEmpty: Bool) {
+    /// here, or, when another process appended meanwhile (or at start, or after an upgrade: possibly
+    /// a billion rows), a read-back of the rows in steps of 2,000 (≈ 7 ms), taken only while no
+    /// request waits for the writer, so that a catch-up uses the slack between commits and holds
+    /// up at most the requests arriving during one step. A failure leaves the rows uncounted, not
+    /// lost: readers count them directly until a later fold, tried again after a pause rather than
+    /// at once, succeeds.
+    private func foldMinuteCounts() {
+        condition.lock()
+        let idle = queue.isEmpty
+        condition.unlock()
         let now = DispatchTime.now().uptimeNanoseconds
         do {
-            let fold = try registry.foldAuditMinutes(&minuteCounts, maxReadBack: queueEmpty ? 20_000 : 2_000)
-            nextFold = fold.remaining ? now : now + 1_000_000_000
+            let fold = try registry.foldAuditMinutes(&minuteCounts, maxReadBack: idle ? 2_000 : 0)
+            // Behind: at once while idle, else shortly, in case the writer has caught its breath.
+            nextFold = now + (!fold.remaining ? 1_000_000_000 : idle ? 0 : 100_000_000)
             if fold.readBack { minuteRowsReadBack += fold.rows }
             // Once per catch-up, not per step: an upgraded registry may take thousands of steps.
             if !fold.remaining && minuteRowsReadBack > 0 {

@@ -110,6 +110,25 @@ struct AuditMinutesTests {
         #expect(try Self.through(registry) == 38)
     }
 
+    /// While requests wait the writer allows no read-back: the fold then counts nothing, says rows
+    /// remain, and drops its own counts (which cannot be used); a later fold reads them all back.
+    @Test func aFoldAllowedNoReadBackLeavesTheRowsForALaterOne() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (registry, version) = try Self.registry(in: dir)
+        let cli = try Registry.open(path: registry.path, access: .write)
+        try cli.appendAudit(Self.records(5, from: 0, version: version))
+        var pending = try registry.pendingAuditMinutes()
+        let own = Self.records(10, from: 5, version: version)
+        pending.add(own, lastID: try registry.appendAudit(own))
+        #expect(try registry.foldAuditMinutes(&pending, maxReadBack: 0) == AuditMinutesFold(rows: 0, readBack: false, remaining: true))
+        #expect(pending.isEmpty)
+        #expect(try Self.through(registry) == 0)
+        #expect(try Self.counted(registry).isEmpty)
+        #expect(try registry.foldAuditMinutes(&pending, maxReadBack: 2_000) == AuditMinutesFold(rows: 15, readBack: true, remaining: false))
+        #expect(try Self.counted(registry) == (try Self.expected(registry)))
+    }
+
     @Test func aCatchUpGoesInBoundedSteps() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -59,10 +59,6 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         }
     }
 
-    public static func features(_ error: FeatureError) -> APIError {
-        APIError(.invalidFeatures, error.description, feature: error.featureName)
-    }
-
     /// A refused row of features; `instance`, its position in a batch, prefixes the detail.
     static func invalidFeatures(_ detail: String, feature: String?, instance: Int?) -> APIError {
         APIError(.invalidFeatures, (instance.map { "instances[\($0)]: " } ?? "") + detail, feature: feature)

@@ -168,7 +168,7 @@ public struct PredictRequestParser {
                 text = ValueSpan(start: start, count: parser.offset - start)
             default:
                 try parser.skipValue()
-                throw APIError.features(.notNumeric(nameText(name, UnsafeRawBufferPointer(bytes))))
+                throw prefixed(.notNumeric(nameText(name, UnsafeRawBufferPointer(bytes))), instance)
             }
             result.append(Member(name: name, value: value, text: text))
         } while parser.consume(UInt8(ascii: ","))

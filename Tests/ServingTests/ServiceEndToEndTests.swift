@@ -174,6 +174,11 @@ struct ServiceEndToEndTests {
             #expect((reply.json?["detail"] as? String)?.isEmpty == false, "\(name)")
             if let feature { #expect(reply.json?["feature"] as? String == feature, "\(name): \(reply.body)") }
         }
+        // A refused batch row is named by its position, whichever check refused it.
+        for bad in [withoutAmount, extra, text, overflowing] {
+            let reply = try await h.post("/predict", body: "{\"instances\": [\(row),\(bad)], \"model\": \"fraud\"}")
+            #expect(reply.status == 422 && (reply.json?["detail"] as? String)?.hasPrefix("instances[1]: ") == true, "\(reply.body)")
+        }
         // The logistic example imputes, so null was accepted and scored; nothing else was recorded.
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
         let notFound = try await h.get("/nope")

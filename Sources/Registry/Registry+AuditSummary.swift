@@ -194,17 +194,17 @@ extension Registry {
     func auditSummary(window: AuditWindow, uncountedByIDLimit: Int64) throws -> AuditSummary {
         try read {
             let buckets = try readLatencyBuckets()
-            let bucketOfStart = Dictionary(uniqueKeysWithValues: buckets.starts.enumerated().map { ($1, $0) })
             var builders: [Int64: VersionActivityBuilder] = [:]
             func builder(_ row: Row, versionID: Int64) -> VersionActivityBuilder {
                 builders[versionID] ?? VersionActivityBuilder(window: window, buckets: buckets, model: row.text(2), label: VersionLabel(row.int(3)))
             }
             let minuteBounds: [SQLiteBindable] = [String(window.start.prefix(16)), String(window.end.prefix(16))]
             try db.prepare(Self.selectWindowMinuteCounts).forEachRow(minuteBounds) { row in
-                guard let minute = row.withUTF8(0, window.minute(ofStoredTime:)), let bucket = bucketOfStart[row.int(4)] else { return }
+                guard let minute = row.withUTF8(0, window.minute(ofStoredTime:)) else { return }
                 let versionID = row.int64(1)
                 var activity = builder(row, versionID: versionID)
-                activity.add(minute: minute, bucket: bucket, predictions: row.int(5), flagged: row.int(6))
+                // A bucket's start falls in that bucket.
+                activity.add(minute: minute, bucket: buckets.index(of: row.int(4)), predictions: row.int(5), flagged: row.int(6))
                 builders[versionID] = activity
             }
             var direct = 0

@@ -51,14 +51,18 @@ struct AuditMinutesTests {
 
     private static func through(_ registry: Registry) throws -> Int64 { try registry.minutesThrough() }
 
+    /// Appends `records` as the audit writer does: committed in one transaction, then counted.
+    private static func append(_ records: [AuditRecord], to registry: Registry, counting pending: inout PendingAuditMinutes) throws {
+        pending.add(records, lastID: try registry.appendAudit(records))
+    }
+
     @Test func theWritersOwnCountsFoldInAndEqualTheRows() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let (registry, version) = try Self.registry(in: dir)
         var pending = try registry.pendingAuditMinutes()
         for batch in 0..<20 {
-            let records = Self.records(7, from: batch * 7, version: version)
-            pending.add(records, lastID: try registry.appendAudit(records))
+            try Self.append(Self.records(7, from: batch * 7, version: version), to: registry, counting: &pending)
         }
         #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 140, readBack: false, remaining: false))
         #expect(pending.isEmpty && pending.afterID == 140)
@@ -86,23 +90,19 @@ struct AuditMinutesTests {
         let (registry, version) = try Self.registry(in: dir)
         let cli = try Registry.open(path: registry.path, access: .write)
         var pending = try registry.pendingAuditMinutes()
-        let first = Self.records(10, from: 0, version: version)
-        pending.add(first, lastID: try registry.appendAudit(first))
+        try Self.append(Self.records(10, from: 0, version: version), to: registry, counting: &pending)
         try cli.appendAudit(Self.records(5, from: 10, version: version))
-        let second = Self.records(10, from: 15, version: version)
-        pending.add(second, lastID: try registry.appendAudit(second))
+        try Self.append(Self.records(10, from: 15, version: version), to: registry, counting: &pending)
         // The writer's counts miss the other's five rows: the fold reads all 25 back instead.
         #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 25, readBack: true, remaining: false))
         #expect(try Self.counted(registry) == (try Self.expected(registry)))
         // Alone again, the writer's counts are used.
-        let third = Self.records(7, from: 25, version: version)
-        pending.add(third, lastID: try registry.appendAudit(third))
+        try Self.append(Self.records(7, from: 25, version: version), to: registry, counting: &pending)
         #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 7, readBack: false, remaining: false))
         #expect(try Self.counted(registry) == (try Self.expected(registry)))
         // Another process folding first (it reads back every row above the mark, the writer's too):
         // the writer's counts are then dropped, and nothing is counted twice.
-        let fourth = Self.records(6, from: 32, version: version)
-        pending.add(fourth, lastID: try registry.appendAudit(fourth))
+        try Self.append(Self.records(6, from: 32, version: version), to: registry, counting: &pending)
         var cliPending = try cli.pendingAuditMinutes()
         #expect(try cli.foldAuditMinutes(&cliPending) == AuditMinutesFold(rows: 6, readBack: true, remaining: false))
         #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 0, readBack: false, remaining: false))
@@ -119,8 +119,7 @@ struct AuditMinutesTests {
         let cli = try Registry.open(path: registry.path, access: .write)
         try cli.appendAudit(Self.records(5, from: 0, version: version))
         var pending = try registry.pendingAuditMinutes()
-        let own = Self.records(10, from: 5, version: version)
-        pending.add(own, lastID: try registry.appendAudit(own))
+        try Self.append(Self.records(10, from: 5, version: version), to: registry, counting: &pending)
         #expect(try registry.foldAuditMinutes(&pending, maxReadBack: 0) == AuditMinutesFold(rows: 0, readBack: false, remaining: true))
         #expect(pending.isEmpty)
         #expect(try Self.through(registry) == 0)
@@ -146,8 +145,7 @@ struct AuditMinutesTests {
         defer { dir.remove() }
         let (registry, version) = try Self.registry(in: dir)
         var pending = try registry.pendingAuditMinutes()
-        let rows = Self.records(300, from: 0, version: version)  // 10:00:00 to 10:04:58
-        pending.add(rows, lastID: try registry.appendAudit(rows))
+        try Self.append(Self.records(300, from: 0, version: version), to: registry, counting: &pending)  // 10:00:00 to 10:04:58
         try registry.foldAuditMinutes(&pending)
         // A cutoff inside 10:02: the rows before it go; 10:00 and 10:01 go from the counts, 10:02 stays whole.
         let cutoff = Timestamp.format(unixMilliseconds: Self.start + 150_000)
@@ -174,8 +172,7 @@ struct AuditMinutesTests {
         defer { dir.remove() }
         let (registry, version) = try Self.registry(in: dir)
         var pending = try registry.pendingAuditMinutes()
-        let first = Self.records(50, from: 0, version: version)
-        pending.add(first, lastID: try registry.appendAudit(first))
+        try Self.append(Self.records(50, from: 0, version: version), to: registry, counting: &pending)
         try registry.foldAuditMinutes(&pending)
         #expect(try Self.through(registry) == 50)
         let shell = Process()

@@ -4,6 +4,8 @@ public enum FeatureError: Error, CustomStringConvertible, Equatable, Sendable {
     case unknown(String)
     case notNumeric(String)
     case nullNotAccepted(String)
+    /// A number beyond a double's range (about ±1.8e308), such as 1e400.
+    case outOfRange(String)
 
     public var description: String {
         switch self {
@@ -11,12 +13,14 @@ public enum FeatureError: Error, CustomStringConvertible, Equatable, Sendable {
         case .unknown(let name): return "feature '\(name)' is not one the model reads"
         case .notNumeric(let name): return "feature '\(name)' is not a number or null"
         case .nullNotAccepted(let name): return "feature '\(name)' is null and this model cannot score missing values"
+        case .outOfRange(let name): return "feature '\(name)' is a number too large for a double (beyond ±1.8e308)"
         }
     }
 
     public var featureName: String {
         switch self {
-        case .missing(let name), .unknown(let name), .notNumeric(let name), .nullNotAccepted(let name): return name
+        case .missing(let name), .unknown(let name), .notNumeric(let name), .nullNotAccepted(let name), .outOfRange(let name):
+            return name
         }
     }
 }

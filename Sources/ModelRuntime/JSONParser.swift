@@ -95,9 +95,14 @@ public struct JSONParser {
             if consume(UInt8(ascii: "}")) { return .object(object) }
             repeat {
                 skipWhitespace()
+                let keyOffset = index
                 let key = try parseString()
                 try expect(UInt8(ascii: ":"), "':' after an object key")
-                object[key] = try parseValue(depth: depth + 1)
+                // RFC 8259 leaves a repeated name's meaning open; every reader here refuses it
+                // rather than keep one of the values silently (as the service does for features).
+                guard object.updateValue(try parseValue(depth: depth + 1), forKey: key) == nil else {
+                    throw JSONParseError(offset: keyOffset, reason: "the name \"\(key)\" is given twice")
+                }
             } while consume(UInt8(ascii: ","))
             try expect(UInt8(ascii: "}"), "',' or '}' in an object")
             return .object(object)
@@ -248,7 +253,10 @@ public struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let string = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                // JSON text is UTF-8 (RFC 8259 §8.1): a malformed sequence is refused, not repaired.
+                guard let string = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) else {
+                    throw error("invalid UTF-8 in a string")
+                }
                 index += 1
                 return string
             }
@@ -262,7 +270,8 @@ public struct JSONParser {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(decoding: scalars, as: UTF8.self)
+                guard let string = String(validating: scalars, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                return string
             case UInt8(ascii: "\\"):
                 guard let escaped = peek() else { throw error("unterminated escape") }
                 index += 1

@@ -26,32 +26,35 @@ public func buildApplication(
     }
 
 
-    let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ServiceMiddleware(metrics: metrics))
     let predict = PredictController(models: models, audit: audit, metrics: metrics, configuration: configuration)
-    router.post("/predict", use: predict.predict)
     let catalogue = ModelsController(connection: RegistryConnection(configuration, access: .read, logger: logger), models: models)
-    router.get("/models", use: catalogue.list)
-    router.get("/models/{name}", use: catalogue.one)
     let health = HealthController(models: models, freshnessSeconds: max(2, Double(configuration.reloadIntervalMilliseconds) / 1000 * 8))
-    router.get("/healthz", use: health.alive)
-    router.get("/readyz", use: health.ready)
-    router.get("/metrics") { _, _ in
-        var headers = HTTPFields()
-        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-        // Readiness as a series too, so alerts see what the probe sees (it changes only at scrape time).
-        metrics.ready(health.isReady)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
-    }
     let status = StatusController(
         reader: StatusReader(connection: RegistryConnection(configuration, access: .read, logger: logger)),
         models: models, metrics: metrics)
-    router.get("/", use: status.page)
-    router.get("/openapi.yaml") { _, _ in
-        var headers = HTTPFields()
-        headers[.contentType] = "application/yaml"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
-    }
+    let routes = RouteTable([
+        .init(method: .post, path: "/predict", handler: predict.predict),
+        .init(method: .get, path: "/models", handler: catalogue.list),
+        .init(method: .get, path: "/models/{name}", handler: catalogue.one),
+        .init(method: .get, path: "/healthz", handler: health.alive),
+        .init(method: .get, path: "/readyz", handler: health.ready),
+        .init(method: .get, path: "/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            // Readiness as a series too, so alerts see what the probe sees (it changes only at scrape time).
+            metrics.ready(health.isReady)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+        },
+        .init(method: .get, path: "/", handler: status.page),
+        .init(method: .get, path: "/openapi.yaml") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/yaml"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        },
+    ])
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ServiceMiddleware(metrics: metrics, routes: routes))
+    routes.register(on: router)
 
     // Services stop in reverse order: the server finishes its requests first, then the reloader
     // (and the desired-versions applier), and the audit writer last, draining every record it accepted.

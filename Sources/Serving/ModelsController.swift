@@ -59,7 +59,9 @@ struct ModelsController: Sendable {
     }
 
     func one(_ request: Request, context: some RequestContext) async throws -> Response {
-        let name = context.parameters.get("name") ?? ""
+        // The router hands over the segment as sent: /models/fr%61ud names the model "fraud".
+        let segment = context.parameters.get("name") ?? ""
+        let name = segment.removingPercentEncoding ?? segment
         guard let model = try await bodies(only: name).first else {
             throw APIError(.unknownModel, "no model named '\(name)'")
         }

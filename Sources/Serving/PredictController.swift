@@ -15,11 +15,20 @@ struct PredictController: Sendable {
         guard Self.isJSON(request.headers[.contentType]) else {
             throw APIError(.unsupportedMediaType, "send the body as Content-Type: application/json")
         }
+        // A declared length over the limit is refused before a byte of the body is read: the client
+        // learns at once, instead of after sending (or stalling on) a body that would be refused.
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > configuration.maxBodyBytes {
+            throw APIError(.bodyTooLarge, "the request body is over \(configuration.maxBodyBytes) bytes")
+        }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: configuration.maxBodyBytes)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw APIError(.bodyTooLarge, "the request body is over \(configuration.maxBodyBytes) bytes")
+        } catch {
+            // The connection ended or broke before the body did: the client's doing, not a fault of
+            // the service (nobody reads this answer, but it is counted as a 400, not a 500).
+            throw APIError(.invalidRequest, "the request body could not be read: \(error)")
         }
         let snapshot = models.snapshot()
         let parsed = try body.withUnsafeReadableBytes { bytes in

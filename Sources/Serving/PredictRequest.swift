@@ -68,15 +68,18 @@ public struct PredictRequestParser {
                         guard instances == nil else { throw APIError(.invalidRequest, "\"instances\" is given twice") }
                         instances = try batch(&parser, bytes: bytes, maxBatchSize: maxBatchSize)
                     case "model":
-                        parser.skipWhitespace()
-                        guard parser.peek() == UInt8(ascii: "\"") else { throw APIError(.invalidRequest, "\"model\" must be a string") }
-                        modelName = try parser.parseString()
+                        guard modelName == nil else { throw APIError(.invalidRequest, "\"model\" is given twice") }
+                        modelName = try stringMember(&parser, "model")
                     case "request_id":
-                        parser.skipWhitespace()
-                        guard parser.peek() == UInt8(ascii: "\"") else { throw APIError(.invalidRequest, "\"request_id\" must be a string") }
-                        let id = try parser.parseString()
+                        guard requestID == nil else { throw APIError(.invalidRequest, "\"request_id\" is given twice") }
+                        let id = try stringMember(&parser, "request_id")
                         guard !id.isEmpty, id.utf8.count <= maxRequestIDLength else {
                             throw APIError(.invalidRequest, "\"request_id\" must have 1 to \(maxRequestIDLength) bytes")
+                        }
+                        // It is echoed in the answer, logged and kept in the audit log, where a line
+                        // break or a terminal escape would forge or hide what a reader sees.
+                        guard !id.unicodeScalars.contains(where: Self.isUnprintable) else {
+                            throw APIError(.invalidRequest, "\"request_id\" must not contain control characters or line separators")
                         }
                         requestID = id
                     default:
@@ -100,6 +103,8 @@ public struct PredictRequestParser {
             throw APIError(.invalidRequest, "the body needs \"features\" (one transaction) or \"instances\" (a batch)")
         case (.some, .some):
             throw APIError(.invalidRequest, "give either \"features\" or \"instances\", not both")
+        case (nil, .some(let batch)) where batch.isEmpty:
+            throw APIError(.emptyBatch, "\"instances\" is empty")
         default:
             break
         }
@@ -124,7 +129,7 @@ public struct PredictRequestParser {
     private static func batch(_ parser: inout JSONParser, bytes: UnsafeBufferPointer<UInt8>, maxBatchSize: Int) throws -> [[Member]] {
         try parser.expect(UInt8(ascii: "["), "\"instances\" to be an array")
         var result: [[Member]] = []
-        if parser.consume(UInt8(ascii: "]")) { throw APIError(.emptyBatch, "\"instances\" is empty") }
+        if parser.consume(UInt8(ascii: "]")) { return result }
         repeat {
             guard result.count < maxBatchSize else {
                 throw APIError(.batchTooLarge, "\"instances\" has more than \(maxBatchSize) entries (the maximum batch size)")
@@ -204,7 +209,8 @@ public struct PredictRequestParser {
             if member.value.isNaN {
                 guard acceptsMissingValues else { throw prefixed(.nullNotAccepted(names[position]), instance) }
             } else {
-                guard member.value.isFinite else { throw prefixed(.notNumeric(names[position]), instance) }
+                // The parser reads only number syntax here, so an infinity is a number too large for a double.
+                guard member.value.isFinite else { throw prefixed(.outOfRange(names[position]), instance) }
                 row[position] = member.value
                 texts[position] = member.text
             }
@@ -213,6 +219,20 @@ public struct PredictRequestParser {
             throw prefixed(.missing(names[missing]), instance)
         }
         return (row, texts)
+    }
+
+    private static func stringMember(_ parser: inout JSONParser, _ name: String) throws -> String {
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "\"") else { throw APIError(.invalidRequest, "\"\(name)\" must be a string") }
+        return try parser.parseString()
+    }
+
+    /// C0 and C1 controls (line feed, escape, NUL, DEL...) and the Unicode line and paragraph separators.
+    private static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 
     private static func nameText(_ name: Name, _ base: UnsafeRawBufferPointer) -> String {

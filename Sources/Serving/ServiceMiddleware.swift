@@ -5,21 +5,32 @@ import Logging
 /// counted and timed by route (the matched route pattern, so label values stay few).
 struct ServiceMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServingMetrics
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var response: Response
+        var route: String?  // set when the router matched no route but the table knows the path
         do {
             response = try await next(request, context)
         } catch let error as APIError {
             response = try error.response(from: request, context: context)
         } catch let error as any HTTPResponseError {
-            response = try APIError.from(error, request: request).response(from: request, context: context)
+            if error.status == .notFound, let known = routes.methods(for: request.uri.path) {
+                // A known path asked with another method: say which methods it has.
+                route = known.pattern
+                let allowed = known.methods.map(\.rawValue).joined(separator: ", ")
+                response = try APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path) (allowed: \(allowed))")
+                    .response(from: request, context: context)
+                response.headers[.allow] = allowed
+            } else {
+                response = try APIError.from(error, request: request).response(from: request, context: context)
+            }
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             response = try APIError(.internalError, "internal error").response(from: request, context: context)
         }
-        metrics.request(route: context.endpointPath ?? "unmatched", status: response.status.code, duration: ContinuousClock.now - started)
+        metrics.request(route: route ?? context.endpointPath ?? "unmatched", status: response.status.code, duration: ContinuousClock.now - started)
         return response
     }
 }

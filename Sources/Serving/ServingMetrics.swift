@@ -183,7 +183,7 @@ public final class ServingMetrics: Sendable {
         registry.emit(into: &buffer)
         buffer.append(contentsOf: Array(ProcessMetrics.read(startedAt: startedAt).utf8))
         if let registryPath { buffer.append(contentsOf: Array(RegistryVolumeMetrics.read(registryPath: registryPath).utf8)) }
-        return buffer
+        return MetricHelp.annotate(buffer)
     }
 }
 
@@ -226,10 +226,8 @@ enum RegistryVolumeMetrics {
         guard statvfs(directory, &stats) == 0 else { return "" }
         let blockSize = Double(stats.f_frsize)
         return """
-            # HELP sentinel_registry_volume_available_bytes Bytes the service can still write on the filesystem holding its registry.
             # TYPE sentinel_registry_volume_available_bytes gauge
             sentinel_registry_volume_available_bytes \(Double(stats.f_bavail) * blockSize)
-            # HELP sentinel_registry_volume_size_bytes Size of the filesystem holding the registry.
             # TYPE sentinel_registry_volume_size_bytes gauge
             sentinel_registry_volume_size_bytes \(Double(stats.f_blocks) * blockSize)
 

@@ -59,7 +59,7 @@ struct JSONParserTests {
 
     @Test(arguments: ["", "[", "[1,]", "{\"a\"}", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "NaN", "Infinity",
                       "[1] x", "\"unterminated", "\"bad \\q escape\"", "\"\\ud800\"", "tru", "nul", "{'a': 1}",
-                      "\"tab\tinside\"", "[1 2]", "{\"a\" 1}"])
+                      "\"tab\tinside\"", "[1 2]", "{\"a\" 1}", "{\"a\": 1, \"a\": 2}", "{\"a\": 1, \"\\u0061\": 1}"])
     func invalidTextIsRefused(_ text: String) {
         #expect(Self.parse(text) == nil, "accepted \(text)")
     }
@@ -67,6 +67,17 @@ struct JSONParserTests {
     @Test func errorsSayWhere() {
         #expect(throws: JSONParseError(offset: 3, reason: "expected a value")) { try JSONParser.parse(Array("[1,]".utf8)) }
         #expect(throws: JSONParseError(offset: 2, reason: "expected a digit after '.'")) { try JSONParser.parse(Array("1.x".utf8)) }
+        #expect(throws: JSONParseError(offset: 9, reason: "the name \"a\" is given twice")) { try JSONParser.parse(Array("{\"a\": 1, \"a\": 2}".utf8)) }
+    }
+
+    /// JSON text is UTF-8: a malformed sequence in a string is refused, not replaced with U+FFFD.
+    @Test(arguments: [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xC0, 0xAF]] as [[UInt8]])
+    func malformedUTF8IsRefused(_ sequence: [UInt8]) {
+        for escaped in [false, true] {
+            let bytes = Array("[\"a".utf8) + (escaped ? Array("\\n".utf8) : []) + sequence + Array("b\"]".utf8)
+            #expect(throws: JSONParseError.self, "\(sequence), escaped: \(escaped)") { try JSONParser.parse(bytes) }
+        }
+        #expect(Self.parse("[\"é\"]") == .array([.string("é")]))
     }
 
     @Test func deepNestingIsRefusedNotACrash() {

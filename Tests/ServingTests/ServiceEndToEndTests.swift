@@ -138,6 +138,7 @@ struct ServiceEndToEndTests {
         let extra = String(row.dropLast()) + ",\"colour\":1}"
         let text = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":\"high\",", options: .regularExpression)
         let null = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":null,", options: .regularExpression)
+        let tooLarge = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1e400,", options: .regularExpression)
         // Finite, but through the scaler they overflow to opposite infinities: the score would be NaN.
         let overflowing = row
             .replacingOccurrences(of: #"\"is_foreign\":[^,]*,"#, with: "\"is_foreign\":1e308,", options: .regularExpression)
@@ -164,6 +165,13 @@ struct ServiceEndToEndTests {
             ("unknown member", "{\"features\": \(row), \"colour\": 1}", "application/json", 400, "invalid_request", nil),
             ("empty object", "{}", "application/json", 400, "invalid_request", nil),
             ("deep nesting", "{\"features\": {\"amount\": " + String(repeating: "[", count: 3000) + "}}", "application/json", 400, "invalid_json", nil),
+            ("a number beyond a double", "{\"features\": \(tooLarge)}", "application/json", 422, "invalid_features", "amount"),
+            ("model twice", "{\"model\": \"nope\", \"model\": \"fraud\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id twice", "{\"request_id\": \"a\", \"request_id\": \"b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id with a line break", "{\"request_id\": \"a\\nb\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id with a terminal escape", "{\"request_id\": \"\\u001b[31mok\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id with a line separator", "{\"request_id\": \"a\u{2028}b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("empty batch beside features", "{\"features\": \(row), \"instances\": []}", "application/json", 400, "invalid_request", nil),
         ]
         for (name, body, contentType, status, code, feature) in cases {
             let reply = try await h.post("/predict", body: body, contentType: contentType)
@@ -179,10 +187,29 @@ struct ServiceEndToEndTests {
             let reply = try await h.post("/predict", body: "{\"instances\": [\(row),\(bad)], \"model\": \"fraud\"}")
             #expect(reply.status == 422 && (reply.json?["detail"] as? String)?.hasPrefix("instances[1]: ") == true, "\(reply.body)")
         }
+        // JSON is UTF-8: a malformed sequence is refused, not repaired into the audit log.
+        let malformed = try await h.post("/predict", bytes: Array("{\"request_id\": \"a".utf8) + [0xFF, 0xFE] + Array("b\", \"features\": \(row)}".utf8))
+        #expect(malformed.status == 400 && malformed.json?["error"] as? String == "invalid_json", "\(malformed.body)")
+        // A declared length over the limit is answered before any of the body is sent.
+        let declared = try Python.run("""
+            import socket, sys
+            connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+            connection.sendall(b"POST /predict HTTP/1.1\\r\\nHost: test\\r\\nContent-Type: application/json\\r\\nContent-Length: 2000000\\r\\n\\r\\n")
+            print(connection.recv(4096).split(b"\\r\\n")[0].decode())
+            """, stdin: "", arguments: ["\(h.port)"])
+        #expect(declared == "HTTP/1.1 413 Payload Too Large", "\(declared)")
         // The logistic example imputes, so null was accepted and scored; nothing else was recorded.
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
         let notFound = try await h.get("/nope")
         #expect(notFound.status == 404 && notFound.json?["error"] as? String == "not_found")
+        // A known path with another method: 405 naming the methods it has, in the body and in Allow.
+        for (method, path, allowed) in [("PUT", "/predict", "POST"), ("GET", "/predict", "POST"), ("POST", "/models/fraud", "GET"),
+                                        ("DELETE", "/models", "GET"), ("POST", "/healthz", "GET")] {
+            let reply = try await h.send(method, path)
+            #expect(reply.status == 405 && reply.allow == allowed && reply.json?["error"] as? String == "method_not_allowed",
+                    "\(method) \(path): \(reply.status) \(reply.allow ?? "-") \(reply.body)")
+        }
+        #expect(try await h.send("GET", "/models/fr%61ud").status == 200)
         #expect(try await h.get("/healthz").status == 200)
         #expect(try await h.stop() == 0)
     }
@@ -282,12 +309,17 @@ struct ServiceEndToEndTests {
         #expect(metrics.status == 200)
         #expect(metrics.contentType?.hasPrefix("text/plain") == true)
         // Parsed by the Prometheus project's own Python parser.
-        let families = try Python.run("""
+        let parsed = try Python.run("""
             import sys
             from prometheus_client.parser import text_string_to_metric_families
-            names = sorted({f.name for f in text_string_to_metric_families(sys.stdin.read())})
-            print(" ".join(names))
-            """, stdin: metrics.body).split(separator: " ").map(String.init)
+            families = list(text_string_to_metric_families(sys.stdin.read()))
+            print(" ".join(sorted({f.name for f in families})))
+            print(" ".join(sorted({f.name for f in families if not f.documentation})))
+            """, stdin: metrics.body).split(separator: "\n", omittingEmptySubsequences: false)
+        let families = parsed[0].split(separator: " ").map(String.init)
+        // Every family says what it counts (# HELP).
+        let undocumented = parsed.count > 1 ? parsed[1] : ""
+        #expect(undocumented.isEmpty, "families without # HELP: \(undocumented)")
         for name in ["sentinel_http_requests", "sentinel_http_request_duration_seconds", "sentinel_predictions",
                      "sentinel_prediction_score", "sentinel_model_active_info", "sentinel_model_reloads",
                      "sentinel_model_last_reload_timestamp_seconds", "sentinel_audit_queue_depth", "sentinel_audit_rows_written",

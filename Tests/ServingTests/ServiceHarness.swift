@@ -155,6 +155,7 @@ final class ServiceHarness: @unchecked Sendable {
         let status: Int
         let body: String
         let contentType: String?
+        var allow: String? = nil
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] }
     }
 
@@ -170,10 +171,25 @@ final class ServiceHarness: @unchecked Sendable {
         return try await send(request, timeout: timeout)
     }
 
+    func post(_ path: String, bytes: [UInt8]) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: bytes))
+        return try await send(request)
+    }
+
+    func send(_ method: String, _ path: String) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .init(rawValue: method)
+        return try await send(request)
+    }
+
     private func send(_ request: HTTPClientRequest, timeout: Int64 = 30) async throws -> Reply {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
         let body = try await response.body.collect(upTo: 16 << 20)
-        return Reply(status: Int(response.status.code), body: String(buffer: body), contentType: response.headers.first(name: "content-type"))
+        return Reply(status: Int(response.status.code), body: String(buffer: body), contentType: response.headers.first(name: "content-type"),
+                     allow: response.headers.first(name: "allow"))
     }
 }
 

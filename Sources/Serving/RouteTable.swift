@@ -1,0 +1,39 @@
+import Hummingbird
+
+/// Every route the service answers, in one list: the router is built from it, and a request for
+/// one of its paths with another method is answered 405 with an `Allow` header instead of 404.
+struct RouteTable: Sendable {
+    typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
+
+    struct Route: Sendable {
+        let method: HTTPRequest.Method
+        /// A Hummingbird route pattern: `{name}` stands for one path segment.
+        let path: String
+        let handler: Handler
+    }
+
+    let routes: [Route]
+
+    init(_ routes: [Route]) { self.routes = routes }
+
+    func register(on router: Router<BasicRequestContext>) {
+        for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
+    }
+
+    /// The pattern `path` matches and the methods it is served with; nil when no route has that path.
+    func methods(for path: String) -> (pattern: String, methods: [HTTPRequest.Method])? {
+        let segments = Self.segments(path)
+        let matching = routes.filter { route in
+            let pattern = Self.segments(route.path)
+            return pattern.count == segments.count && zip(pattern, segments).allSatisfy { expected, actual in
+                (expected.hasPrefix("{") && expected.hasSuffix("}") && !actual.isEmpty) || expected == actual
+            }
+        }
+        guard let first = matching.first else { return nil }
+        return (first.path, matching.map(\.method))
+    }
+
+    private static func segments(_ path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
+    }
+}

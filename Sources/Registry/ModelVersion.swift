@@ -6,10 +6,11 @@ public struct VersionLabel: Hashable, Sendable, CustomStringConvertible, Compara
 
     public init(_ number: Int) { self.number = number }
 
-    /// Reads `v3`, `V3` or `3`.
+    /// Reads `v3`, `V3` or `3`: decimal digits as the label prints them (not `v+3` or `v03`).
     public init(parsing text: String) throws(RegistryError) {
         let digits = text.hasPrefix("v") || text.hasPrefix("V") ? String(text.dropFirst()) : text
-        guard let number = Int(digits), number >= 1, digits.allSatisfy(\.isASCII) else {
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0",
+              let number = Int(digits) else {
             throw RegistryError.invalidVersionLabel(text)
         }
         self.number = number

@@ -101,10 +101,13 @@ extension Registry {
         if let golden = registration.golden {
             do {
                 try golden.verify(model)
-            } catch GoldenError.mismatch(let row, let expected, let actual) {
-                throw RegistryError.goldenMismatch(row: row, expected: expected, actual: actual)
             } catch {
-                throw RegistryError.goldenUnreadable(reason: error.description)
+                switch error {
+                case .mismatch(let row, let expected, let actual):
+                    throw RegistryError.goldenMismatch(row: row, expected: expected, actual: actual)
+                case .unreadable(let detail):
+                    throw RegistryError.goldenUnreadable(reason: detail)
+                }
             }
         }
         return VerifiedRegistration(

@@ -32,20 +32,27 @@ public final class Registry {
         let options = Connection.Options(mode: readOnlyFile ? .readOnly : .readWrite,
                                          busyTimeoutMilliseconds: busyTimeoutMilliseconds, durability: durability,
                                          queryOnly: access == .read)
-        let db = try connect(path: path, options: options)
+        // Look through a read-only connection first: opening for writing turns WAL on, which
+        // rewrites the header of a file that then turns out not to be a registry (or not this one's).
+        switch try status(ofFileAt: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds) {
+        case .empty: throw RegistryError.notInitialised(path: path)
+        case .current: break
+        case .behind(let version):
+            throw RegistryError.schemaBehind(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
+        case .ahead(let version):
+            throw RegistryError.schemaTooNew(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
+        }
+        return Registry(path: path, db: try connect(path: path, options: options), logger: logger)
+    }
+
+    /// The schema state of the file at `path`, read without writing a byte to it.
+    private static func status(ofFileAt path: String, busyTimeoutMilliseconds: Int32) throws -> Migrator.Status {
+        let reader = try connect(path: path, options: .init(mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds))
         do {
-            switch try Migrator().status(of: db) {
-            case .empty: throw RegistryError.notInitialised(path: path)
-            case .current: break
-            case .behind(let version):
-                throw RegistryError.schemaBehind(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
-            case .ahead(let version):
-                throw RegistryError.schemaTooNew(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
-            }
+            return try Migrator().status(of: reader)
         } catch {
             throw RegistryError.from(error, path: path, busyTimeout: busyTimeoutMilliseconds)
         }
-        return Registry(path: path, db: db, logger: logger)
     }
 
     /// Creates the registry at `path` if needed and applies every migration it lacks; running it
@@ -54,15 +61,9 @@ public final class Registry {
     public static func initialise(path: String, upTo target: Int? = nil, busyTimeoutMilliseconds: Int32 = 5_000) throws -> [SchemaMigration] {
         // Look before switching anything on: another application's database, or one newer than this
         // binary, must be refused with its bytes untouched (opening for write would turn WAL on).
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 {
-            let reader = try connect(path: path, options: .init(mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds))
-            do {
-                if case .ahead(let version) = try Migrator().status(of: reader) {
-                    throw RegistryError.schemaTooNew(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
-                }
-            } catch {
-                throw RegistryError.from(error, path: path, busyTimeout: busyTimeoutMilliseconds)
-            }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0,
+           case .ahead(let version) = try status(ofFileAt: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds) {
+            throw RegistryError.schemaTooNew(path: path, databaseVersion: version, knownVersion: RegistrySchema.latestVersion)
         }
         let db = try connect(path: path, options: .init(mode: .readWriteCreate, busyTimeoutMilliseconds: busyTimeoutMilliseconds))
         do {

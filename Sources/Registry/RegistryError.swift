@@ -27,11 +27,14 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case nothingToRollBack(model: String)
     case noActiveVersion(model: String)
     // Registration input.
-    case artifactUnreadable(path: String, reason: String)
+    /// A file the command was given (artifact, metrics, golden rows, input) that cannot be read.
+    case fileUnreadable(what: String, path: String, reason: String)
     case artifactEmpty(path: String)
     case artifactRejected(format: ModelFormat, reason: String)
     case unknownFormat(String)
     case invalidMetric(String)
+    case metricsFileInvalid(path: String, reason: String)
+    case duplicateMetric(String)
     case invalidThreshold(String)
     case goldenUnreadable(reason: String)
     case goldenMismatch(row: Int, expected: Double, actual: Double)
@@ -85,8 +88,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "model '\(model)' has no earlier active version to roll back to"
         case .noActiveVersion(let model):
             return "model '\(model)' has no active version (promote one first)"
-        case .artifactUnreadable(let path, let reason):
-            return "cannot read artifact \(path): \(reason)"
+        case .fileUnreadable(let what, let path, let reason):
+            return "cannot read \(what) \(path): \(reason)"
         case .artifactEmpty(let path):
             return "artifact \(path) is empty"
         case .artifactRejected(let format, let reason):
@@ -95,8 +98,12 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "unknown format '\(format)' (expected one of: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .invalidMetric(let text):
             return "invalid metric '\(text)': expected NAME=NUMBER"
+        case .metricsFileInvalid(let path, let reason):
+            return "metrics file \(path) \(reason)"
+        case .duplicateMetric(let name):
+            return "metric '\(name)' is given twice"
         case .invalidThreshold(let text):
-            return "invalid threshold '\(text)': expected a finite number"
+            return "invalid threshold '\(text)': expected a number from 0 to 1 (any finite number for a model that outputs raw scores)"
         case .goldenUnreadable(let reason):
             return "golden rows unusable: \(reason)"
         case .goldenMismatch(let row, let expected, let actual):

@@ -8,8 +8,8 @@ extension RegistryCLI {
             abstract: "Read the prediction audit log, newest first.",
             discussion: """
                 Times are ISO 8601 (2026-11-29 or 2026-11-29T08:30:00Z); --since is inclusive, --until exclusive. \
-                --include adds other registries (such as each Kubernetes replica's, copied out with kubectl cp): \
-                their rows are merged, newest first, and each row names the file it came from.
+                --include adds other registries (such as consistent copies of each Kubernetes replica's, see \
+                docs/deploy.md): their rows are merged, newest first, and each row names the file it came from.
                 """)
 
         @OptionGroup var options: GlobalOptions
@@ -29,7 +29,7 @@ extension RegistryCLI {
         @Option(help: "Only the predictions of this request.")
         var requestId: String?
 
-        @Option(help: "At most this many rows.")
+        @Option(parsing: .unconditional, help: "At most this many rows.")
         var limit: Int = 100
 
         @Option(help: ArgumentHelp("Another registry file to read too; repeatable.", valueName: "path"))
@@ -43,10 +43,33 @@ extension RegistryCLI {
             query.version = try version.map { try VersionLabel(parsing: $0) }
             query.since = try since.map(Self.time)
             query.until = try until.map(Self.time)
+            if let since = query.since, let until = query.until, since >= until {
+                throw AuditInputError("--since \(self.since!) is not before --until \(self.until!): no prediction can match")
+            }
+            let paths = [options.databasePath] + include
+            // The same file twice would list each of its rows twice.
+            var seen: [String: String] = [:]
+            for path in paths {
+                let key = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+                if let first = seen.updateValue(path, forKey: key) {
+                    throw AuditInputError("\(path) is the same file as \(first): name each registry once")
+                }
+            }
             var entries: [(source: String, entry: AuditEntry)] = []
-            for path in [options.databasePath] + include {
+            var versionHolders = 0
+            for path in paths {
                 let registry = try Registry.open(path: path, access: .read, busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
+                if let label = query.version {
+                    // An unknown version would list nothing, as if it had made no prediction.
+                    guard (try? registry.version(label, model: registry.resolveModel(model))) != nil else { continue }
+                    versionHolders += 1
+                }
                 entries += try registry.audit(query).map { (path, $0) }
+            }
+            if let label = query.version, versionHolders == 0 {
+                let registry = try Registry.open(path: options.databasePath, access: .read, busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
+                _ = try registry.version(label, model: registry.resolveModel(model))  // throws the registry's own error
+                throw RegistryError.versionNotFound(model: model ?? "", version: label.description)
             }
             // Each file gave its newest `limit` rows; the newest `limit` of them all are the answer.
             entries.sort { ($0.entry.predictedAt, $0.source) > ($1.entry.predictedAt, $1.source) }
@@ -107,4 +130,9 @@ struct AuditJSON: Encodable {
         case rowIndex = "row_index"
         case latencyMicroseconds = "latency_us"
     }
+}
+
+struct AuditInputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -22,6 +22,10 @@ extension RegistryCLI {
         @Option(help: "The model the examples become versions of.")
         var model: String = "fraud"
 
+        func validate() throws {
+            guard !models.isEmpty else { throw ValidationError("--models must name a directory") }
+        }
+
         func run() throws {
             _ = options.logger()
             let bundle = try ExampleBundle(directory: models)

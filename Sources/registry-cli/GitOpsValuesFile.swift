@@ -48,9 +48,14 @@ struct GitOpsValuesFile {
 
     /// Writes `contents` beside the file, to be renamed over it by `commit`: the slow, failure-prone
     /// part happens before the registry changes, and a reader never sees half a file.
+    /// A symlink is followed (renaming over it would replace the link with a copy), and the new
+    /// file gets the old one's permissions.
     func stage(_ contents: String) throws(GitOpsError) -> StagedValuesFile {
-        let staged = StagedValuesFile(path: path, temporary: path + ".sentinel-tmp")
-        guard FileManager.default.createFile(atPath: staged.temporary, contents: Data(contents.utf8)) else {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let permissions = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions]
+        let staged = StagedValuesFile(path: target, temporary: target + ".sentinel-tmp")
+        guard FileManager.default.createFile(atPath: staged.temporary, contents: Data(contents.utf8),
+                                             attributes: permissions.map { [.posixPermissions: $0] }) else {
             throw .unwritable(path: path, reason: "cannot create \(staged.temporary)")
         }
         return staged

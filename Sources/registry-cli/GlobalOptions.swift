@@ -8,14 +8,24 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Registry database file (default: $REGISTRY_DB, else ./registry.db).", valueName: "path"))
     var db: String?
 
-    @Option(name: .long, help: ArgumentHelp("How long to wait for another process's lock before giving up, in milliseconds.", valueName: "ms"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("How long to wait for another process's lock before giving up, in milliseconds.", valueName: "ms"))
     var busyTimeout: Int32 = 5_000
 
-    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
-    var logLevel: String = "warning"
+    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical (default: warning; for serve, $LOG_LEVEL, else info).", valueName: "level"))
+    var logLevel: String?
 
     @Option(name: .long, help: ArgumentHelp("Who is acting, recorded with registrations and promotions (default: $REGISTRY_ACTOR, else $USER).", valueName: "name"))
     var actor: String?
+
+    /// Text kept in the history and shown in its tables: present, and one line without control
+    /// characters (a line break would forge a row of `history`).
+    static func checkSingleLine(_ value: String?, option: String) throws {
+        guard let value else { return }
+        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("\(option) must not be empty") }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ValidationError("\(option) must be one line without control characters")
+        }
+    }
 
     var databasePath: String {
         db ?? ProcessInfo.processInfo.environment["REGISTRY_DB"] ?? "./registry.db"
@@ -28,11 +38,12 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be 0 or more") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+        try Self.checkSingleLine(actor, option: "--actor")
     }
 
     func logger() -> Logger {
-        LogSetup.bootstrapOnce(level: Logger.Level(rawValue: logLevel) ?? .warning)
+        LogSetup.bootstrapOnce(level: logLevel.flatMap { Logger.Level(rawValue: $0) } ?? .warning)
         return Logger(label: "sentinel.cli")
     }
 

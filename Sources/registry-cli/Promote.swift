@@ -24,6 +24,10 @@ extension RegistryCLI {
         @Option(help: ArgumentHelp("A Helm values file whose model.version to pin to this version.", valueName: "values.yaml"))
         var gitops: String?
 
+        func validate() throws {
+            try GlobalOptions.checkSingleLine(reason, option: "--reason")
+        }
+
         func run() throws {
             let label = try VersionLabel(parsing: version)
             let registry = try options.openRegistry(.write)

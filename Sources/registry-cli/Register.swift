@@ -29,7 +29,7 @@ extension RegistryCLI {
         @Option(help: ArgumentHelp("A JSON object of metrics (NAME: NUMBER) to record, such as models/*/metrics.json.", valueName: "path"))
         var metricsFile: String?
 
-        @Option(help: ArgumentHelp("Decision threshold: scores at or above it are 'fraud' (default 0.5).", valueName: "t"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Decision threshold: scores at or above it are 'fraud' (default 0.5).", valueName: "t"))
         var threshold: String?
 
         @Option(help: "A description of this version.")
@@ -41,11 +41,13 @@ extension RegistryCLI {
         func run() throws {
             let logger = options.logger()
             guard let format = ModelFormat(rawValue: self.format) else { throw RegistryError.unknownFormat(self.format) }
-            var metricValues = try metricsFile.map(Self.readMetricsFile) ?? [:]
+            // A --metric overrides the file's value of the same name; given twice, it is refused.
+            var flagged: [String: Double] = [:]
             for text in metrics {
                 let (name, value) = try Self.parseMetric(text)
-                metricValues[name] = value
+                guard flagged.updateValue(value, forKey: name) == nil else { throw RegistryError.duplicateMetric(name) }
             }
+            let metricValues = (try metricsFile.map(Self.readMetricsFile) ?? [:]).merging(flagged) { _, flag in flag }
             var thresholdValue: Double?
             if let threshold {
                 guard let value = Double(threshold), value.isFinite else { throw RegistryError.invalidThreshold(threshold) }
@@ -63,10 +65,13 @@ extension RegistryCLI {
             print(version.label)
         }
 
-        /// `NAME=NUMBER`, with a non-empty name and a finite number.
+        /// `NAME=NUMBER`: a name of letters, digits and `_ . : -` (it becomes a JSON key and a column
+        /// of `list`) and a finite number.
         static func parseMetric(_ text: String) throws -> (String, Double) {
             let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]), value.isFinite else {
+            guard parts.count == 2, !parts[0].isEmpty,
+                  parts[0].unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.:-".unicodeScalars.contains($0) }),
+                  let value = Double(parts[1]), value.isFinite else {
                 throw RegistryError.invalidMetric(text)
             }
             return (String(parts[0]), value)
@@ -74,13 +79,15 @@ extension RegistryCLI {
 
         static func readMetricsFile(_ path: String) throws -> [String: Double] {
             let text = try readText(path, what: "metrics file")
-            guard case .object(let object)? = JSONValue.parse(text.utf8) else {
-                throw RegistryError.invalidMetric("\(path) is not a JSON object")
+            let parsed: JSONValue
+            do throws(JSONParseError) { parsed = try JSONParser.parse(Array(text.utf8)) } catch {
+                throw RegistryError.metricsFileInvalid(path: path, reason: "is not valid JSON: \(error)")
             }
+            guard case .object(let object) = parsed else { throw RegistryError.metricsFileInvalid(path: path, reason: "is not a JSON object") }
             var result: [String: Double] = [:]
             for (name, value) in object {
                 guard let number = value.numberValue, number.isFinite else {
-                    throw RegistryError.invalidMetric("\(name) in \(path) is not a number")
+                    throw RegistryError.metricsFileInvalid(path: path, reason: "gives \(name) a value that is not a finite number")
                 }
                 result[name] = number
             }
@@ -89,7 +96,13 @@ extension RegistryCLI {
 
         static func readGolden(_ path: String) throws -> GoldenSet {
             let text = try readText(path, what: "golden file")
-            do { return try GoldenSet(jsonLines: text) } catch { throw RegistryError.goldenUnreadable(reason: "\(path): \(error)") }
+            do {
+                return try GoldenSet(jsonLines: text)
+            } catch GoldenError.unreadable(let detail) {
+                throw RegistryError.goldenUnreadable(reason: "\(path): \(detail)")
+            } catch {
+                throw RegistryError.goldenUnreadable(reason: "\(path): \(error)")
+            }
         }
 
         static func readArtifact(_ path: String) throws -> [UInt8] {
@@ -105,11 +118,11 @@ extension RegistryCLI {
         static func readBytes(_ path: String, what: String) throws -> [UInt8] {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw RegistryError.artifactUnreadable(path: path, reason: "\(what) does not exist")
+                throw RegistryError.fileUnreadable(what: what, path: path, reason: "it does not exist")
             }
-            guard !isDirectory.boolValue else { throw RegistryError.artifactUnreadable(path: path, reason: "\(what) is a directory") }
+            guard !isDirectory.boolValue else { throw RegistryError.fileUnreadable(what: what, path: path, reason: "it is a directory") }
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw RegistryError.artifactUnreadable(path: path, reason: "\(what) cannot be read (permissions?)")
+                throw RegistryError.fileUnreadable(what: what, path: path, reason: "it cannot be read (permissions?)")
             }
             return [UInt8](data)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 
 @main
@@ -15,4 +16,29 @@ struct RegistryCLI: AsyncParsableCommand {
             History.self, Audit.self, Score.self, Serve.self,
         ]
     )
+
+    /// ArgumentParser's own `main`, except that a refused command line gets one line on stderr (the
+    /// message and where to look), not the usage block after it: scripts and people both read the
+    /// first line, and the project's rule is one line per error.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else {
+                // --help, --version: the full text, on standard output.
+                print(fullMessage(for: error))
+                Foundation.exit(code.rawValue)
+            }
+            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let hint = code == .validationFailure ? " (see --help)" : ""
+            FileHandle.standardError.write(Data("Error: \(message)\(hint)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }

@@ -18,6 +18,10 @@ extension RegistryCLI {
         @Option(help: ArgumentHelp("A Helm values file whose model.version to pin to the version rolled back to.", valueName: "values.yaml"))
         var gitops: String?
 
+        func validate() throws {
+            try GlobalOptions.checkSingleLine(reason, option: "--reason")
+        }
+
         func run() throws {
             let registry = try options.openRegistry(.write)
             let modelName = try registry.resolveModel(model)

@@ -46,8 +46,12 @@ extension RegistryCLI {
                 chosen = active
             }
             let loaded = try LoadedVersion(registry.loadable(chosen))
+            var isDirectory: ObjCBool = false
+            if input != "-", FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw RegistryError.fileUnreadable(what: "input file", path: input, reason: "it is a directory")
+            }
             guard let reader = LineReader(path: input) else {
-                throw RegistryError.artifactUnreadable(path: input, reason: "input file cannot be opened")
+                throw RegistryError.fileUnreadable(what: "input file", path: input, reason: "it cannot be opened (missing, or permissions?)")
             }
 
             let runID = "score-" + UUID().uuidString.lowercased()
@@ -103,10 +107,13 @@ extension RegistryCLI {
         }
 
         static func score(_ line: String, with loaded: LoadedVersion) -> Scored {
-            guard case .object(let object)? = JSONValue.parse(line.utf8) else {
-                return .failure("not a JSON object")
-            }
+            let parsed: JSONValue
+            do throws(JSONParseError) { parsed = try JSONParser.parse(Array(line.utf8)) } catch { return .failure("not valid JSON: \(error)") }
+            guard case .object(let object) = parsed else { return .failure("not a JSON object") }
             let requestID = object["request_id"]?.stringValue
+            if object["request_id"] != nil, requestID == nil || requestID!.isEmpty {
+                return .failure("\"request_id\" must be a non-empty string")
+            }
             let rawFeatures = object["features"]?.objectValue ?? object.filter { $0.key != "request_id" }
             let row: [Double]
             do throws(FeatureError) {

@@ -9,7 +9,7 @@ import Serving
 extension RegistryCLI {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the scoring service: POST /predict, GET /models, /metrics, /healthz, /readyz, /openapi.yaml.",
+            abstract: "Run the scoring service: POST /predict, GET /models, /metrics, /healthz, /readyz, /openapi.yaml and the status page (/).",
             discussion: """
                 Serves each model's active version, switches to a newly promoted one within about a second \
                 (no restart, no failed request), and records every prediction in the audit log before \
@@ -23,7 +23,7 @@ extension RegistryCLI {
         @Option(help: ArgumentHelp("Address to listen on (default: $HOST, else 127.0.0.1; 0.0.0.0 in a container).", valueName: "address"))
         var host: String?
 
-        @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (default: $PORT, else 8080).", valueName: "port"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Port to listen on; 0 picks a free one (default: $PORT, else 8080).", valueName: "port"))
         var port: Int?
 
         @Option(help: ArgumentHelp("Log format: text or json (JSON lines for log shippers; default: $LOG_FORMAT, else text).", valueName: "format"))
@@ -67,14 +67,21 @@ extension RegistryCLI {
             let environment = ProcessInfo.processInfo.environment
             let format = logFormat ?? environment["LOG_FORMAT"] ?? "text"
             guard format == "text" || format == "json" else { throw ServeError("--log-format must be text or json, not '\(format)'") }
-            let level = Logger.Level(rawValue: environment["LOG_LEVEL"] ?? "") ?? (options.logLevel == "warning" ? .info : Logger.Level(rawValue: options.logLevel) ?? .info)
+            // A service logs its start, reloads and drain: info unless told otherwise.
+            let levelName = options.logLevel ?? environment["LOG_LEVEL"] ?? "info"
+            guard let level = Logger.Level(rawValue: levelName) else { throw ServeError("LOG_LEVEL '\(levelName)' is not a level") }
             LogSetup.bootstrapOnce(level: level, json: format == "json")
             let logger = Logger(label: "sentinel.serve")
 
             var configuration = ServiceConfiguration(databasePath: options.databasePath)
             configuration.host = host ?? environment["HOST"] ?? "127.0.0.1"
-            guard let port = port ?? environment["PORT"].flatMap(Int.init) ?? 8080 as Int?, (0...65_535).contains(port) else {
-                throw ServeError("port must be 0-65535")
+            let port = try port ?? Self.integer(environment, "PORT") ?? 8080
+            guard (0...65_535).contains(port) else { throw ServeError("port must be 0-65535, not \(port)") }
+            // Refused here, before the audit writer starts, rather than by bind(2) after it.
+            do {
+                _ = try SocketAddress.makeAddressResolvingHost(configuration.host, port: port)
+            } catch {
+                throw ServeError("cannot listen on '\(configuration.host)': not an IP address or a host name that resolves")
             }
             configuration.port = port
             configuration.busyTimeoutMilliseconds = options.busyTimeout
@@ -92,7 +99,7 @@ extension RegistryCLI {
             configuration.audit.queueCapacity = auditQueueCapacity
             guard auditWALRestartPages >= 1 else { throw ServeError("--audit-wal-restart-pages must be at least 1") }
             configuration.audit.walRestartFrames = auditWALRestartPages
-            if let days = auditRetentionDays ?? environment["AUDIT_RETENTION_DAYS"].flatMap(Int.init) {
+            if let days = try auditRetentionDays ?? Self.integer(environment, "AUDIT_RETENTION_DAYS") {
                 guard days >= 1 else { throw ServeError("audit retention must be at least 1 day") }
                 configuration.audit.retentionDays = days
             }
@@ -114,7 +121,19 @@ extension RegistryCLI {
                 // A line on stdout for scripts and tests that start the service on port 0.
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
             }
-            try await app.runService()
+            do {
+                try await app.runService()
+            } catch let error as IOError where error.description.hasPrefix("bind(") {
+                // bind(2)'s failures (port in use, an address this machine does not have), in one line.
+                throw ServeError("cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode)))")
+            }
+        }
+
+        /// An environment variable that must hold a whole number when it is set at all.
+        static func integer(_ environment: [String: String], _ name: String) throws -> Int? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Int(text) else { throw ServeError("\(name) '\(text)' is not a whole number") }
+            return value
         }
     }
 }

@@ -98,6 +98,16 @@ struct DeploymentCLITests {
         #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
         #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
         #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v2")
+
+        // Through a symlink (as a checkout may link an environment's file), the file it names is
+        // rewritten and the link stays a link; the file keeps its permissions.
+        let link = h.directory.appendingPathComponent("values-link.yaml").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "values-prod.yaml")
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: values)
+        #expect(try h.cli(["promote", "v3", "--gitops", link]).status == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "values-prod.yaml")
+        #expect(try String(contentsOfFile: values, encoding: .utf8).contains("  version: \"v3\"   # keep the quotes"))
+        #expect(try FileManager.default.attributesOfItem(atPath: values)[.posixPermissions] as? Int == 0o640)
     }
 
     @Test func badValuesFileChangesNeitherRegistryNorFile() throws {

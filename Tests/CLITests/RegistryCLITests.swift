@@ -104,6 +104,8 @@ struct RegistryCLITests {
         let full = try Data(contentsOf: URL(fileURLWithPath: h.model("fraud-xgboost", "model.json")))
         _ = FileManager.default.createFile(atPath: broken, contents: full.prefix(full.count / 2))
         let artifact = h.model("fraud-xgboost", "model.json")
+        let repeatedMetric = h.directory.appendingPathComponent("metrics.json").path
+        _ = FileManager.default.createFile(atPath: repeatedMetric, contents: Data("{\"auc\": 0.8, \"auc\": 0.9}".utf8))
 
         let cases: [(String, [String], String)] = [
             ("unknown model", ["promote", "v1", "--model", "nope"], "no model named 'nope'"),
@@ -126,6 +128,23 @@ struct RegistryCLITests {
             ("bad model name", ["register", "--model", "fraud model!", "--format", "xgboost-json", "--artifact", artifact], "invalid model name"),
             ("bad audit time", ["audit", "--since", "yesterday"], "invalid time"),
             ("bad audit limit", ["audit", "--limit", "0"], "invalid limit"),
+            ("negative audit limit", ["audit", "--limit", "-1"], "invalid limit"),
+            ("negative threshold", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--threshold", "-1"], "invalid threshold '-1.0'"),
+            ("metric twice", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "auc=0.8", "--metric", "auc=0.9"], "metric 'auc' is given twice"),
+            ("metric name with a space", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "a b=1"], "invalid metric"),
+            ("metrics file with a repeated name", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metrics-file", repeatedMetric], "\"auc\" is given twice"),
+            ("missing metrics file", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metrics-file", "/nonexistent/m.json"], "cannot read metrics file /nonexistent/m.json"),
+            ("broken golden file", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--golden", empty], "golden rows unusable: \(empty): "),
+            ("score input is a directory", ["score", "--input", h.directory.path], "is a directory"),
+            ("label with a sign", ["show", "v+1"], "invalid version"),
+            ("label with a leading zero", ["show", "v01"], "invalid version"),
+            ("audit of an unknown version", ["audit", "--version", "v9"], "has no version v9"),
+            ("audit of one file twice", ["audit", "--include", h.dbPath], "is the same file as"),
+            ("audit window ending before it starts", ["audit", "--since", "2030-01-01", "--until", "2020-01-01"], "is not before --until"),
+            ("reason on two lines", ["promote", "v1", "--reason", "a\nb"], "--reason must be one line"),
+            ("empty actor", ["promote", "v1", "--actor", ""], "--actor must not be empty"),
+            ("unknown option", ["list", "--colour"], "Unknown option '--colour'"),
+            ("missing option value", ["show", "v1", "--model"], "Missing value for '--model"),
         ]
         for (name, arguments, message) in cases {
             let before = h.snapshot()
@@ -139,6 +158,26 @@ struct RegistryCLITests {
         }
         #expect(try h.sqlite("SELECT count(*) FROM model_versions") == "2")
         #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
+    }
+
+    /// `serve` refuses a setting it cannot use, from a flag or the environment, in one line and
+    /// before it opens anything: a typo in a Deployment's env must not start a service on defaults.
+    @Test func serveRefusesBadSettingsInOneLine() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["init"]).status == 0)
+        let cases: [(String, [String], [String: String], String)] = [
+            ("PORT not a number", [], ["PORT": "abc"], "PORT 'abc' is not a whole number"),
+            ("retention not a number", ["--port", "0"], ["AUDIT_RETENTION_DAYS": "a week"], "AUDIT_RETENTION_DAYS 'a week' is not a whole number"),
+            ("unknown log level", ["--port", "0"], ["LOG_LEVEL": "loud"], "LOG_LEVEL 'loud' is not a level"),
+            ("port out of range", ["--port", "-1"], [:], "port must be 0-65535"),
+            ("host that is no address", ["--port", "0", "--host", "999.1.1.1"], [:], "cannot listen on '999.1.1.1'"),
+        ]
+        for (name, arguments, environment, message) in cases {
+            let result = try h.cli(["serve"] + arguments, environment: environment)
+            #expect(result.status != 0, "\(name)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(message), "\(name): \(result.stderr)")
+        }
     }
 
     /// A line the model computes no score for (NaN: values that overflow its arithmetic) is refused
@@ -257,6 +296,21 @@ struct RegistryCLITests {
         let foreignBytes = FileManager.default.contents(atPath: foreign)
         let initForeign = try h.cli(["init"], db: foreign)
         #expect(initForeign.status != 0 && initForeign.stderr.contains("not a Sentinel registry"))
+        #expect(FileManager.default.contents(atPath: foreign) == foreignBytes)
+        // Nor by a command that only opens it (opening for writing turns WAL on, rewriting the header),
+        // and an empty file is not grown into a database.
+        let emptyFile = h.directory.appendingPathComponent("empty.db").path
+        _ = FileManager.default.createFile(atPath: emptyFile, contents: Data())
+        for arguments in [["list"], ["history"], ["promote", "v1"], ["score", "--input", "-"], ["audit"]] {
+            for file in [foreign, emptyFile] {
+                let refused = try h.cli(arguments, db: file)
+                #expect(refused.status != 0, "\(arguments) on \(file)")
+            }
+            #expect(FileManager.default.contents(atPath: foreign) == foreignBytes, "\(arguments) changed \(foreign)")
+            #expect(FileManager.default.contents(atPath: emptyFile)?.isEmpty == true, "\(arguments) changed \(emptyFile)")
+        }
+        #expect(try h.cli(["init"]).status == 0)
+        #expect(try h.cli(["audit", "--include", foreign]).status != 0)
         #expect(FileManager.default.contents(atPath: foreign) == foreignBytes)
     }
 

@@ -1,11 +1,11 @@
 // sentinel-bench: the numbers behind Sentinel's performance claims, printed, never asserted.
 //
 //   sentinel-bench runtime ARTIFACT FORMAT ROWS.f64 FEATURES   single-thread scoring latency and throughput (JSON)
-//   sentinel-bench registry WORKDIR REGISTRY_CLI               register a 10 MB artifact; list/show on 1,000 versions
+//   sentinel-bench registry WORKDIR REGISTRY_CLI MODELS_DIR    register a 10 MB artifact; list/show on 1,000 versions
 //   sentinel-bench http-ceiling [PORT]                         the bare HTTP stack answering a constant (bench/serve.sh)
 //   sentinel-bench status-page WORKDIR [MODELS_DIR]            the status page's server time and size on 1,000,000 audit rows
 //
-// bench/runtime.py and bench/registry.sh drive these and put the peers beside them.
+// bench/runtime.sh (with runtime.py) and bench/serve.sh drive these and put the peers beside them.
 import Foundation
 import ModelRuntime
 import Registry

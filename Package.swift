@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Sentinel",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "registry-cli", targets: ["registry-cli"]),
         .library(name: "Registry", targets: ["Registry"]),

@@ -67,7 +67,9 @@ public struct FeatureRowBuilder: Sendable {
         for (name, value) in features {
             guard let index = positions[name] else { throw FeatureError.unknown(name) }
             if let value {
-                guard value.isFinite else { throw FeatureError.notNumeric(name) }
+                // JSON numbers only: an infinity was a number too large for a double (1e400).
+                guard !value.isInfinite else { throw FeatureError.outOfRange(name) }
+                guard !value.isNaN else { throw FeatureError.notNumeric(name) }
                 row[index] = value
             } else if !acceptsMissingValues {
                 throw FeatureError.nullNotAccepted(name)

@@ -22,8 +22,9 @@ public struct GoldenSet: Sendable {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             let lineNumber = offset + 1
-            guard case .object(let object)? = JSONValue.parse(trimmed.utf8) else {
-                throw GoldenError.unreadable("line \(lineNumber) is not a JSON object")
+            let object: [String: JSONValue]
+            do throws(JSONObjectError) { object = try JSONValue.object(trimmed.utf8) } catch {
+                throw GoldenError.unreadable("line \(lineNumber) \(error)")
             }
             guard let score = object["score"]?.numberValue, score.isFinite else {
                 throw GoldenError.unreadable("line \(lineNumber) has no numeric \"score\"")

@@ -5,8 +5,9 @@ struct JSONNode {
     let path: String
 
     static func parse(_ bytes: [UInt8], what: String) throws(ModelLoadError) -> JSONNode {
-        guard let value = JSONValue.parse(bytes) else {
-            throw ModelLoadError.malformed("\(what) is not valid JSON (truncated or corrupt)")
+        let value: JSONValue
+        do throws(JSONParseError) { value = try JSONParser.parse(bytes) } catch {
+            throw ModelLoadError.malformed("\(what) is not valid JSON (truncated or corrupt): \(error)")
         }
         return JSONNode(value: value, path: "")
     }

@@ -52,7 +52,7 @@ public func buildApplication(
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         },
     ])
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: ServiceMiddleware(metrics: metrics, routes: routes))
     routes.register(on: router)
 

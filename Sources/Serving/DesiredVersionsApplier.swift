@@ -85,7 +85,8 @@ struct DesiredVersions: Equatable {
 
     init(contentsOf path: String) throws(DesiredVersionsError) {
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
-        guard case .object(let object)? = JSONValue.parse(data) else { throw .malformed(path: path, reason: "is not a JSON object") }
+        let object: [String: JSONValue]
+        do throws(JSONObjectError) { object = try JSONValue.object(data) } catch { throw .malformed(path: path, reason: error.description) }
         var versions: [String: VersionLabel] = [:]
         for (model, value) in object {
             guard case .string(let text) = value, let label = try? VersionLabel(parsing: text) else {

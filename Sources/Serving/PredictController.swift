@@ -28,7 +28,7 @@ struct PredictController: Sendable {
         } catch {
             // The connection ended or broke before the body did: the client's doing, not a fault of
             // the service (nobody reads this answer, but it is counted as a 400, not a 500).
-            throw APIError(.invalidRequest, "the request body could not be read: \(error)")
+            throw APIError(.invalidRequest, "the request body ended before it was complete")
         }
         let snapshot = models.snapshot()
         let parsed = try body.withUnsafeReadableBytes { bytes in

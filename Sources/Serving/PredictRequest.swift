@@ -30,7 +30,6 @@ public struct ValueSpan: Sendable, Equatable {
 /// The members may come in any order. Because "model" may follow the features, feature members are
 /// first kept as (name bytes, value) pairs and placed once the model is known.
 public struct PredictRequestParser {
-    public static let maxRequestIDLength = 128
 
     /// Where a feature's name lies in the body, or its decoded form when it had escapes.
     enum Name {
@@ -73,14 +72,7 @@ public struct PredictRequestParser {
                     case "request_id":
                         guard requestID == nil else { throw APIError(.invalidRequest, "\"request_id\" is given twice") }
                         let id = try stringMember(&parser, "request_id")
-                        guard !id.isEmpty, id.utf8.count <= maxRequestIDLength else {
-                            throw APIError(.invalidRequest, "\"request_id\" must have 1 to \(maxRequestIDLength) bytes")
-                        }
-                        // It is echoed in the answer, logged and kept in the audit log, where a line
-                        // break or a terminal escape would forge or hide what a reader sees.
-                        guard !id.unicodeScalars.contains(where: Self.isUnprintable) else {
-                            throw APIError(.invalidRequest, "\"request_id\" must not contain control characters or line separators")
-                        }
+                        if let problem = RequestID.problem(with: id) { throw APIError(.invalidRequest, problem) }
                         requestID = id
                     default:
                         throw APIError(.invalidRequest, "unknown member \(JSONText.quoted(key)) (expected features or instances, model, request_id)")
@@ -225,14 +217,6 @@ public struct PredictRequestParser {
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "\"") else { throw APIError(.invalidRequest, "\"\(name)\" must be a string") }
         return try parser.parseString()
-    }
-
-    /// C0 and C1 controls (line feed, escape, NUL, DEL...) and the Unicode line and paragraph separators.
-    private static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
-        case .control, .lineSeparator, .paragraphSeparator: return true
-        default: return false
-        }
     }
 
     private static func nameText(_ name: Name, _ base: UnsafeRawBufferPointer) -> String {

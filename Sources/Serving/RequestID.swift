@@ -4,7 +4,7 @@
 /// time and the audit log's request-id index is appended to at its end, instead of every row
 /// dirtying a random index page (which doubled the bytes each audit commit writes). Formatted by
 /// hand because Foundation's `UUID().uuidString.lowercased()` allocates twice per request.
-enum RequestID {
+public enum RequestID {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// The id for a request received at `unixMilliseconds` (the time its audit rows carry).

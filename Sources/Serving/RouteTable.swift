@@ -20,20 +20,22 @@ struct RouteTable: Sendable {
         for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
     }
 
-    /// The pattern `path` matches and the methods it is served with; nil when no route has that path.
-    func methods(for path: String) -> (pattern: String, methods: [HTTPRequest.Method])? {
+    /// The methods `path` is served with (HEAD with GET: the router answers it for every GET
+    /// route); nil when no route has that path.
+    func methods(for path: String) -> [HTTPRequest.Method]? {
         let segments = Self.segments(path)
-        let matching = routes.filter { route in
+        let methods = routes.filter { route in
             let pattern = Self.segments(route.path)
             return pattern.count == segments.count && zip(pattern, segments).allSatisfy { expected, actual in
-                (expected.hasPrefix("{") && expected.hasSuffix("}") && !actual.isEmpty) || expected == actual
+                (expected.hasPrefix("{") && expected.hasSuffix("}")) || expected == actual
             }
-        }
-        guard let first = matching.first else { return nil }
-        return (first.path, matching.map(\.method))
+        }.map(\.method)
+        guard !methods.isEmpty else { return nil }
+        return methods.contains(.get) ? methods + [.head] : methods
     }
 
+    /// As the router splits a path: empty segments (`//`, a trailing `/`) do not count.
     private static func segments(_ path: String) -> [Substring] {
-        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
+        path.split(separator: "/")
     }
 }

@@ -10,16 +10,16 @@ struct ServiceMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var response: Response
-        var route: String?  // set when the router matched no route but the table knows the path
         do {
             response = try await next(request, context)
         } catch let error as APIError {
             response = try error.response(from: request, context: context)
         } catch let error as any HTTPResponseError {
-            if error.status == .notFound, let known = routes.methods(for: request.uri.path) {
-                // A known path asked with another method: say which methods it has.
-                route = known.pattern
-                let allowed = known.methods.map(\.rawValue).joined(separator: ", ")
+            if error.status == .notFound, context.endpointPath == "NotFound", let known = routes.methods(for: request.uri.path) {
+                // A known path asked with another method: say which methods it has. Counted under
+                // Hummingbird's "NotFound" route like any request that matched no route, so that
+                // a scanner's GET /predict does not count as a refused prediction in the alerts.
+                let allowed = known.map(\.rawValue).joined(separator: ", ")
                 response = try APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path) (allowed: \(allowed))")
                     .response(from: request, context: context)
                 response.headers[.allow] = allowed
@@ -30,7 +30,7 @@ struct ServiceMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             response = try APIError(.internalError, "internal error").response(from: request, context: context)
         }
-        metrics.request(route: route ?? context.endpointPath ?? "unmatched", status: response.status.code, duration: ContinuousClock.now - started)
+        metrics.request(route: context.endpointPath ?? "unmatched", status: response.status.code, duration: ContinuousClock.now - started)
         return response
     }
 }

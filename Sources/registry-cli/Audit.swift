@@ -56,21 +56,22 @@ extension RegistryCLI {
                 }
             }
             var entries: [(source: String, entry: AuditEntry)] = []
-            var versionHolders = 0
+            // An unknown version would list nothing, as if it had made no prediction: it is refused
+            // unless one of the files holds it (replicas may not all have registered it yet).
+            var versionUnknown: RegistryError?
+            var versionHeld = false
             for path in paths {
                 let registry = try Registry.open(path: path, access: .read, busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
                 if let label = query.version {
-                    // An unknown version would list nothing, as if it had made no prediction.
-                    guard (try? registry.version(label, model: registry.resolveModel(model))) != nil else { continue }
-                    versionHolders += 1
+                    if let missing = try Self.lacks(label, model: model, in: registry) {
+                        versionUnknown = versionUnknown ?? missing
+                        continue
+                    }
+                    versionHeld = true
                 }
                 entries += try registry.audit(query).map { (path, $0) }
             }
-            if let label = query.version, versionHolders == 0 {
-                let registry = try Registry.open(path: options.databasePath, access: .read, busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
-                _ = try registry.version(label, model: registry.resolveModel(model))  // throws the registry's own error
-                throw RegistryError.versionNotFound(model: model ?? "", version: label.description)
-            }
+            if let versionUnknown, !versionHeld { throw versionUnknown }
             // Each file gave its newest `limit` rows; the newest `limit` of them all are the answer.
             entries.sort { ($0.entry.predictedAt, $0.source) > ($1.entry.predictedAt, $1.source) }
             entries = Array(entries.prefix(limit))
@@ -85,6 +86,19 @@ extension RegistryCLI {
                                    String(format: "%.6f", entry.score), entry.decision, "\(entry.latencyMicroseconds)"] + (several ? [source] : []))
             }
             print(table.render())
+        }
+
+        /// The registry's refusal when `registry` has no version `label` of the model; nil when it has.
+        static func lacks(_ label: VersionLabel, model: String?, in registry: Registry) throws -> RegistryError? {
+            do {
+                _ = try registry.version(label, model: registry.resolveModel(model))
+                return nil
+            } catch let error as RegistryError {
+                switch error {
+                case .versionNotFound, .modelNotFound, .noModels: return error
+                default: throw error
+                }
+            }
         }
 
         static func time(_ text: String) throws -> String {

@@ -84,7 +84,8 @@ struct ExampleBundle {
     private static func example(in directory: String) throws -> Example {
         let metaPath = directory + "/meta.json"
         let text = try RegistryCLI.Register.readText(metaPath, what: "example meta.json")
-        guard case .object(let meta)? = JSONValue.parse(text.utf8) else { throw BundleError(path: metaPath, reason: "is not a JSON object") }
+        let meta: [String: JSONValue]
+        do throws(JSONObjectError) { meta = try JSONValue.object(text.utf8) } catch { throw BundleError(path: metaPath, reason: error.description) }
         guard case .string(let formatName)? = meta["format"], let format = ModelFormat(rawValue: formatName) else {
             throw BundleError(path: metaPath, reason: "needs \"format\", one of \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }

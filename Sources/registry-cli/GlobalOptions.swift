@@ -17,16 +17,6 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Who is acting, recorded with registrations and promotions (default: $REGISTRY_ACTOR, else $USER).", valueName: "name"))
     var actor: String?
 
-    /// Text kept in the history and shown in its tables: present, and one line without control
-    /// characters (a line break would forge a row of `history`).
-    static func checkSingleLine(_ value: String?, option: String) throws {
-        guard let value else { return }
-        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("\(option) must not be empty") }
-        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ValidationError("\(option) must be one line without control characters")
-        }
-    }
-
     var databasePath: String {
         db ?? ProcessInfo.processInfo.environment["REGISTRY_DB"] ?? "./registry.db"
     }
@@ -39,7 +29,7 @@ struct GlobalOptions: ParsableArguments {
     func validate() throws {
         guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be 0 or more") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a level") }
-        try Self.checkSingleLine(actor, option: "--actor")
+        try HistoryText.check(actor, option: "--actor")
     }
 
     func logger() -> Logger {

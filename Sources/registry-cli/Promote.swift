@@ -25,7 +25,7 @@ extension RegistryCLI {
         var gitops: String?
 
         func validate() throws {
-            try GlobalOptions.checkSingleLine(reason, option: "--reason")
+            try HistoryText.check(reason, option: "--reason")
         }
 
         func run() throws {

@@ -79,11 +79,10 @@ extension RegistryCLI {
 
         static func readMetricsFile(_ path: String) throws -> [String: Double] {
             let text = try readText(path, what: "metrics file")
-            let parsed: JSONValue
-            do throws(JSONParseError) { parsed = try JSONParser.parse(Array(text.utf8)) } catch {
-                throw RegistryError.metricsFileInvalid(path: path, reason: "is not valid JSON: \(error)")
+            let object: [String: JSONValue]
+            do throws(JSONObjectError) { object = try JSONValue.object(text.utf8) } catch {
+                throw RegistryError.metricsFileInvalid(path: path, reason: error.description)
             }
-            guard case .object(let object) = parsed else { throw RegistryError.metricsFileInvalid(path: path, reason: "is not a JSON object") }
             var result: [String: Double] = [:]
             for (name, value) in object {
                 guard let number = value.numberValue, number.isFinite else {

@@ -28,14 +28,19 @@ struct RegistryCLI: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let exit as ExitCode {
+            // A command that ends with an exit code has said what it had to say.
+            Foundation.exit(exit.rawValue)
         } catch {
             let code = exitCode(for: error)
             guard code != .success else {
-                // --help, --version: the full text, on standard output.
+                // --help: the full text, on standard output.
                 print(fullMessage(for: error))
                 Foundation.exit(code.rawValue)
             }
-            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            // Lines joined, not dropped: some messages carry their second half on a second line.
+            let message = message(for: error).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
             let hint = code == .validationFailure ? " (see --help)" : ""
             FileHandle.standardError.write(Data("Error: \(message)\(hint)\n".utf8))
             Foundation.exit(code.rawValue)

@@ -107,12 +107,14 @@ extension RegistryCLI {
         }
 
         static func score(_ line: String, with loaded: LoadedVersion) -> Scored {
-            let parsed: JSONValue
-            do throws(JSONParseError) { parsed = try JSONParser.parse(Array(line.utf8)) } catch { return .failure("not valid JSON: \(error)") }
-            guard case .object(let object) = parsed else { return .failure("not a JSON object") }
-            let requestID = object["request_id"]?.stringValue
-            if object["request_id"] != nil, requestID == nil || requestID!.isEmpty {
-                return .failure("\"request_id\" must be a non-empty string")
+            let object: [String: JSONValue]
+            do throws(JSONObjectError) { object = try JSONValue.object(line.utf8) } catch { return .failure("the line \(error)") }
+            var requestID: String?
+            if let member = object["request_id"] {
+                // Kept in the audit log as the service keeps it, so under the service's rule.
+                guard let id = member.stringValue else { return .failure("\"request_id\" must be a string") }
+                if let problem = RequestID.problem(with: id) { return .failure(problem) }
+                requestID = id
             }
             let rawFeatures = object["features"]?.objectValue ?? object.filter { $0.key != "request_id" }
             let row: [Double]

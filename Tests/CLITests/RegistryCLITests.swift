@@ -171,7 +171,7 @@ struct RegistryCLITests {
             ("retention not a number", ["--port", "0"], ["AUDIT_RETENTION_DAYS": "a week"], "AUDIT_RETENTION_DAYS 'a week' is not a whole number"),
             ("unknown log level", ["--port", "0"], ["LOG_LEVEL": "loud"], "LOG_LEVEL 'loud' is not a level"),
             ("port out of range", ["--port", "-1"], [:], "port must be 0-65535"),
-            ("host that is no address", ["--port", "0", "--host", "999.1.1.1"], [:], "cannot listen on '999.1.1.1'"),
+            ("host that is no address", ["--port", "0", "--host", ""], [:], "cannot listen on ''"),
         ]
         for (name, arguments, environment, message) in cases {
             let result = try h.cli(["serve"] + arguments, environment: environment)
@@ -202,6 +202,21 @@ struct RegistryCLITests {
         #expect(outputs.count == 2)
         #expect(outputs.first?["score"] is Double)
         #expect(outputs.last?["line"] as? Int == 2 && (outputs.last?["error"] as? String)?.contains("feature 'is_foreign'") == true)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+
+        // What the service refuses, score refuses too: its rows land in the same audit log.
+        let refusals: [(String, String)] = [
+            ("{\"request_id\": \"a\\nb\", " + line.dropFirst(), "\"request_id\" must not contain control characters"),
+            ("{\"request_id\": 5, " + line.dropFirst(), "\"request_id\" must be a string"),
+            ("{\"request_id\": \"" + String(repeating: "r", count: 129) + "\", " + line.dropFirst(), "must have 1 to 128 bytes"),
+            (line.replacingOccurrences(of: "\"amount\":", with: "\"amount\": 1, \"amount\":"), "\"amount\" is given twice"),
+            (line.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1e400,", options: .regularExpression), "too large for a double"),
+        ]
+        for (input, message) in refusals {
+            let refused = try h.cli(["score", "--input", "-"], stdin: input + "\n")
+            let error = (try? JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])?["error"] as? String
+            #expect(refused.status != 0 && error?.contains(message) == true, "\(input): \(refused.stdout)")
+        }
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
     }
 

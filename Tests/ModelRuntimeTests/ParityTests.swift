@@ -61,7 +61,8 @@ struct ParityTests {
         #expect(throws: FeatureError.missing("hour")) { try builder.row(from: ["amount": 1.5]) }
         #expect(throws: FeatureError.unknown("colour")) { try builder.row(from: ["amount": 1.5, "hour": 3, "colour": 1]) }
         #expect(throws: FeatureError.nullNotAccepted("hour")) { try builder.row(from: ["amount": 1.5, "hour": Double?.none]) }
-        #expect(throws: FeatureError.notNumeric("amount")) { try builder.row(from: ["amount": .infinity, "hour": 1]) }
+        #expect(throws: FeatureError.outOfRange("amount")) { try builder.row(from: ["amount": .infinity, "hour": 1]) }
+        #expect(throws: FeatureError.notNumeric("hour")) { try builder.row(from: ["amount": 1, "hour": .nan]) }
         let lenient = FeatureRowBuilder(featureNames: ["amount", "hour"], acceptsMissingValues: true)
         #expect(try lenient.row(from: ["amount": 1.5, "hour": Double?.none])[1].isNaN)
     }

@@ -203,13 +203,20 @@ struct ServiceEndToEndTests {
         let notFound = try await h.get("/nope")
         #expect(notFound.status == 404 && notFound.json?["error"] as? String == "not_found")
         // A known path with another method: 405 naming the methods it has, in the body and in Allow.
-        for (method, path, allowed) in [("PUT", "/predict", "POST"), ("GET", "/predict", "POST"), ("POST", "/models/fraud", "GET"),
-                                        ("DELETE", "/models", "GET"), ("POST", "/healthz", "GET")] {
+        for (method, path, allowed) in [("PUT", "/predict", "POST"), ("GET", "/predict", "POST"),
+                                        ("POST", "/models/fraud", "GET, HEAD"), ("DELETE", "/models/", "GET, HEAD"), ("POST", "//healthz", "GET, HEAD")] {
             let reply = try await h.send(method, path)
             #expect(reply.status == 405 && reply.allow == allowed && reply.json?["error"] as? String == "method_not_allowed",
                     "\(method) \(path): \(reply.status) \(reply.allow ?? "-") \(reply.body)")
         }
         #expect(try await h.send("GET", "/models/fr%61ud").status == 200)
+        #expect(try await h.send("HEAD", "/healthz").status == 200)
+        let head = try await h.send("HEAD", "/predict")
+        #expect(head.status == 405 && head.allow == "POST")
+        // Counted with the requests that matched no route, not as refused predictions.
+        let counted = try await h.get("/metrics").body
+        #expect(counted.contains("sentinel_http_requests_total{route=\"NotFound\",status=\"405\"} 6"), "\(counted)")
+        #expect(!counted.contains("route=\"/predict\",status=\"405\""))
         #expect(try await h.get("/healthz").status == 200)
         #expect(try await h.stop() == 0)
     }

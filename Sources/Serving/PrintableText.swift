@@ -1,0 +1,30 @@
+/// Text that is shown to people one line at a time (request ids in answers, logs and the audit
+/// log; reasons and actors in the promotion history), where a line break, a terminal escape or a
+/// bidirectional override would forge or hide what a reader sees.
+public enum PrintableText {
+    /// C0 and C1 controls (line feed, escape, NUL, DEL...), format characters (bidirectional
+    /// overrides, zero-width spaces) and the Unicode line and paragraph separators.
+    public static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
+    }
+
+    public static func isPrintable(_ text: String) -> Bool {
+        !text.unicodeScalars.contains(where: isUnprintable)
+    }
+}
+
+extension RequestID {
+    public static let maxLength = 128
+
+    /// Why `id` cannot be a request id, or nil when it can: 1 to 128 bytes of printable text.
+    public static func problem(with id: String) -> String? {
+        guard !id.isEmpty, id.utf8.count <= maxLength else { return "\"request_id\" must have 1 to \(maxLength) bytes" }
+        guard PrintableText.isPrintable(id) else {
+            return "\"request_id\" must not contain control characters, format characters or line separators"
+        }
+        return nil
+    }
+}

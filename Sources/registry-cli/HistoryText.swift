@@ -1,0 +1,15 @@
+import ArgumentParser
+import Foundation
+import Serving
+
+/// Text the promotion history keeps and `history` prints in its table (who, why): present, and one
+/// printable line (a line break would forge a row of the table).
+enum HistoryText {
+    static func check(_ value: String?, option: String) throws {
+        guard let value else { return }
+        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("\(option) must not be empty") }
+        guard PrintableText.isPrintable(value) else {
+            throw ValidationError("\(option) must be one line without control characters, format characters or line separators")
+        }
+    }
+}

@@ -16,6 +16,9 @@ public final class Registry {
     public let path: String
     let db: Connection
     let logger: Logger
+    /// The file this connection opened. A file deleted or renamed away stays open and writable here,
+    /// so without a check its rows would go to a file no reader can find any more.
+    private let openedFile: FileIdentity?
 
     /// Opens an initialised registry whose schema matches this binary.
     ///
@@ -93,10 +96,17 @@ public final class Registry {
         self.path = path
         self.db = db
         self.logger = logger
+        openedFile = FileIdentity(path: path)
+    }
+
+    /// Throws `.fileReplaced` when `path` no longer names the file this connection opened.
+    public func checkFileIsStillAtPath() throws {
+        guard let openedFile, FileIdentity(path: path) == openedFile else { throw RegistryError.fileReplaced(path: path) }
     }
 
     /// Runs `body` in one IMMEDIATE transaction and puts SQLite failures in the registry's words.
     func write<T>(_ body: () throws -> T) throws -> T {
+        try checkFileIsStillAtPath()
         do {
             return try db.transaction(.immediate, body)
         } catch {
@@ -108,10 +118,25 @@ public final class Registry {
     /// Reentrant: inside an open transaction it simply runs `body` in that one.
     func read<T>(_ body: () throws -> T) throws -> T {
         if db.isInTransaction { return try body() }
+        try checkFileIsStillAtPath()
         do {
             return try db.transaction(.deferred, body)
         } catch {
             throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
         }
+    }
+}
+
+/// A file as the filesystem knows it (device and inode), whatever name it is reached by.
+struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    /// The file `path` names now; nil when there is none.
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 }

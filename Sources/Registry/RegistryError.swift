@@ -29,6 +29,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     // Registration input.
     /// A file the command was given (artifact, metrics, golden rows, input) that cannot be read.
     case fileUnreadable(what: String, path: String, reason: String)
+    /// The registry file was deleted, renamed or replaced while this process had it open.
+    case fileReplaced(path: String)
     case artifactEmpty(path: String)
     case artifactRejected(format: ModelFormat, reason: String)
     case unknownFormat(String)
@@ -88,6 +90,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "model '\(model)' has no earlier active version to roll back to"
         case .noActiveVersion(let model):
             return "model '\(model)' has no active version (promote one first)"
+        case .fileReplaced(let path):
+            return "registry \(path) was deleted, renamed or replaced while open: its rows would go to a file nobody reads; restart the service on the registry that should be used"
         case .fileUnreadable(let what, let path, let reason):
             return "cannot read \(what) \(path): \(reason)"
         case .artifactEmpty(let path):

@@ -28,7 +28,7 @@ public func buildApplication(
 
     let predict = PredictController(models: models, audit: audit, metrics: metrics, configuration: configuration)
     let catalogue = ModelsController(connection: RegistryConnection(configuration, access: .read, logger: logger), models: models)
-    let health = HealthController(models: models, freshnessSeconds: max(2, Double(configuration.reloadIntervalMilliseconds) / 1000 * 8))
+    let health = HealthController(models: models, audit: audit, freshnessSeconds: max(2, Double(configuration.reloadIntervalMilliseconds) / 1000 * 8))
     let status = StatusController(
         reader: StatusReader(connection: RegistryConnection(configuration, access: .read, logger: logger)),
         models: models, metrics: metrics)
@@ -72,22 +72,28 @@ public enum OpenAPIDocument {
     public static let bytes: [UInt8] = PackageResources.openapi_yaml
 }
 
-/// `GET /healthz` (the process answers) and `GET /readyz` (a version is loaded and the registry
-/// answered recently).
+/// `GET /healthz` (the process answers) and `GET /readyz` (a version is loaded, the registry
+/// answered recently, and the audit log takes records: a replica that answers every prediction
+/// with 503 should get no traffic).
 struct HealthController: Sendable {
     let models: ActiveModels
+    let audit: AuditWriter
     let freshnessSeconds: Double
 
     func alive(_ request: Request, context: some RequestContext) async throws -> Response {
         Self.json(.ok, "{\"status\":\"ok\"}")
     }
 
-    var isReady: Bool { models.isReady(freshness: freshnessSeconds) }
+    var isReady: Bool { models.isReady(freshness: freshnessSeconds) && audit.refusal() == nil }
 
     func ready(_ request: Request, context: some RequestContext) async throws -> Response {
         let serving = models.snapshot().versions
-        guard isReady else {
+        guard models.isReady(freshness: freshnessSeconds) else {
             let reason = serving.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
+            return Self.json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
+        }
+        if let refusal = audit.refusal() {
+            let reason = "the audit log's last commit failed and none has succeeded since: \(refusal)"
             return Self.json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
         }
         let list = serving.keys.sorted().map { "\(JSONText.quoted($0)):\"\(serving[$0]!.version.label)\"" }.joined(separator: ",")

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Registry
 import ServiceLifecycle
+import Synchronization
 
 /// One scored row on its way to the audit log. Formatting (timestamp text, features JSON) happens
 /// on the writer's thread, not on the request path.
@@ -86,6 +87,18 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private let settings: AuditSettings
     private let metrics: ServingMetrics
     private let logger: Logger
+    // One each per thread that fails repeatedly (see RepeatingFailureLog); the queue's under `condition`.
+    private var commitFailures = RepeatingFailureLog("audit commit failed", level: .error)
+    private var catchUpFailures = RepeatingFailureLog("WAL checkpoint failed", level: .warning)
+    private var checkpointFailures = RepeatingFailureLog("WAL checkpoint failed", level: .warning)
+    private var queueFullRefusals = RepeatingFailureLog("audit queue full: predictions refused with 503", level: .warning)
+    /// The last failed commit, when no commit has succeeded since: read by /readyz.
+    private let lastFailedCommit = Mutex<(uptimeNanoseconds: UInt64, reason: String)?>(nil)
+    /// The writer's own copy of whether `lastFailedCommit` is set, so a success costs no lock.
+    private var lastCommitFailed = false
+    /// How long after a failed commit /readyz answers 503, unless a commit succeeds first: long
+    /// enough for a probe to see it, short enough that traffic returns to test the registry again.
+    static let unreadyAfterFailureNanoseconds: UInt64 = 15_000_000_000
 
     /// Opens the writer's own connection. Throws the registry's errors for a database it cannot write.
     public init(databasePath: String, settings: AuditSettings, metrics: ServingMetrics, logger: Logger, busyTimeoutMilliseconds: Int32) throws {
@@ -99,6 +112,14 @@ public final class AuditWriter: Service, @unchecked Sendable {
         self.metrics = metrics
         metrics.auditQueue(capacity: settings.queueCapacity)
         self.logger = logger
+    }
+
+    /// Why the audit log is not taking records now (its last commit failed, less than
+    /// `unreadyAfterFailureNanoseconds` ago, and none has succeeded since); nil when it is.
+    public func refusal() -> String? {
+        guard let failure = lastFailedCommit.withLock({ $0 }) else { return nil }
+        guard DispatchTime.now().uptimeNanoseconds - failure.uptimeNanoseconds < Self.unreadyAfterFailureNanoseconds else { return nil }
+        return failure.reason
     }
 
     /// Queues `drafts`. With `wait`, returns once their transaction has committed, and throws if it
@@ -124,8 +145,11 @@ public final class AuditWriter: Service, @unchecked Sendable {
         if closed { return .closed }
         guard queuedRows + drafts.count <= settings.queueCapacity else {
             metrics.auditRowsRefused.increment(by: Int64(drafts.count))
+            queueFullRefusals.failed("\(queuedRows) rows waiting, capacity \(settings.queueCapacity)", logger: logger,
+                                     now: DispatchTime.now().uptimeNanoseconds)
             return .queueFull(capacity: settings.queueCapacity)
         }
+        queueFullRefusals.succeeded(logger: logger)
         queue.append(Pending(drafts: drafts, continuation: continuation, eventLoop: eventLoop))
         queuedRows += drafts.count
         metrics.auditQueueDepth.record(queuedRows)
@@ -179,8 +203,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
                     catchUpWanted = true
                     condition.unlock()
                 }
+                checkpointFailures.succeeded(logger: logger)
             } catch {
-                logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+                checkpointFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
             }
         }
         do {
@@ -220,8 +245,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
         do {
             try registry.checkpoint()
             metrics.auditWALRestarts.increment()
+            catchUpFailures.succeeded(logger: logger)
         } catch {
-            logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+            catchUpFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
         }
     }
 
@@ -335,9 +361,17 @@ public final class AuditWriter: Service, @unchecked Sendable {
             metrics.auditCommitRows.record(rows)
             metrics.auditCommitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
             Self.resume(batch, with: .success(()))
+            if lastCommitFailed {
+                lastCommitFailed = false
+                lastFailedCommit.withLock { $0 = nil }
+                commitFailures.succeeded(logger: logger)
+            }
         } catch {
             metrics.auditRowsFailed.increment(by: Int64(rows))
-            logger.error("audit commit failed", metadata: ["audit.rows": "\(rows)", "error": "\(error)"])
+            let now = DispatchTime.now().uptimeNanoseconds
+            commitFailures.failed("\(error)", logger: logger, now: now, metadata: ["audit.rows": "\(rows)"])
+            lastCommitFailed = true
+            lastFailedCommit.withLock { $0 = (now, "\(error)") }
             Self.resume(batch, with: .failure(AuditError.writeFailed("\(error)")))
         }
     }

@@ -33,6 +33,8 @@ public final class ModelReloader: Service, Sendable {
     final class PollState: @unchecked Sendable {
         var lastPromotion: Int64 = -1
         var failedVersionIDs: Set<Int64> = []
+        /// Four polls a second: a registry that stays unreadable is logged once, then every 10 s.
+        var checkFailures = RepeatingFailureLog("registry check failed", level: .error)
     }
 
     func poll(_ state: PollState) {
@@ -40,6 +42,7 @@ public final class ModelReloader: Service, Sendable {
             try connection.use { registry in
                 let newest = try registry.latestPromotionID()
                 models.recordDatabaseCheck(ok: true)
+                state.checkFailures.succeeded(logger: logger)
                 if newest != state.lastPromotion {
                     try reload(registry, failed: &state.failedVersionIDs)
                     state.lastPromotion = newest
@@ -47,7 +50,7 @@ public final class ModelReloader: Service, Sendable {
             }
         } catch {
             models.recordDatabaseCheck(ok: false)
-            logger.error("registry check failed", metadata: ["error": "\(error)"])
+            state.checkFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
         }
     }
 

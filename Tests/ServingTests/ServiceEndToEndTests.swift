@@ -286,6 +286,66 @@ struct ServiceEndToEndTests {
         #expect(((try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? "").contains("audit rows counted per minute from the table"))
     }
 
+    /// "No answer without a record": while another process holds the registry's write lock, every
+    /// prediction is refused with 503 and none is recorded, /readyz says why, the log says it once
+    /// (not once a commit), and the service recovers by itself when the lock goes.
+    @Test func auditLogThatCannotCommitRefusesThenRecovers() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start(["--busy-timeout", "200"])
+        defer { Task { try? await h.stop() } }
+        let golden = try GoldenRequests("fraud-xgboost", limit: 1)
+        func body(_ id: String) -> String { "{\"request_id\":\"\(id)\",\"features\":\(golden.features[0])}" }
+
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/bin/sh")
+        locker.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo 'SELECT 1;'; sleep 4; echo 'COMMIT;') | sqlite3 '\(h.dbPath)' > /dev/null"]
+        try locker.run()
+        // The lock is held once a prediction is refused (bounded: the lock lasts 4 s).
+        var refused: [ServiceHarness.Reply] = []
+        var answered = 0
+        for attempt in 0..<30 where refused.count < 5 {
+            let reply = try await h.post("/predict", body: body("locked-\(attempt)"))
+            if reply.status == 503 { refused.append(reply) } else if reply.status == 200 { answered += 1 } else { Issue.record("\(reply.status) \(reply.body)") }
+        }
+        #expect(refused.count == 5)
+        for reply in refused {
+            #expect(reply.json?["error"] as? String == "audit_unavailable" && reply.body.contains("locked"), "\(reply.body)")
+        }
+        let ready = try await h.get("/readyz")
+        #expect(ready.status == 503 && (ready.json?["detail"] as? String)?.contains("audit log's last commit failed") == true, "\(ready.body)")
+        locker.waitUntilExit()
+
+        let after = try await h.post("/predict", body: body("after-the-lock"))
+        #expect(after.status == 200, "\(after.body)")
+        #expect(try await h.get("/readyz").status == 200)
+        #expect(try await h.stop() == 0)
+        // Refused predictions left no row; the answered ones did.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id LIKE 'locked-%'") == "\(answered)")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id = 'after-the-lock'") == "1")
+        let log = (try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? ""
+        let failureLines = log.split(separator: "\n").filter { $0.contains("audit commit failed") && !$0.contains("no longer failing") }
+        #expect(failureLines.count == 1, "\(failureLines.count) lines: \(failureLines)")
+        #expect(log.contains("audit commit failed: no longer failing"))
+    }
+
+    /// A registry renamed away while the service has it open stays writable through the open file;
+    /// its rows would land where nobody looks. The service refuses instead.
+    @Test func registryRenamedAwayIsNotWrittenTo() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+        let golden = try GoldenRequests("fraud-xgboost", limit: 1)
+        #expect(try await h.post("/predict", body: golden.bodies[0]).status == 200)
+        let moved = h.directory.appendingPathComponent("moved.db").path
+        #expect(rename(h.dbPath, moved) == 0)
+        let reply = try await h.post("/predict", body: golden.bodies[0])
+        #expect(reply.status == 503 && reply.body.contains("deleted, renamed or replaced"), "\(reply.body)")
+        #expect(try await h.stop() == 0)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions", db: moved) == "1")
+    }
+
     @Test func noActiveVersionMeansNotReadyAnd503() async throws {
         let h = try ServiceHarness()
         #expect(try h.cli(["init"]).status == 0)

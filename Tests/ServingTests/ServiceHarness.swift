@@ -66,10 +66,10 @@ final class ServiceHarness: @unchecked Sendable {
         #expect(result.status == 0, "register \(example): \(result.stderr)")
     }
 
-    func sqlite(_ sql: String) throws -> String {
+    func sqlite(_ sql: String, db: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [dbPath, sql]
+        process.arguments = [db ?? dbPath, sql]
         let out = Pipe()
         process.standardOutput = out
         try process.run()

@@ -299,9 +299,13 @@ struct ServiceEndToEndTests {
 
         let locker = Process()
         locker.executableURL = URL(fileURLWithPath: "/bin/sh")
-        locker.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo 'SELECT 1;'; sleep 4; echo 'COMMIT;') | sqlite3 '\(h.dbPath)' > /dev/null"]
+        locker.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"SELECT 'locked';\"; sleep 4; echo 'COMMIT;') | sqlite3 '\(h.dbPath)'"]
+        let lockerOutput = Pipe()
+        locker.standardOutput = lockerOutput
         try locker.run()
-        // The lock is held once a prediction is refused (bounded: the lock lasts 4 s).
+        // sqlite3 prints once BEGIN IMMEDIATE holds the lock (or nothing, at its exit, if it failed).
+        let held = String(decoding: lockerOutput.fileHandleForReading.availableData, as: UTF8.self)
+        #expect(held.hasPrefix("locked"), "the sqlite3 shell did not take the lock: \(held)")
         var refused: [ServiceHarness.Reply] = []
         var answered = 0
         for attempt in 0..<30 where refused.count < 5 {

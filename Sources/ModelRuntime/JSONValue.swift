@@ -7,16 +7,6 @@ public enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses `bytes`; nil when they are not one valid JSON value.
-    public static func parse<Bytes: Sequence>(_ bytes: Bytes) -> JSONValue? where Bytes.Element == UInt8 {
-        try? JSONParser.parse(Array(bytes))
-    }
-
-    /// The same without copying bytes that are already an array (a 10 MB artifact).
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        try? JSONParser.parse(bytes)
-    }
-
     /// `bytes` as a JSON object, or why not: the parser's reason and where, or that it is another value.
     public static func object<Bytes: Sequence>(_ bytes: Bytes) throws(JSONObjectError) -> [String: JSONValue] where Bytes.Element == UInt8 {
         let value: JSONValue

@@ -15,16 +15,3 @@ public enum PrintableText {
         !text.unicodeScalars.contains(where: isUnprintable)
     }
 }
-
-extension RequestID {
-    public static let maxLength = 128
-
-    /// Why `id` cannot be a request id, or nil when it can: 1 to 128 bytes of printable text.
-    public static func problem(with id: String) -> String? {
-        guard !id.isEmpty, id.utf8.count <= maxLength else { return "\"request_id\" must have 1 to \(maxLength) bytes" }
-        guard PrintableText.isPrintable(id) else {
-            return "\"request_id\" must not contain control characters, format characters or line separators"
-        }
-        return nil
-    }
-}

@@ -3,7 +3,7 @@ import Testing
 @testable import ModelRuntime
 
 struct JSONParserTests {
-    static func parse(_ text: String) -> JSONValue? { JSONValue.parse(Array(text.utf8)) }
+    static func parse(_ text: String) -> JSONValue? { try? JSONParser.parse(Array(text.utf8)) }
 
     /// Every number reads as the double nearest its decimal, as strtod and Swift's Double(String) do.
     @Test(arguments: ["0.26175000000000004", "2215.7199999999998", "1.0000000180025095e-35", "-0.0", "1E-1",

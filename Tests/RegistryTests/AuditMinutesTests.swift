@@ -52,8 +52,21 @@ struct AuditMinutesTests {
     private static func through(_ registry: Registry) throws -> Int64 { try registry.minutesThrough() }
 
     /// Appends `records` as the audit writer does: committed in one transaction, then counted.
-    private static func append(_ records: [AuditRecord], to registry: Registry, counting pending: inout PendingAuditMinutes) throws {
-        pending.add(records, lastID: try registry.appendAudit(records))
+    /// Appends as the writer does, counting the rows in `pending`; returns the last row's id.
+    @discardableResult
+    private static func append(_ records: [AuditRecord], to registry: Registry, counting pending: inout PendingAuditMinutes) throws -> Int64 {
+        let lastID = try registry.appendAudit(records)
+        pending.add(records, lastID: lastID)
+        return lastID
+    }
+
+    /// A registry holding `rows` audit rows from `start`, appended and folded as the writer does.
+    private static func folded(_ rows: Int, in dir: TemporaryDirectory) throws -> (Registry, version: Int64, PendingAuditMinutes) {
+        let (registry, version) = try Self.registry(in: dir)
+        var pending = try registry.pendingAuditMinutes()
+        try append(records(rows, from: 0, version: version), to: registry, counting: &pending)
+        try registry.foldAuditMinutes(&pending)
+        return (registry, version, pending)
     }
 
     @Test func theWritersOwnCountsFoldInAndEqualTheRows() throws {
@@ -143,10 +156,8 @@ struct AuditMinutesTests {
     @Test func pruningDropsWholeMinutesAndTheMarkFollowsReusedIDs() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (registry, version) = try Self.registry(in: dir)
-        var pending = try registry.pendingAuditMinutes()
-        try Self.append(Self.records(300, from: 0, version: version), to: registry, counting: &pending)  // 10:00:00 to 10:04:58
-        try registry.foldAuditMinutes(&pending)
+        let (registry, version, counted) = try Self.folded(300, in: dir)  // 10:00:00 to 10:04:58
+        var pending = counted
         // A cutoff inside 10:02: the rows before it go; 10:00 and 10:01 go from the counts, 10:02 stays whole.
         let cutoff = Timestamp.format(unixMilliseconds: Self.start + 150_000)
         #expect(try registry.pruneAudit(olderThan: cutoff) == 151)
@@ -157,10 +168,7 @@ struct AuditMinutesTests {
         // Everything pruned: new rows take ids from 1 again, and the mark comes down with the table.
         #expect(try registry.pruneAudit(olderThan: "2027-01-01T00:00:00.000Z") == 149)
         #expect(try Self.through(registry) == 0)
-        let again = Self.records(20, from: 0, version: version)
-        let lastID = try registry.appendAudit(again)
-        #expect(lastID == 20)
-        pending.add(again, lastID: lastID)
+        #expect(try Self.append(Self.records(20, from: 0, version: version), to: registry, counting: &pending) == 20)
         #expect(try registry.foldAuditMinutes(&pending).rows == 20)
         #expect(try Self.counted(registry) == (try Self.expected(registry)))
     }
@@ -170,10 +178,8 @@ struct AuditMinutesTests {
     @Test func aHandMadeDeleteOfTheNewestRowsLowersTheMark() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (registry, version) = try Self.registry(in: dir)
-        var pending = try registry.pendingAuditMinutes()
-        try Self.append(Self.records(50, from: 0, version: version), to: registry, counting: &pending)
-        try registry.foldAuditMinutes(&pending)
+        let (registry, version, counted) = try Self.folded(50, in: dir)
+        var pending = counted
         #expect(try Self.through(registry) == 50)
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
@@ -183,10 +189,7 @@ struct AuditMinutesTests {
         #expect(shell.terminationStatus == 0)
         #expect(try Self.through(registry) == 40)
         // The writer appends before its next fold: ids 41... again.
-        let second = Self.records(15, from: 50, version: version)
-        let lastID = try registry.appendAudit(second)
-        #expect(lastID == 55)
-        pending.add(second, lastID: lastID)
+        #expect(try Self.append(Self.records(15, from: 50, version: version), to: registry, counting: &pending) == 55)
         #expect(try registry.foldAuditMinutes(&pending) == AuditMinutesFold(rows: 15, readBack: true, remaining: false))
         #expect(try Self.through(registry) == 55)
         // The ten deleted rows stay counted; every row there is, is counted.

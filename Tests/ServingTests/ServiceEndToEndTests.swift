@@ -171,6 +171,8 @@ struct ServiceEndToEndTests {
             ("request_id with a line break", "{\"request_id\": \"a\\nb\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id with a terminal escape", "{\"request_id\": \"\\u001b[31mok\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id with a line separator", "{\"request_id\": \"a\u{2028}b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id with a zero-width space", "{\"request_id\": \"a\u{200B}b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id with a bidirectional override", "{\"request_id\": \"a\\u202eb\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("empty batch beside features", "{\"features\": \(row), \"instances\": []}", "application/json", 400, "invalid_request", nil),
         ]
         for (name, body, contentType, status, code, feature) in cases {

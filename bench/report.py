@@ -97,6 +97,24 @@ def audit_cell(r: dict) -> str:
     return ("exact: " if same else "") + text
 
 
+def split_cell(r: dict) -> str:
+    """The CPU split over a multi-process server's workers, and the runs it took (see measure() in
+    bench/serve.sh); "–" for Sentinel and the bare stack, one process each."""
+    workers = r.get("workers")
+    if not workers:
+        return "–"
+    tries = workers["attempts"]
+    return workers["cpu_split"] + (f" ({tries} runs)" if tries > 1 else "")
+
+
+def lopsided(r: dict) -> bool:
+    """True when a worker of a multi-process server did under half its even share of the work in
+    the kept run (the rule of measure() in bench/serve.sh)."""
+    workers = r.get("workers")
+    shares = [int(share) for share in workers["cpu_split"].split("/")] if workers else []
+    return any(share * len(shares) * 2 < 100 for share in shares)
+
+
 def table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -110,10 +128,10 @@ def single_table(results: list) -> str:
         rows.append([
             NAMES[r["target"]], r["connections"], f"{throughput(w):,.0f}", ms(w["p50_us"]), ms(w["p90_us"]),
             ms(w["p99_us"]), ms(w["max_us"]), w["predict_non2xx"], socket_errors(w),
-            f"{r['rss_kb'] / 1024:.1f}", audit_cell(r),
+            f"{r['rss_kb'] / 1024:.1f}", split_cell(r), audit_cell(r),
         ])
     return table(["target", "connections", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx",
-                  "socket errors", "max RSS MB", "audit rows vs 2xx answers"], rows)
+                  "socket errors", "max RSS MB", "workers' CPU split %", "audit rows vs 2xx answers"], rows)
 
 
 def comparison_table(results: list) -> str:
@@ -140,9 +158,9 @@ def batch_table(results: list, size: int) -> str:
         w = r["wrk"]
         rows.append([NAMES[r["target"]], r["connections"], f"{throughput(w):,.0f}", f"{throughput(w) * size:,.0f}",
                      ms(w["p50_us"]), ms(w["p99_us"]), ms(w["max_us"]), w["predict_non2xx"], socket_errors(w),
-                     f"{r['rss_kb'] / 1024:.1f}", audit_cell(r)])
+                     f"{r['rss_kb'] / 1024:.1f}", split_cell(r), audit_cell(r)])
     return table(["target", "connections", "requests/s", "rows/s", "p50 ms", "p99 ms", "max ms", "non-2xx",
-                  "socket errors", "max RSS MB", "audit rows vs rows answered"], rows)
+                  "socket errors", "max RSS MB", "workers' CPU split %", "audit rows vs rows answered"], rows)
 
 
 def reload_table(results: list) -> str:
@@ -164,6 +182,7 @@ def targets(single: list, reload: list) -> str:
     lines = []
     sentinel = [r for r in single if r["target"] == "sentinel"]
     peer = {r["connections"]: r["wrk"] for r in single if r["target"] == "peer"}
+    one_worker = {r["connections"] for r in single if r["target"] == "peer" and lopsided(r)}
     for r in sentinel:
         w, c = r["wrk"], r["connections"]
         checks = [
@@ -177,7 +196,10 @@ def targets(single: list, reload: list) -> str:
             p = peer[c]
             checks.append(("≥ 10x peer", throughput(p) > 0 and throughput(w) >= 10 * throughput(p)))
             checks.append(("p99 below peer's", w["p99_us"] < p["p99_us"]))
-        lines.append(f"- {c} connections: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks))
+        line = f"- {c} connections: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks)
+        if c in one_worker:
+            line += " (not a fair comparison: one of the peer's workers did under half its share in every run)"
+        lines.append(line)
     for r in reload:
         bad = r["wrk"]["predict_non2xx"] + r["probe"]["non2xx"] + socket_errors(r["wrk"]) + r["probe"]["errors"]
         lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}")
@@ -235,6 +257,8 @@ def line(r: dict) -> str:
             f"non-2xx {w['predict_non2xx']}  socket errors {socket_errors(w)}  RSS {r['rss_kb'] / 1024:.1f} MB")
     if r.get("audit"):
         text += f"  audit: {audit_cell(r)}"
+    if r.get("workers"):
+        text += f"  workers' CPU split {split_cell(r)}"
     p = r.get("probe")
     if p:
         text += (f"  first answer from the new version {p['first_new_ms']} ms after promote returned"
@@ -312,6 +336,11 @@ generator shares the CPUs with the server under test.
   transaction), which is also checked against Sentinel's own count of 200 answers on `/predict` (from
   `/metrics`). Requests/s is answers divided by the time requests were being sent (the drain excluded);
   the latency percentiles are wrk's, and the drain adds no samples to them.
+- Workers' CPU split: for the peer and nginx (two worker processes sharing one listening socket),
+  each worker's share of their CPU time during the measured run. wrk opens its connections at
+  once, and sometimes one worker accepts all or most of them while the other idles (the peer then
+  answers about half as much): a run in which a worker did under half its even share is measured
+  again, up to {settings['max_attempts']} runs in all, and the cell says how many it took.
 - RSS: the highest VmRSS sampled from `/proc` every 0.5 s during the measured run (for the peer and
   nginx, summed over the master and worker processes, so pages they share are counted in each: an
   overstatement against Sentinel's one process).

@@ -14,6 +14,7 @@ import ServiceLifecycle
 public func buildApplication(
     configuration: ServiceConfiguration,
     logger: Logger,
+    drain: ShutdownDrain = ShutdownDrain(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let metrics = ServingMetrics(registryPath: configuration.databasePath)
@@ -28,7 +29,7 @@ public func buildApplication(
 
     let predict = PredictController(models: models, audit: audit, metrics: metrics, configuration: configuration)
     let catalogue = ModelsController(connection: RegistryConnection(configuration, access: .read, logger: logger), models: models)
-    let health = HealthController(models: models, audit: audit, freshnessSeconds: max(2, Double(configuration.reloadIntervalMilliseconds) / 1000 * 8))
+    let health = HealthController(models: models, audit: audit, drain: drain, freshnessSeconds: max(2, Double(configuration.reloadIntervalMilliseconds) / 1000 * 8))
     let status = StatusController(
         reader: StatusReader(connection: RegistryConnection(configuration, access: .read, logger: logger)),
         models: models, metrics: metrics)
@@ -53,7 +54,7 @@ public func buildApplication(
         },
     ])
     let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
-    router.add(middleware: ServiceMiddleware(metrics: metrics, routes: routes))
+    router.add(middleware: ServiceMiddleware(metrics: metrics, routes: routes, drain: drain))
     routes.register(on: router)
 
     // Services stop in reverse order: the server finishes its requests first, then the reloader
@@ -73,31 +74,37 @@ public enum OpenAPIDocument {
 }
 
 /// `GET /healthz` (the process answers) and `GET /readyz` (a version is loaded, the registry
-/// answered recently, and the audit log takes records: a replica that answers every prediction
-/// with 503 should get no traffic).
+/// answered recently, the audit log takes records, and the service is not draining to stop: a
+/// replica that answers every prediction with 503 should get no traffic).
 struct HealthController: Sendable {
     let models: ActiveModels
     let audit: AuditWriter
+    let drain: ShutdownDrain
     let freshnessSeconds: Double
 
     func alive(_ request: Request, context: some RequestContext) async throws -> Response {
         Self.json(.ok, "{\"status\":\"ok\"}")
     }
 
-    var isReady: Bool { models.isReady(freshness: freshnessSeconds) && audit.refusal() == nil }
+    var isReady: Bool { models.isReady(freshness: freshnessSeconds) && audit.refusal() == nil && !drain.isDraining }
 
     func ready(_ request: Request, context: some RequestContext) async throws -> Response {
+        if drain.isDraining { return Self.notReady("the service is shutting down (draining its connections)") }
         let serving = models.snapshot().versions
         guard models.isReady(freshness: freshnessSeconds) else {
             let reason = serving.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
-            return Self.json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
+            return Self.notReady(reason)
         }
         if let refusal = audit.refusal() {
             let reason = "the audit log's last commit failed and none has succeeded since: \(refusal)"
-            return Self.json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
+            return Self.notReady(reason)
         }
         let list = serving.keys.sorted().map { "\(JSONText.quoted($0)):\"\(serving[$0]!.version.label)\"" }.joined(separator: ",")
         return Self.json(.ok, "{\"status\":\"ready\",\"serving\":{\(list)}}")
+    }
+
+    static func notReady(_ reason: String) -> Response {
+        json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
     }
 
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {

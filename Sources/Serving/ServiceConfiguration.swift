@@ -20,6 +20,9 @@ public struct ServiceConfiguration: Sendable {
     /// into a ConfigMap; when set, this replica promotes those versions in its own registry.
     public var desiredVersionsFile: String?
     public var desiredVersionsIntervalMilliseconds: Int = 1_000
+    /// On SIGTERM, how long the service keeps answering, with `Connection: close` on every answer
+    /// and `/readyz` at 503, before it stops taking connections (see `ShutdownDrain`); 0 stops at once.
+    public var drainSeconds: Double = 0
 
     public init(databasePath: String) {
         self.databasePath = databasePath

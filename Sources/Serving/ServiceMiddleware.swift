@@ -6,6 +6,7 @@ import Logging
 struct ServiceMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServingMetrics
     let routes: RouteTable
+    let drain: ShutdownDrain
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
@@ -31,6 +32,7 @@ struct ServiceMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try APIError(.internalError, "internal error").response(from: request, context: context)
         }
         metrics.request(route: context.endpointPath ?? "unmatched", status: response.status.code, duration: ContinuousClock.now - started)
+        if drain.isDraining { response.headers[.connection] = "close" }
         return response
     }
 }

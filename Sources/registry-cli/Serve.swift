@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Registry
+import ServiceLifecycle
 import Serving
 
 extension RegistryCLI {
@@ -14,8 +15,9 @@ extension RegistryCLI {
                 Serves each model's active version, switches to a newly promoted one within about a second \
                 (no restart, no failed request), and records every prediction in the audit log before \
                 answering. Stops gracefully on SIGTERM or SIGINT: in-flight requests finish and the audit \
-                queue is drained. Environment: REGISTRY_DB, HOST, PORT, LOG_LEVEL, LOG_FORMAT, AUDIT_MODE, \
-                AUDIT_DURABILITY, AUDIT_RETENTION_DAYS, DESIRED_VERSIONS_FILE (flags win over the environment).
+                queue is drained; with --drain-seconds, SIGTERM first drains keep-alive connections. \
+                Environment: REGISTRY_DB, HOST, PORT, LOG_LEVEL, LOG_FORMAT, AUDIT_MODE, AUDIT_DURABILITY, \
+                AUDIT_RETENTION_DAYS, DESIRED_VERSIONS_FILE, DRAIN_SECONDS (flags win over the environment).
                 """)
 
         @OptionGroup var options: GlobalOptions
@@ -52,6 +54,12 @@ extension RegistryCLI {
             a different version is promoted in this registry (GitOps, see docs/deploy.md) (default: $DESIRED_VERSIONS_FILE).
             """, valueName: "path"))
         var desiredVersionsFile: String?
+
+        @Option(parsing: .unconditional, help: ArgumentHelp("""
+            On SIGTERM, keep answering for this long, with Connection: close on every answer and /readyz at 503, \
+            so that keep-alive clients leave before the listener closes (default: $DRAIN_SECONDS, else 0: stop at once).
+            """, valueName: "seconds"))
+        var drainSeconds: Double?
 
         @Option(help: ArgumentHelp("Largest request body accepted, in bytes.", valueName: "bytes"))
         var maxBodyBytes: Int = 1 << 20
@@ -114,19 +122,42 @@ extension RegistryCLI {
             if let file = desiredVersionsFile ?? environment["DESIRED_VERSIONS_FILE"], !file.isEmpty {
                 configuration.desiredVersionsFile = file
             }
+            if let seconds = try drainSeconds ?? Self.number(environment, "DRAIN_SECONDS") {
+                guard seconds.isFinite, (0...300).contains(seconds) else { throw ServeError("the drain must be 0 to 300 seconds, not \(seconds)") }
+                configuration.drainSeconds = seconds
+            }
 
             let host = configuration.host
-            let app = try buildApplication(configuration: configuration, logger: logger) { port in
+            let drain = ShutdownDrain()
+            let app = try buildApplication(configuration: configuration, logger: logger, drain: drain) { port in
                 logger.info("listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
                 // A line on stdout for scripts and tests that start the service on port 0.
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
             }
             do {
-                try await app.runService()
+                if configuration.drainSeconds > 0 {
+                    // SIGTERM goes to the drain, which ends the group gracefully when it is over;
+                    // SIGINT (an operator's Ctrl-C) still stops at once.
+                    let group = ServiceGroup(configuration: .init(services: [
+                        .init(service: app),
+                        .init(service: DrainOnTerminate(drain: drain, seconds: configuration.drainSeconds, logger: logger),
+                              successTerminationBehavior: .gracefullyShutdownGroup),
+                    ], gracefulShutdownSignals: [.sigint], logger: logger))
+                    try await group.run()
+                } else {
+                    try await app.runService()
+                }
             } catch let error as IOError where error.description.hasPrefix("bind(") {
                 // bind(2)'s failures (port in use, an address this machine does not have), in one line.
                 throw ServeError("cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode)))")
             }
+        }
+
+        /// An environment variable that must hold a number when it is set at all.
+        static func number(_ environment: [String: String], _ name: String) throws -> Double? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Double(text) else { throw ServeError("\(name) '\(text)' is not a number") }
+            return value
         }
 
         /// An environment variable that must hold a whole number when it is set at all.

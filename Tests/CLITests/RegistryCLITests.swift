@@ -172,6 +172,9 @@ struct RegistryCLITests {
             ("unknown log level", ["--port", "0"], ["LOG_LEVEL": "loud"], "LOG_LEVEL 'loud' is not a level"),
             ("port out of range", ["--port", "-1"], [:], "port must be 0-65535"),
             ("host that is no address", ["--port", "0", "--host", ""], [:], "cannot listen on ''"),
+            ("negative drain", ["--port", "0", "--drain-seconds", "-1"], [:], "the drain must be 0 to 300 seconds, not -1.0"),
+            ("drain not a number", ["--port", "0"], ["DRAIN_SECONDS": "soon"], "DRAIN_SECONDS 'soon' is not a number"),
+            ("drain not finite", ["--port", "0"], ["DRAIN_SECONDS": "nan"], "the drain must be 0 to 300 seconds, not nan"),
         ]
         for (name, arguments, environment, message) in cases {
             let result = try h.cli(["serve"] + arguments, environment: environment)

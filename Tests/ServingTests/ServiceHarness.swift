@@ -140,6 +140,12 @@ final class ServiceHarness: @unchecked Sendable {
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) async throws -> Int32 {
         guard let server else { return 0 }
         kill(server.processIdentifier, signal)
+        return try await waitForExit(timeout: timeout)
+    }
+
+    /// Waits for the server to exit by itself (killing it after `timeout`); returns its exit status.
+    func waitForExit(timeout: TimeInterval = 30) async throws -> Int32 {
+        guard let server else { return 0 }
         let deadline = Date().addingTimeInterval(timeout)
         while server.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         guard !server.isRunning else {
@@ -156,6 +162,7 @@ final class ServiceHarness: @unchecked Sendable {
         let body: String
         let contentType: String?
         var allow: String? = nil
+        var connection: String? = nil
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] }
     }
 
@@ -189,7 +196,7 @@ final class ServiceHarness: @unchecked Sendable {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
         let body = try await response.body.collect(upTo: 16 << 20)
         return Reply(status: Int(response.status.code), body: String(buffer: body), contentType: response.headers.first(name: "content-type"),
-                     allow: response.headers.first(name: "allow"))
+                     allow: response.headers.first(name: "allow"), connection: response.headers.first(name: "connection"))
     }
 }
 

@@ -86,6 +86,43 @@ struct ServiceUnderLoadTests {
         #expect(((try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? "").contains("audit writer drained and stopped"))
     }
 
+    /// With a drain, SIGTERM does not stop the service at once: for the drain's length it keeps
+    /// answering (and recording), tells every client to close its connection after the answer, and
+    /// reports itself not ready; then it stops as it would without one.
+    @Test func drainAfterSIGTERMKeepsAnsweringWithConnectionCloseThenStops() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start(["--drain-seconds", "3"])
+        let bodies = try GoldenRequests("fraud-xgboost").bodies
+        let first = try await h.post("/predict", body: bodies[0])
+        #expect(first.status == 200 && first.connection == nil)
+
+        let signalled = Date()
+        kill(h.server!.processIdentifier, SIGTERM)
+        var ready = try await h.get("/readyz")
+        while ready.status == 200 && Date() < signalled.addingTimeInterval(2) {
+            try await Task.sleep(for: .milliseconds(20))
+            ready = try await h.get("/readyz")
+        }
+        #expect(ready.status == 503 && ready.body.contains("shutting down"), "\(ready.status) \(ready.body)")
+        var answered = 1
+        for body in bodies.prefix(20) {
+            let reply = try await h.post("/predict", body: body)
+            #expect(reply.status == 200, "\(reply.status) \(reply.body)")
+            #expect(reply.connection?.lowercased() == "close")
+            if reply.status == 200 { answered += 1 }
+        }
+        // Still up while the drain lasts (checked only when the answers above took well under its 3 s).
+        if Date().timeIntervalSince(signalled) < 2.5 { #expect(h.server!.isRunning) }
+
+        let status = try await h.waitForExit(timeout: 30)
+        #expect(status == 0)
+        #expect(Date().timeIntervalSince(signalled) >= 2.9, "stopped \(Date().timeIntervalSince(signalled)) s after SIGTERM")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(answered)")
+        let log = (try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("SIGTERM: draining connections before stopping") && log.contains("audit writer drained and stopped"))
+    }
+
     /// A checkpoint beside a busy writer never copies every frame, so without the writer's catch-up
     /// the WAL would hold every frame written since the load began.
     @Test func walStartsOverUnderSustainedLoadInsteadOfGrowing() async throws {

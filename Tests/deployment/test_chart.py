@@ -369,7 +369,22 @@ def test_containers_run_the_image_entrypoint_with_the_contracted_environment(pro
     assert env["AUDIT_MODE"] == audit["mode"] and env["AUDIT_DURABILITY"] == audit["durability"]
     assert env["AUDIT_RETENTION_DAYS"] == str(audit["retentionDays"])
     assert env["DESIRED_VERSIONS_FILE"] == "/etc/sentinel/desired/desired-versions.json"
+    assert env["DRAIN_SECONDS"] == str(prod_values["serve"].get("drainSeconds", 5))
     assert init["image"] == serve["image"] == f"{prod_values['image']['repository']}:{prod_values['image']['tag']}"
+
+
+def test_drain_fits_in_the_termination_grace_period(default_render, prod_render):
+    """SIGKILL comes terminationGracePeriodSeconds after the preStop hook starts: the preStop sleep
+    and the drain must leave time for the in-flight requests and the audit queue."""
+    for rendered in (default_render, prod_render):
+        spec = pod_spec(rendered)
+        serve = container(rendered)
+        pre_stop = serve.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+        drain = float(env_of(serve).get("DRAIN_SECONDS", "0"))
+        assert drain > 0, "keep-alive clients would lose a request to the closing listener"
+        assert pre_stop + drain + 10 <= spec["terminationGracePeriodSeconds"]
+    zero = Rendered({"serve": {"drainSeconds": 0}})
+    assert "DRAIN_SECONDS" not in env_of(container(zero))
 
 
 def test_image_tag_defaults_to_app_version(default_render):

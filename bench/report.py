@@ -107,14 +107,6 @@ def split_cell(r: dict) -> str:
     return workers["cpu_split"] + (f" ({tries} runs)" if tries > 1 else "")
 
 
-def lopsided(r: dict) -> bool:
-    """True when a worker of a multi-process server did under half its even share of the work in
-    the kept run (the rule of measure() in bench/serve.sh)."""
-    workers = r.get("workers")
-    shares = [int(share) for share in workers["cpu_split"].split("/")] if workers else []
-    return any(share * len(shares) * 2 < 100 for share in shares)
-
-
 def table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -182,7 +174,8 @@ def targets(single: list, reload: list) -> str:
     lines = []
     sentinel = [r for r in single if r["target"] == "sentinel"]
     peer = {r["connections"]: r["wrk"] for r in single if r["target"] == "peer"}
-    one_worker = {r["connections"] for r in single if r["target"] == "peer" and lopsided(r)}
+    # measure() in bench/serve.sh says whether the kept run was still lopsided after its retries.
+    one_worker = {r["connections"] for r in single if r["target"] == "peer" and r.get("workers", {}).get("lopsided")}
     for r in sentinel:
         w, c = r["wrk"], r["connections"]
         checks = [

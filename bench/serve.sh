@@ -343,7 +343,7 @@ worker_ticks() { # PID: prints the CPU time (clock ticks) of each child process 
 }
 
 worker_split() { # BEFORE AFTER N: each of the N busiest workers' share of their CPU time in %, busiest first ("61/39")
-    awk -v n="$3" 'FNR == NR { before[$1] = $2; next } { print $2 - before[$1] }' "$1" "$2" |
+    awk 'FNR == NR { before[$1] = $2; next } { print $2 - before[$1] }' "$1" "$2" |
         sort -rn | head -n "$3" |
         awk -v n="$3" '{ t[NR] = $1; total += $1 } END {
             for (i = NR + 1; i <= n; i++) t[i] = 0
@@ -384,7 +384,7 @@ run_wrk() { # SECONDS CONNECTIONS BODIES PATH OUT [TRACK_VERSION]: one drained w
 }
 
 measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up, measured run, one result line
-    local kind=$1 target=$2 pid=$3 c=$4 bodies=$5 path=$6 per=$7 sampler rows_before ok_before audit="" workers="" attempt split n
+    local kind=$1 target=$2 pid=$3 c=$4 bodies=$5 path=$6 per=$7 sampler rows_before ok_before audit="" workers="" attempt split n uneven
     for attempt in $(seq 1 "$max_attempts"); do
         run_wrk "$warmup" "$c" "$bodies" "$path" "$work/warmup.json"
         if [ "$target" = sentinel ]; then settle_audit; rows_before=$(audit_rows); ok_before=$(server_ok); fi
@@ -398,8 +398,10 @@ measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up,
         case $target in peer) n=$peer_workers ;; nginx) n=$nginx_workers ;; *) break ;; esac
         worker_ticks "$pid" >"$work/ticks.after"
         split=$(worker_split "$work/ticks.before" "$work/ticks.after" "$n")
-        workers=",\"workers\":{\"cpu_split\":\"$split\",\"attempts\":$attempt}"
-        if [ "$n" -lt 2 ] || ! lopsided "$split"; then break; fi
+        uneven=false
+        if [ "$n" -ge 2 ] && lopsided "$split"; then uneven=true; fi
+        workers=",\"workers\":{\"cpu_split\":\"$split\",\"attempts\":$attempt,\"lopsided\":$uneven}"
+        if [ "$uneven" = false ]; then break; fi
         if [ "$attempt" -lt "$max_attempts" ]; then
             log "  $kind $target c=$c: one worker took most of the connections (CPU split $split); measuring again"
         fi

@@ -38,12 +38,11 @@ public struct DrainOnTerminate: Service {
     public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sigterm)
         await cancelWhenGracefulShutdown {
-            for await _ in signals {
-                drain.begin()
-                logger.info("SIGTERM: draining connections before stopping", metadata: ["drain.seconds": "\(seconds)"])
-                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-                return
-            }
+            var received = signals.makeAsyncIterator()
+            guard await received.next() != nil else { return }  // nil: the group stopped first
+            drain.begin()
+            logger.info("SIGTERM: draining connections before stopping", metadata: ["drain.seconds": "\(seconds)"])
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
         }
     }
 }

@@ -134,36 +134,38 @@ extension RegistryCLI {
                 // A line on stdout for scripts and tests that start the service on port 0.
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
             }
+            // With a drain, SIGTERM goes to it, and the group stops gracefully when it is over;
+            // SIGINT (an operator's Ctrl-C) stops at once either way.
+            let draining = configuration.drainSeconds > 0
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+            if draining {
+                services.append(.init(service: DrainOnTerminate(drain: drain, seconds: configuration.drainSeconds, logger: logger),
+                                      successTerminationBehavior: .gracefullyShutdownGroup))
+            }
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: draining ? [.sigint] : [.sigterm, .sigint],
+                                                          logger: logger))
             do {
-                if configuration.drainSeconds > 0 {
-                    // SIGTERM goes to the drain, which ends the group gracefully when it is over;
-                    // SIGINT (an operator's Ctrl-C) still stops at once.
-                    let group = ServiceGroup(configuration: .init(services: [
-                        .init(service: app),
-                        .init(service: DrainOnTerminate(drain: drain, seconds: configuration.drainSeconds, logger: logger),
-                              successTerminationBehavior: .gracefullyShutdownGroup),
-                    ], gracefulShutdownSignals: [.sigint], logger: logger))
-                    try await group.run()
-                } else {
-                    try await app.runService()
-                }
+                try await group.run()
             } catch let error as IOError where error.description.hasPrefix("bind(") {
                 // bind(2)'s failures (port in use, an address this machine does not have), in one line.
                 throw ServeError("cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode)))")
             }
         }
 
-        /// An environment variable that must hold a number when it is set at all.
-        static func number(_ environment: [String: String], _ name: String) throws -> Double? {
-            guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = Double(text) else { throw ServeError("\(name) '\(text)' is not a number") }
-            return value
-        }
-
         /// An environment variable that must hold a whole number when it is set at all.
         static func integer(_ environment: [String: String], _ name: String) throws -> Int? {
+            try parsed(environment, name, as: "a whole number")
+        }
+
+        /// An environment variable that must hold a number when it is set at all.
+        static func number(_ environment: [String: String], _ name: String) throws -> Double? {
+            try parsed(environment, name, as: "a number")
+        }
+
+        private static func parsed<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
+                                                                      as kind: String) throws -> Value? {
             guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = Int(text) else { throw ServeError("\(name) '\(text)' is not a whole number") }
+            guard let value = Value(text) else { throw ServeError("\(name) '\(text)' is not \(kind)") }
             return value
         }
     }

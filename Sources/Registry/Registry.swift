@@ -105,10 +105,11 @@ public final class Registry {
     }
 
     /// Runs `body` in one IMMEDIATE transaction and puts SQLite failures in the registry's words.
-    func write<T>(_ body: () throws -> T) throws -> T {
+    func write<T>(lockWaitMilliseconds: Int32? = nil, _ body: () throws -> T) throws -> T {
         try checkFileIsStillAtPath()
         do {
-            return try db.transaction(.immediate, body)
+            guard let lockWaitMilliseconds else { return try db.transaction(.immediate, body) }
+            return try db.waitingForLocksAtMost(lockWaitMilliseconds) { try db.transaction(.immediate, body) }
         } catch {
             throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
         }

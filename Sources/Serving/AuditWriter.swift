@@ -53,6 +53,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
         let continuation: CheckedContinuation<Void, Error>?
         /// The event loop the request was running on, where its continuation is resumed.
         let eventLoop: (any EventLoop)?
+        /// When it was queued (uptime, ns): its wait for the write lock counts from here.
+        let queuedAt: UInt64
     }
 
     // Everything below `condition` is guarded by it.
@@ -85,6 +87,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// the commits rather than inside them.
     private let checkpointer: Registry
     private let settings: AuditSettings
+    /// `--busy-timeout`: the longest a queued row waits for another process's write lock.
+    private let busyTimeoutMilliseconds: Int32
     private let metrics: ServingMetrics
     private let logger: Logger
     // One each per thread that fails repeatedly (see RepeatingFailureLog); the queue's under `condition`.
@@ -109,6 +113,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         checkpointer = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                                          durability: settings.durability, logger: logger)
         self.settings = settings
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.metrics = metrics
         metrics.auditQueue(capacity: settings.queueCapacity)
         self.logger = logger
@@ -150,7 +155,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
             return .queueFull(capacity: settings.queueCapacity)
         }
         queueFullRefusals.succeeded(logger: logger)
-        queue.append(Pending(drafts: drafts, continuation: continuation, eventLoop: eventLoop))
+        queue.append(Pending(drafts: drafts, continuation: continuation, eventLoop: eventLoop,
+                             queuedAt: DispatchTime.now().uptimeNanoseconds))
         queuedRows += drafts.count
         metrics.auditQueueDepth.record(queuedRows)
         condition.signal()
@@ -355,7 +361,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
         }
         do {
-            let lastID = try registry.appendAudit(records)
+            let lastID = try registry.appendAudit(records, lockWaitMilliseconds: lockWait(since: batch[0].queuedAt, now: started))
             minuteCounts.add(records, lastID: lastID)
             metrics.auditRowsWritten.increment(by: Int64(rows))
             metrics.auditCommitRows.record(rows)
@@ -374,6 +380,14 @@ public final class AuditWriter: Service, @unchecked Sendable {
             lastFailedCommit.withLock { $0 = (now, "\(error)") }
             Self.resume(batch, with: .failure(AuditError.writeFailed("\(error)")))
         }
+    }
+
+    /// What is left of the busy timeout for rows queued at `queuedAt` (the batch's oldest). Counted
+    /// from the queueing, not from this commit: rows queued behind a commit that waited out the whole
+    /// timeout for another process's lock would otherwise wait a second timeout before their 503.
+    private func lockWait(since queuedAt: UInt64, now: UInt64) -> Int32 {
+        let waitedMilliseconds = now > queuedAt ? (now - queuedAt) / 1_000_000 : 0
+        return busyTimeoutMilliseconds - Int32(clamping: waitedMilliseconds)
     }
 
     /// Resumes the waiting requests, each on its own event loop: one task per loop per commit,

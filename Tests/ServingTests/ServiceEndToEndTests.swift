@@ -335,6 +335,50 @@ struct ServiceEndToEndTests {
         #expect(log.contains("audit commit failed: no longer failing"))
     }
 
+    /// `--busy-timeout` bounds a prediction's whole wait for another process's lock, counted from
+    /// when its row was queued: a request that arrives while an earlier commit waits out the lock gets
+    /// its 503 one timeout after it arrived, not after the earlier wait plus a second full timeout.
+    @Test func lockWaitCountsFromWhenTheRowWasQueued() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        let timeout = 2_000
+        try await h.start(["--busy-timeout", "\(timeout)"])
+        defer { Task { try? await h.stop() } }
+        let golden = try GoldenRequests("fraud-xgboost", limit: 1)
+        func body(_ id: String) -> String { "{\"request_id\":\"\(id)\",\"features\":\(golden.features[0])}" }
+
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/bin/sh")
+        locker.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"SELECT 'locked';\"; sleep 6; echo 'COMMIT;') | sqlite3 '\(h.dbPath)'"]
+        let lockerOutput = Pipe()
+        locker.standardOutput = lockerOutput
+        try locker.run()
+        let held = String(decoding: lockerOutput.fileHandleForReading.availableData, as: UTF8.self)
+        #expect(held.hasPrefix("locked"), "the sqlite3 shell did not take the lock: \(held)")
+
+        let clock = ContinuousClock()
+        func timed(_ id: String) async throws -> (reply: ServiceHarness.Reply, milliseconds: Int) {
+            let start = clock.now
+            let reply = try await h.post("/predict", body: body(id))
+            let elapsed = clock.now - start
+            return (reply, Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+        }
+        async let first = timed("first-behind-the-lock")
+        // Halfway through the first commit's wait: this row queues behind it.
+        try await Task.sleep(for: .milliseconds(timeout / 2))
+        let second = try await timed("second-behind-the-lock")
+        let firstDone = try await first
+        #expect(firstDone.reply.status == 503 && second.reply.status == 503, "\(firstDone.reply.body) / \(second.reply.body)")
+        #expect(firstDone.milliseconds >= timeout - 50, "the first commit gave up after \(firstDone.milliseconds) ms")
+        // Counted from its own commit, the second would wait ≈ 1.5 timeouts (the rest of the first
+        // commit's wait, then a whole one); counted from its queueing, ≈ 1.
+        #expect(second.milliseconds < timeout * 5 / 4, "the second request waited \(second.milliseconds) ms for a \(timeout) ms timeout")
+        locker.waitUntilExit()
+        #expect(try await h.post("/predict", body: body("after-the-lock")).status == 200)
+        #expect(try await h.stop() == 0)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id LIKE '%-behind-the-lock'") == "0")
+    }
+
     /// A registry renamed away while the service has it open stays writable through the open file;
     /// its rows would land where nobody looks. The service refuses instead.
     @Test func registryRenamedAwayIsNotWrittenTo() async throws {

@@ -219,4 +219,12 @@ public final class Connection {
 
     /// Whether a transaction is open on this connection.
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Runs `body` with SQLite waiting at most `milliseconds` for another connection's lock (0: it
+    /// fails with SQLITE_BUSY at once), then restores the connection's own busy timeout.
+    public func waitingForLocksAtMost<T>(_ milliseconds: Int32, _ body: () throws -> T) rethrows -> T {
+        sqlite3_busy_timeout(handle, max(milliseconds, 0))
+        defer { sqlite3_busy_timeout(handle, options.busyTimeoutMilliseconds) }
+        return try body()
+    }
 }

@@ -90,12 +90,11 @@ extension Registry {
     static let countAudit = "SELECT count(*) FROM predictions"
 
     /// Appends `records` to the audit log in one transaction: all of them are written or none.
-    /// Returns the id of the last row written (0 for no records). `lockWaitMilliseconds` bounds the
-    /// wait for another process's write lock below the connection's busy timeout.
+    /// Returns the id of the last row written (0 for no records).
     @discardableResult
-    public func appendAudit(_ records: [AuditRecord], lockWaitMilliseconds: Int32? = nil) throws -> Int64 {
+    public func appendAudit(_ records: [AuditRecord]) throws -> Int64 {
         guard !records.isEmpty else { return 0 }
-        return try write(lockWaitMilliseconds: lockWaitMilliseconds) {
+        return try write {
             let statement = try db.cached(Self.insertAudit)
             for record in records {
                 try statement.run([

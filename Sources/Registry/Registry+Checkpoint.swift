@@ -14,7 +14,7 @@ extension Registry {
     /// so that a checkpoint's fsync never stalls a group commit; `checkpoint(truncate:)` from another
     /// connection does the work in the background instead.
     public func disableAutomaticCheckpoints() throws {
-        do { try db.execute(Self.disableAutoCheckpoint) } catch { throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds) }
+        do { try db.execute(Self.disableAutoCheckpoint) } catch { throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect) }
     }
 
     /// Copies committed WAL content into the database file. PASSIVE runs alongside writers and
@@ -42,7 +42,7 @@ extension Registry {
             }
             return result
         } catch {
-            throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
+            throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect)
         }
     }
 }

@@ -104,14 +104,19 @@ public final class Registry {
         guard let openedFile, FileIdentity(path: path) == openedFile else { throw RegistryError.fileReplaced(path: path) }
     }
 
+    /// Runs `body` with every statement in it waiting at most `milliseconds` for another process's
+    /// lock instead of the busy timeout the registry was opened with (0: not at all).
+    public func waitingForLocksAtMost<T>(_ milliseconds: Int32, _ body: () throws -> T) rethrows -> T {
+        try db.waitingForLocksAtMost(milliseconds, body)
+    }
+
     /// Runs `body` in one IMMEDIATE transaction and puts SQLite failures in the registry's words.
-    func write<T>(lockWaitMilliseconds: Int32? = nil, _ body: () throws -> T) throws -> T {
+    func write<T>(_ body: () throws -> T) throws -> T {
         try checkFileIsStillAtPath()
         do {
-            guard let lockWaitMilliseconds else { return try db.transaction(.immediate, body) }
-            return try db.waitingForLocksAtMost(lockWaitMilliseconds) { try db.transaction(.immediate, body) }
+            return try db.transaction(.immediate, body)
         } catch {
-            throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
+            throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect)
         }
     }
 
@@ -123,7 +128,7 @@ public final class Registry {
         do {
             return try db.transaction(.deferred, body)
         } catch {
-            throw RegistryError.from(error, path: path, busyTimeout: db.options.busyTimeoutMilliseconds)
+            throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect)
         }
     }
 }

@@ -361,7 +361,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
         }
         do {
-            let lastID = try registry.appendAudit(records, lockWaitMilliseconds: lockWait(since: batch[0].queuedAt, now: started))
+            let lastID = try registry.waitingForLocksAtMost(lockWait(since: batch[0].queuedAt, now: started)) {
+                try registry.appendAudit(records)
+            }
             minuteCounts.add(records, lastID: lastID)
             metrics.auditRowsWritten.increment(by: Int64(rows))
             metrics.auditCommitRows.record(rows)
@@ -373,13 +375,52 @@ public final class AuditWriter: Service, @unchecked Sendable {
                 commitFailures.succeeded(logger: logger)
             }
         } catch {
-            metrics.auditRowsFailed.increment(by: Int64(rows))
             let now = DispatchTime.now().uptimeNanoseconds
             commitFailures.failed("\(error)", logger: logger, now: now, metadata: ["audit.rows": "\(rows)"])
             lastCommitFailed = true
             lastFailedCommit.withLock { $0 = (now, "\(error)") }
-            Self.resume(batch, with: .failure(AuditError.writeFailed("\(error)")))
+            var failed = batch
+            var reason = "\(error)"
+            if case RegistryError.busy = error {
+                // The commit waited out its oldest row's time; rows queued later wait the rest of theirs.
+                var waiting: [Pending] = []
+                failed = []
+                for pending in batch {
+                    if lockWait(since: pending.queuedAt, now: now) > Self.lockWaitSlackMilliseconds { waiting.append(pending) } else { failed.append(pending) }
+                }
+                requeue(waiting)
+                // What each refused row waited, counted from its queueing, not this commit's share.
+                reason = "\(RegistryError.busy(path: registry.path, timeoutMilliseconds: busyTimeoutMilliseconds))"
+            }
+            metrics.auditRowsFailed.increment(by: Int64(failed.reduce(0) { $0 + $1.drafts.count }))
+            Self.resume(failed, with: .failure(AuditError.writeFailed(reason)))
         }
+    }
+
+    /// A row with at most this much of its lock wait left is refused rather than tried again:
+    /// waits are counted in whole milliseconds, and another round for a few would be noise.
+    static let lockWaitSlackMilliseconds: Int32 = 10
+
+    /// Puts rows back at the head of the queue, in their order, after a commit that failed behind
+    /// another process's lock.
+    private func requeue(_ pending: [Pending]) {
+        guard !pending.isEmpty else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        queue.insert(contentsOf: pending, at: 0)
+        queuedRows += pending.reduce(0) { $0 + $1.drafts.count }
+        metrics.auditQueueDepth.record(queuedRows)
+    }
+
+    /// What is left of the busy timeout for the oldest row in the queue, or all of it when the queue
+    /// is empty: the writer's own upkeep (the minute counts, pruning) must not hold queued rows
+    /// behind another process's lock past their time.
+    private func lockWaitForQueuedRows() -> Int32 {
+        condition.lock()
+        let oldest = queue.first?.queuedAt
+        condition.unlock()
+        guard let oldest else { return busyTimeoutMilliseconds }
+        return lockWait(since: oldest, now: DispatchTime.now().uptimeNanoseconds)
     }
 
     /// What is left of the busy timeout for rows queued at `queuedAt` (the batch's oldest). Counted
@@ -421,7 +462,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
         condition.unlock()
         let now = DispatchTime.now().uptimeNanoseconds
         do {
-            let fold = try registry.foldAuditMinutes(&minuteCounts, maxReadBack: idle ? 2_000 : 0)
+            let fold = try registry.waitingForLocksAtMost(lockWaitForQueuedRows()) {
+                try registry.foldAuditMinutes(&minuteCounts, maxReadBack: idle ? 2_000 : 0)
+            }
             // Behind: at once while idle, else shortly, in case the writer has caught its breath.
             nextFold = now + (!fold.remaining ? 1_000_000_000 : idle ? 0 : 100_000_000)
             if fold.readBack { minuteRowsReadBack += fold.rows }
@@ -441,7 +484,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         do {
             var total = 0
             while true {
-                let removed = try registry.pruneAudit(olderThan: cutoff)
+                let removed = try registry.waitingForLocksAtMost(lockWaitForQueuedRows()) { try registry.pruneAudit(olderThan: cutoff) }
                 total += removed
                 if removed == 0 { break }
                 // Let queued predictions through between prune batches.

@@ -335,10 +335,12 @@ struct ServiceEndToEndTests {
         #expect(log.contains("audit commit failed: no longer failing"))
     }
 
-    /// `--busy-timeout` bounds a prediction's whole wait for another process's lock, counted from
-    /// when its row was queued: a request that arrives while an earlier commit waits out the lock gets
-    /// its 503 one timeout after it arrived, not after the earlier wait plus a second full timeout.
-    @Test func lockWaitCountsFromWhenTheRowWasQueued() async throws {
+    /// `--busy-timeout` bounds each prediction's wait for another process's lock, counted from when
+    /// its row was queued, whatever the writer does meanwhile: a commit that waits out an earlier
+    /// row's time, then the writer's own upkeep (the per-minute counts, due once a second when rows
+    /// were committed since) must not hold a later row past its time, and a row queued later, given
+    /// the rest of its own time, is recorded and answered when the lock goes within it.
+    @Test func eachPredictionWaitsForTheLockAtMostItsOwnBusyTimeout() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         let timeout = 2_000
@@ -346,37 +348,51 @@ struct ServiceEndToEndTests {
         defer { Task { try? await h.stop() } }
         let golden = try GoldenRequests("fraud-xgboost", limit: 1)
         func body(_ id: String) -> String { "{\"request_id\":\"\(id)\",\"features\":\(golden.features[0])}" }
+        // A committed row leaves per-minute counts to write, so the next fold needs the write lock.
+        #expect(try await h.post("/predict", body: body("before-the-lock")).status == 200)
 
+        // The shell takes and releases the lock when told on its standard input.
         let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/bin/sh")
-        locker.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"SELECT 'locked';\"; sleep 6; echo 'COMMIT;') | sqlite3 '\(h.dbPath)'"]
-        let lockerOutput = Pipe()
-        locker.standardOutput = lockerOutput
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        locker.arguments = [h.dbPath]
+        let commands = Pipe(), output = Pipe()
+        locker.standardInput = commands
+        locker.standardOutput = output
         try locker.run()
-        let held = String(decoding: lockerOutput.fileHandleForReading.availableData, as: UTF8.self)
+        commands.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        let held = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         #expect(held.hasPrefix("locked"), "the sqlite3 shell did not take the lock: \(held)")
 
         let clock = ContinuousClock()
-        func timed(_ id: String) async throws -> (reply: ServiceHarness.Reply, milliseconds: Int) {
-            let start = clock.now
-            let reply = try await h.post("/predict", body: body(id))
-            let elapsed = clock.now - start
-            return (reply, Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+        let start = clock.now
+        func milliseconds(_ duration: Duration) -> Int {
+            Int(duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000)
         }
-        async let first = timed("first-behind-the-lock")
-        // Halfway through the first commit's wait: this row queues behind it.
-        try await Task.sleep(for: .milliseconds(timeout / 2))
-        let second = try await timed("second-behind-the-lock")
-        let firstDone = try await first
-        #expect(firstDone.reply.status == 503 && second.reply.status == 503, "\(firstDone.reply.body) / \(second.reply.body)")
-        #expect(firstDone.milliseconds >= timeout - 50, "the first commit gave up after \(firstDone.milliseconds) ms")
-        // Counted from its own commit, the second would wait ≈ 1.5 timeouts (the rest of the first
-        // commit's wait, then a whole one); counted from its queueing, ≈ 1.
-        #expect(second.milliseconds < timeout * 5 / 4, "the second request waited \(second.milliseconds) ms for a \(timeout) ms timeout")
+        /// Posts at `at` ms after the lock was taken; answers the reply and how long it took.
+        func post(_ id: String, at: Int) async throws -> (status: Int, body: String, milliseconds: Int) {
+            try await clock.sleep(until: start + .milliseconds(at))
+            let sent = clock.now
+            let reply = try await h.post("/predict", body: body(id))
+            return (reply.status, reply.body, milliseconds(clock.now - sent))
+        }
+        // a waits out its whole time; b queues behind it, then behind the fold; c queues last and
+        // has time left when the lock goes, 3 s in (b's ends at 2.5 s, c's at 3.5 s).
+        async let a = post("a-behind-the-lock", at: 0)
+        async let b = post("b-behind-the-lock", at: timeout / 4)
+        async let c = post("c-behind-the-lock", at: timeout * 3 / 4)
+        try await clock.sleep(until: start + .milliseconds(timeout * 3 / 2))
+        commands.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
+        try commands.fileHandleForWriting.close()
+        let (first, second, third) = try await (a, b, c)
         locker.waitUntilExit()
-        #expect(try await h.post("/predict", body: body("after-the-lock")).status == 200)
+
+        #expect(first.status == 503 && first.milliseconds >= timeout - 50, "a: \(first.status) after \(first.milliseconds) ms")
+        #expect(second.status == 503 && second.milliseconds < timeout * 5 / 4,
+                "b: \(second.status) after \(second.milliseconds) ms for a \(timeout) ms timeout")
+        #expect(second.body.contains("locked by another process (waited \(timeout) ms)"), "\(second.body)")
+        #expect(third.status == 200 && third.milliseconds < timeout, "c: \(third.status) after \(third.milliseconds) ms: \(third.body)")
         #expect(try await h.stop() == 0)
-        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id LIKE '%-behind-the-lock'") == "0")
+        #expect(try h.sqlite("SELECT group_concat(request_id) FROM predictions WHERE request_id LIKE '%-behind-the-lock'") == "c-behind-the-lock")
     }
 
     /// A registry renamed away while the service has it open stays writable through the open file;

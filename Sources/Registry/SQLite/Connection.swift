@@ -43,6 +43,9 @@ public final class Connection {
     public let path: String
     public let options: Options
     private var statementCache: [String: Statement] = [:]
+    /// How long a statement waits for another connection's lock now: `options.busyTimeoutMilliseconds`
+    /// except inside `waitingForLocksAtMost`.
+    public private(set) var busyTimeoutInEffect: Int32
 
     /// Opens the database at `path` and applies the connection settings.
     ///
@@ -68,6 +71,7 @@ public final class Connection {
         self.handle = opened
         self.path = path
         self.options = options
+        busyTimeoutInEffect = options.busyTimeoutMilliseconds
         sqlite3_extended_result_codes(opened, 1)
         // No close here when this throws: every stored property is set, so Swift runs `deinit`,
         // which closes the handle (closing it here too freed it twice).
@@ -81,7 +85,7 @@ public final class Connection {
 
     private func configure() throws(SQLiteError) {
         // Writers queue behind each other's locks for a bounded time instead of failing at once.
-        sqlite3_busy_timeout(handle, options.busyTimeoutMilliseconds)
+        sqlite3_busy_timeout(handle, busyTimeoutInEffect)
         // Foreign keys are off by default in SQLite, per connection; the schema relies on them.
         try execute("PRAGMA foreign_keys = ON")
         // Reading the schema first makes "file is not a database" surface here, before any write.
@@ -223,8 +227,12 @@ public final class Connection {
     /// Runs `body` with SQLite waiting at most `milliseconds` for another connection's lock (0: it
     /// fails with SQLITE_BUSY at once), then restores the connection's own busy timeout.
     public func waitingForLocksAtMost<T>(_ milliseconds: Int32, _ body: () throws -> T) rethrows -> T {
-        sqlite3_busy_timeout(handle, max(milliseconds, 0))
-        defer { sqlite3_busy_timeout(handle, options.busyTimeoutMilliseconds) }
+        busyTimeoutInEffect = max(milliseconds, 0)
+        sqlite3_busy_timeout(handle, busyTimeoutInEffect)
+        defer {
+            busyTimeoutInEffect = options.busyTimeoutMilliseconds
+            sqlite3_busy_timeout(handle, busyTimeoutInEffect)
+        }
         return try body()
     }
 }

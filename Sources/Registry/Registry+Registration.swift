@@ -49,7 +49,8 @@ extension Registry {
     static let insertMetric = "INSERT INTO version_metrics (version_id, name, value) VALUES (?1, ?2, ?3)"
 
     static func isValidModelName(_ name: String) -> Bool {
-        (1...128).contains(name.utf8.count)
+        // "." and ".." alone would name no model in a URL path (/models/..).
+        (1...128).contains(name.utf8.count) && name != "." && name != ".."
             && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
     }
 

@@ -69,7 +69,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
         case .cannotOpen(let path, let reason):
             return "cannot open registry \(path): \(reason)"
         case .invalidModelName(let name):
-            return "invalid model name '\(name)': use 1-128 letters, digits, '.', '_' or '-'"
+            return "invalid model name '\(name)': use 1-128 letters, digits, '.', '_' or '-', not '.' or '..' alone"
         case .modelNotFound(let name):
             return "no model named '\(name)'"
         case .modelRequired(let available):
@@ -113,7 +113,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
         case .goldenMismatch(let row, let expected, let actual):
             return "golden row \(row): the model scores \(actual), the training library said \(expected)"
         case .invalidTime(let text):
-            return "invalid time '\(text)': expected ISO 8601 such as 2026-11-29T08:30:00Z or 2026-11-29"
+            return "invalid time '\(text)': expected 2026-11-29, or 2026-11-29T08:30:00 with an optional fraction and Z or an offset such as +01:00"
         case .invalidLimit(let limit):
             return "invalid limit \(limit): expected 1 or more"
         case .database(let message):

@@ -59,6 +59,9 @@ public enum Timestamp {
     /// Reads a user-given time bound: a date (`2026-11-29`), or a date and time with an optional
     /// fraction and a `Z` or `±HH:MM` offset. Returns it in the stored form, or nil if unreadable.
     public static func parse(_ text: String) -> String? {
+        // Foundation's parsers on Linux take "2026/12/07", "26-12-07" (year 26) and "+25:00":
+        // only the documented shapes get that far.
+        guard hasAcceptedShape(text) else { return nil }
         if let date = dateOnlyFormatter().date(from: text) { return format(date) }
         let full = ISO8601DateFormatter()
         full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -66,6 +69,30 @@ public enum Timestamp {
         full.formatOptions = [.withInternetDateTime]
         if let date = full.date(from: text) { return format(date) }
         return nil
+    }
+
+    /// `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` with an optional fraction of 1 to 9 digits and `Z` or
+    /// an offset from `-23:59` to `+23:59`. Whether the numbers make a real date is the parsers' job.
+    static func hasAcceptedShape(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        func shaped(_ range: Range<Int>, _ pattern: String) -> Bool {
+            range.upperBound <= bytes.count && zip(bytes[range], pattern.utf8).allSatisfy { byte, expected in
+                expected == UInt8(ascii: "9") ? (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) : byte == expected
+            }
+        }
+        func number(_ range: Range<Int>) -> Int { bytes[range].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } }
+        if bytes.count == 10 { return shaped(0..<10, "9999-99-99") }
+        guard shaped(0..<19, "9999-99-99T99:99:99") else { return false }
+        var at = 19
+        if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
+            let digits = bytes[(at + 1)...].prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
+            guard (1...9).contains(digits) else { return false }
+            at += 1 + digits
+        }
+        if bytes.count == at + 1 { return bytes[at] == UInt8(ascii: "Z") }
+        guard bytes.count == at + 6, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-"),
+              shaped(at + 1..<at + 6, "99:99") else { return false }
+        return number(at + 1..<at + 3) <= 23 && number(at + 4..<at + 6) <= 59
     }
 
     private static func dateOnlyFormatter() -> DateFormatter {

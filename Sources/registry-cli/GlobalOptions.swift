@@ -28,8 +28,12 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be 0 or more") }
+        if db?.isEmpty == true { throw ValidationError("--db must not be empty") }
+        if ProcessInfo.processInfo.environment["REGISTRY_DB"]?.isEmpty == true, db == nil {
+            throw ValidationError("REGISTRY_DB is set but empty: set it to the registry's path, or unset it for ./registry.db")
+        }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a level") }
-        try HistoryText.check(actor, option: "--actor")
+        try RecordedText.check(actor, option: "--actor")
     }
 
     func logger() -> Logger {

@@ -38,6 +38,10 @@ extension RegistryCLI {
         @Option(help: ArgumentHelp("JSON lines of {\"features\": {...}, \"score\": p} the version must reproduce.", valueName: "path"))
         var golden: String?
 
+        func validate() throws {
+            try RecordedText.check(description, option: "--description")
+        }
+
         func run() throws {
             let logger = options.logger()
             guard let format = ModelFormat(rawValue: self.format) else { throw RegistryError.unknownFormat(self.format) }

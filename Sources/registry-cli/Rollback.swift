@@ -19,7 +19,7 @@ extension RegistryCLI {
         var gitops: String?
 
         func validate() throws {
-            try HistoryText.check(reason, option: "--reason")
+            try RecordedText.check(reason, option: "--reason")
         }
 
         func run() throws {

@@ -10,7 +10,8 @@ extension RegistryCLI {
             abstract: "Score JSON lines of features with a version (the active one by default).",
             discussion: """
                 Each input line is a JSON object of features by name (null for missing), or an object with a \
-                "features" member (and optionally "request_id"). Each output line is {"line", "request_id", \
+                "features" member (and optionally "request_id"; other members are ignored, except "model" and \
+                "instances", which are refused). Each output line is {"line", "request_id", \
                 "model", "version", "score", "decision"} or {"line", "error"}. Every scored line is written to \
                 the audit log unless --no-audit is given. Exits non-zero if any line was refused.
                 """)
@@ -60,9 +61,10 @@ extension RegistryCLI {
             var refused = 0
             var lineNumber = 0
             var output = ""
-            while let line = reader.next() {
+            while let bytes = reader.next() {
                 lineNumber += 1
-                if line.allSatisfy(\.isWhitespace) { continue }
+                let line = String(validating: bytes, as: UTF8.self)
+                if let line, line.allSatisfy(\.isWhitespace) { continue }
                 let started = DispatchTime.now().uptimeNanoseconds
                 switch Self.score(line, with: loaded) {
                 case .failure(let message):
@@ -106,7 +108,17 @@ extension RegistryCLI {
             case failure(String)
         }
 
-        static func score(_ line: String, with loaded: LoadedVersion) -> Scored {
+        /// Members that mean something in a `POST /predict` body but are not read from a line here:
+        /// ignoring them would score the line with another model than asked for, or one of a batch.
+        static let predictOnlyMembers: [(name: String, instead: String)] = [
+            ("model", "choose the model with --model"), ("instances", "give one instance per line"),
+        ]
+
+        /// Scores one line (nil: not valid UTF-8).
+        static func score(_ line: String?, with loaded: LoadedVersion) -> Scored {
+            guard let line else { return .failure("the line is not valid UTF-8") }
+            // C's string functions would end the line there, and JSON has no place for a raw NUL.
+            guard !line.utf8.contains(0) else { return .failure("the line contains a NUL byte") }
             let object: [String: JSONValue]
             do throws(JSONObjectError) { object = try JSONValue.object(line.utf8) } catch { return .failure("the line \(error)") }
             var requestID: String?
@@ -116,6 +128,11 @@ extension RegistryCLI {
                 if let problem = RequestID.problem(with: id) { return .failure(problem) }
                 requestID = id
             }
+            if object["features"] != nil, let member = predictOnlyMembers.first(where: { object[$0.name] != nil }) {
+                return .failure("\"\(member.name)\" is not read from a line here: \(member.instead)")
+            }
+            // Other members beside "features" are ignored, so that a golden file (with each row's
+            // reference "score") scores as it is.
             let rawFeatures = object["features"]?.objectValue ?? object.filter { $0.key != "request_id" }
             let row: [Double]
             do throws(FeatureError) {
@@ -161,14 +178,16 @@ final class LineReader {
 
     deinit { if closeOnDeinit { fclose(file) } }
 
-    func next() -> String? {
+    /// The next line's bytes without its newline, all of them: a NUL inside is kept, for the
+    /// caller to refuse, not taken for the line's end.
+    func next() -> [UInt8]? {
         var buffer: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(buffer) }
         let length = getline(&buffer, &capacity, file)
         guard length >= 0, let buffer else { return nil }
-        var line = String(cString: buffer)
-        if line.hasSuffix("\n") { line.removeLast() }
+        var line = buffer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        if line.last == UInt8(ascii: "\n") { line.removeLast() }
         return line
     }
 }

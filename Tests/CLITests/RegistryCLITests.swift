@@ -127,6 +127,12 @@ struct RegistryCLITests {
             ("golden mismatch", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--golden", h.model("fraud-lightgbm", "golden.jsonl")], "golden row 1"),
             ("bad model name", ["register", "--model", "fraud model!", "--format", "xgboost-json", "--artifact", artifact], "invalid model name"),
             ("bad audit time", ["audit", "--since", "yesterday"], "invalid time"),
+            ("audit date with slashes", ["audit", "--until", "2026/12/07"], "invalid time"),
+            ("audit date with a two-digit year", ["audit", "--since", "26-12-07"], "invalid time"),
+            ("audit time with an offset past a day", ["audit", "--since", "2026-12-06T18:00:00+25:00"], "invalid time"),
+            ("description on two lines", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--description", "a\nb"], "--description must be one line"),
+            ("empty description", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--description", ""], "--description must not be empty"),
+            ("model named ..", ["register", "--model", "..", "--format", "xgboost-json", "--artifact", artifact], "invalid model name '..'"),
             ("bad audit limit", ["audit", "--limit", "0"], "invalid limit"),
             ("negative audit limit", ["audit", "--limit", "-1"], "invalid limit"),
             ("negative threshold", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--threshold", "-1"], "invalid threshold '-1.0'"),
@@ -158,6 +164,20 @@ struct RegistryCLITests {
         }
         #expect(try h.sqlite("SELECT count(*) FROM model_versions") == "2")
         #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
+    }
+
+    /// An empty registry path is refused by name, from the flag or the environment, rather than
+    /// reaching SQLite as "" (a private temporary database, which then fails to switch to WAL).
+    @Test func emptyRegistryPathIsRefusedInOneLine() throws {
+        let cases: [([String], [String: String], String)] = [
+            (["list", "--db", ""], [:], "--db must not be empty"),
+            (["list"], ["REGISTRY_DB": ""], "REGISTRY_DB is set but empty"),
+        ]
+        for (arguments, environment, message) in cases {
+            let result = try CLIHarness.run(CLIHarness.binary, arguments, environment: environment)
+            let lines = result.stderr.split(separator: "\n")
+            #expect(result.status != 0 && lines.count == 1 && result.stderr.contains(message), "\(arguments) \(environment): \(result.stderr)")
+        }
     }
 
     /// `serve` refuses a setting it cannot use, from a flag or the environment, in one line and
@@ -214,12 +234,23 @@ struct RegistryCLITests {
             ("{\"request_id\": \"" + String(repeating: "r", count: 129) + "\", " + line.dropFirst(), "must have 1 to 128 bytes"),
             (line.replacingOccurrences(of: "\"amount\":", with: "\"amount\": 1, \"amount\":"), "\"amount\" is given twice"),
             (line.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1e400,", options: .regularExpression), "too large for a double"),
+            // C's line reading stops at a NUL: what follows must not vanish, nor the line be taken for blank.
+            (line + "\u{0}garbage", "the line contains a NUL byte"),
+            ("\u{0}" + line, "the line contains a NUL byte"),
+            // Honoured by POST /predict, so not silently ignored here.
+            ("{\"model\": \"nosuch\", " + line.dropFirst(), "\"model\" is not read from a line here: choose the model with --model"),
+            ("{\"instances\": [], " + line.dropFirst(), "\"instances\" is not read from a line here"),
         ]
         for (input, message) in refusals {
             let refused = try h.cli(["score", "--input", "-"], stdin: input + "\n")
             let error = (try? JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])?["error"] as? String
             #expect(refused.status != 0 && error?.contains(message) == true, "\(input): \(refused.stdout)")
         }
+        let invalidUTF8 = h.directory.appendingPathComponent("latin1.jsonl")
+        // A Latin-1 "é" in a member's string: Swift's String would have made it U+FFFD silently.
+        try (Data("{\"note\": \"".utf8) + Data([0xE9]) + Data(("\", " + line.dropFirst() + "\n").utf8)).write(to: invalidUTF8)
+        let latin1 = try h.cli(["score", "--input", invalidUTF8.path])
+        #expect(latin1.status != 0 && latin1.stdout.contains("the line is not valid UTF-8"), "\(latin1.stdout)")
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
     }
 

@@ -25,4 +25,24 @@ struct TimestampTests {
         #expect(Timestamp.format(unixMilliseconds: .min) == "0000-01-01T00:00:00.000Z")
         #expect(Timestamp.format(unixMilliseconds: .max) == "9999-12-31T23:59:59.999Z")
     }
+
+    /// The documented shapes only: Foundation's parsers on Linux also took slashes, two-digit years
+    /// and offsets past a day, and an audit query then answered for another window than asked.
+    @Test func onlyTheDocumentedShapesAreRead() {
+        let read: [(String, String)] = [
+            ("2026-12-07", "2026-12-07T00:00:00.000Z"),
+            ("2026-12-07T01:30:00Z", "2026-12-07T01:30:00.000Z"),
+            ("2026-12-07T01:30:00.5+02:00", "2026-12-06T23:30:00.500Z"),
+            ("2026-12-06T23:30:00-23:59", "2026-12-07T23:29:00.000Z"),
+            ("2026-12-07T01:30:00.123456789Z", "2026-12-07T01:30:00.123Z"),
+        ]
+        for (text, stored) in read { #expect(Timestamp.parse(text) == stored, "\(text)") }
+        let refused = [
+            "2026/12/07", "2026.12.07", "2026 12 07", "2026-12-7", "26-12-07", "99999-01-01", "2026-12-07 01:30:00Z",
+            "2026-12-07T01:30:00", "2026-12-07T01:30:00+25:00", "2026-12-07T01:30:00+99:99", "2026-12-07T01:30:00+0200",
+            "2026-12-07T01:30:00.Z", "2026-12-07T01:30:00.1234567890Z", "2026-12-07t01:30:00z", "2026-02-30", "",
+            "2026-12-07T01:30:00Z ", "٢٠٢٦-١٢-٠٧",
+        ]
+        for text in refused { #expect(Timestamp.parse(text) == nil, "\(text) was read as \(Timestamp.parse(text) ?? "")") }
+    }
 }

@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import Serving
 
-/// Text the promotion history keeps and `history` prints in its table (who, why): present, and one
-/// printable line (a line break would forge a row of the table).
-enum HistoryText {
+/// Text the registry keeps and prints in its tables (who, why, a version's description): present,
+/// and one printable line (a line break would forge a row of `history` or `list`).
+enum RecordedText {
     static func check(_ value: String?, option: String) throws {
         guard let value else { return }
         guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("\(option) must not be empty") }

@@ -61,6 +61,7 @@ public func buildApplication(
     // (and the desired-versions applier), and the audit writer last, draining every record it accepted.
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sentinel"),
         services: [audit, reloader] + (desired.map { [$0] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

@@ -17,7 +17,8 @@ extension RegistryCLI {
                 answering. Stops gracefully on SIGTERM or SIGINT: in-flight requests finish and the audit \
                 queue is drained; with --drain-seconds, SIGTERM first drains keep-alive connections. \
                 Environment: REGISTRY_DB, HOST, PORT, LOG_LEVEL, LOG_FORMAT, AUDIT_MODE, AUDIT_DURABILITY, \
-                AUDIT_RETENTION_DAYS, DESIRED_VERSIONS_FILE, DRAIN_SECONDS (flags win over the environment).
+                AUDIT_RETENTION_DAYS, DESIRED_VERSIONS_FILE, DRAIN_SECONDS, IDLE_TIMEOUT_SECONDS (flags win over the \
+                environment).
                 """)
 
         @OptionGroup var options: GlobalOptions
@@ -60,6 +61,12 @@ extension RegistryCLI {
             so that keep-alive clients leave before the listener closes (default: $DRAIN_SECONDS, else 0: stop at once).
             """, valueName: "seconds"))
         var drainSeconds: Double?
+
+        @Option(parsing: .unconditional, help: ArgumentHelp("""
+            Close a connection that sends nothing for this long, between requests or in the middle of one \
+            (default: $IDLE_TIMEOUT_SECONDS, else 75: longer than a load balancer's usual 60-s keep-alive).
+            """, valueName: "seconds"))
+        var idleTimeout: Double?
 
         @Option(help: ArgumentHelp("Largest request body accepted, in bytes.", valueName: "bytes"))
         var maxBodyBytes: Int = 1 << 20
@@ -125,6 +132,10 @@ extension RegistryCLI {
             if let seconds = try drainSeconds ?? Self.number(environment, "DRAIN_SECONDS") {
                 guard seconds.isFinite, (0...300).contains(seconds) else { throw ServeError("the drain must be 0 to 300 seconds, not \(seconds)") }
                 configuration.drainSeconds = seconds
+            }
+            if let seconds = try idleTimeout ?? Self.number(environment, "IDLE_TIMEOUT_SECONDS") {
+                guard seconds.isFinite, (0.1...86_400).contains(seconds) else { throw ServeError("the idle timeout must be 0.1 to 86400 seconds, not \(seconds)") }
+                configuration.idleTimeoutSeconds = seconds
             }
 
             let host = configuration.host

@@ -193,6 +193,8 @@ struct RegistryCLITests {
             ("port out of range", ["--port", "-1"], [:], "port must be 0-65535"),
             ("host that is no address", ["--port", "0", "--host", ""], [:], "cannot listen on ''"),
             ("negative drain", ["--port", "0", "--drain-seconds", "-1"], [:], "the drain must be 0 to 300 seconds, not -1.0"),
+            ("no idle timeout", ["--port", "0", "--idle-timeout", "0"], [:], "the idle timeout must be 0.1 to 86400 seconds, not 0.0"),
+            ("idle timeout not a number", ["--port", "0"], ["IDLE_TIMEOUT_SECONDS": "soon"], "IDLE_TIMEOUT_SECONDS 'soon' is not a number"),
             ("drain not a number", ["--port", "0"], ["DRAIN_SECONDS": "soon"], "DRAIN_SECONDS 'soon' is not a number"),
             ("drain not finite", ["--port", "0"], ["DRAIN_SECONDS": "nan"], "the drain must be 0 to 300 seconds, not nan"),
         ]

@@ -395,6 +395,41 @@ struct ServiceEndToEndTests {
         #expect(try h.sqlite("SELECT group_concat(request_id) FROM predictions WHERE request_id LIKE '%-behind-the-lock'") == "c-behind-the-lock")
     }
 
+    /// A client that stops sending, before its headers end, before its body ends, or after an
+    /// answer, does not hold its connection for ever: the service closes it after `--idle-timeout`.
+    @Test func stalledConnectionsAreClosedAfterTheIdleTimeout() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start(["--idle-timeout", "1"])
+        defer { Task { try? await h.stop() } }
+        let report = try Python.run("""
+            import json, socket, sys, time
+            def closed_after(payload):
+                connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                connection.settimeout(10)  # still open after 10 s: recv raises and the test fails
+                connection.sendall(payload)
+                started, received = time.monotonic(), b""
+                while chunk := connection.recv(4096):
+                    received += chunk
+                return {"seconds": time.monotonic() - started, "received": received.decode("latin-1")}
+            print(json.dumps({
+                "nothing sent": closed_after(b""),
+                "headers cut off": closed_after(b"POST /predict HTTP/1.1\\r\\nHost: sentinel\\r\\n"),
+                "body cut off": closed_after(b"POST /predict HTTP/1.1\\r\\nHost: sentinel\\r\\n"
+                                             b"Content-Type: application/json\\r\\nContent-Length: 100\\r\\n\\r\\n{\\"feat"),
+                "idle after an answer": closed_after(b"GET /healthz HTTP/1.1\\r\\nHost: sentinel\\r\\n\\r\\n"),
+            }))
+            """, stdin: "", arguments: ["\(h.port)"])
+        let cases = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: [String: Any]], "\(report)")
+        #expect(cases.count == 4)
+        for (name, result) in cases {
+            let seconds = try #require(result["seconds"] as? Double)
+            #expect(seconds >= 0.9 && seconds < 5, "\(name): closed after \(seconds) s")
+        }
+        #expect((cases["idle after an answer"]?["received"] as? String)?.hasPrefix("HTTP/1.1 200") == true, "\(report)")
+        #expect(try await h.get("/healthz").status == 200)
+    }
+
     /// A registry renamed away while the service has it open stays writable through the open file;
     /// its rows would land where nobody looks. The service refuses instead.
     @Test func registryRenamedAwayIsNotWrittenTo() async throws {

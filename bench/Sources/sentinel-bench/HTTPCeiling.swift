@@ -26,6 +26,9 @@ enum HTTPCeiling {
         router.get("/healthz") { _, _ in "ok" }
         let app = Application(
             router: router,
+            // The service's own idle timeout (ServiceConfiguration's default), so its per-connection
+            // bookkeeping is in both.
+            server: .http1(configuration: .init(idleTimeout: .seconds(75))),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "http-ceiling"),
             onServerRunning: { channel in
                 FileHandle.standardOutput.write(Data("listening on http://127.0.0.1:\(channel.localAddress?.port ?? port)\n".utf8))

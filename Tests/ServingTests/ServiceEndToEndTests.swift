@@ -174,6 +174,12 @@ struct ServiceEndToEndTests {
             ("request_id with a zero-width space", "{\"request_id\": \"a\u{200B}b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id with a bidirectional override", "{\"request_id\": \"a\\u202eb\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("empty batch beside features", "{\"features\": \(row), \"instances\": []}", "application/json", 400, "invalid_request", nil),
+            // Valid JSON of the wrong shape is a bad request; a syntax error inside a batch, bad JSON.
+            ("instances null", "{\"instances\": null}", "application/json", 400, "invalid_request", nil),
+            ("instances an object", "{\"instances\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("features null", "{\"features\": null}", "application/json", 400, "invalid_request", nil),
+            ("a trailing comma in instances", "{\"instances\": [\(row),]}", "application/json", 400, "invalid_json", nil),
+            ("an instance cut off", "{\"instances\": [\(row), {\"amount\": 1,}]}", "application/json", 400, "invalid_json", nil),
         ]
         for (name, body, contentType, status, code, feature) in cases {
             let reply = try await h.post("/predict", body: body, contentType: contentType)
@@ -192,6 +198,15 @@ struct ServiceEndToEndTests {
         // JSON is UTF-8: a malformed sequence is refused, not repaired into the audit log.
         let malformed = try await h.post("/predict", bytes: Array("{\"request_id\": \"a".utf8) + [0xFF, 0xFE] + Array("b\", \"features\": \(row)}".utf8))
         #expect(malformed.status == 400 && malformed.json?["error"] as? String == "invalid_json", "\(malformed.body)")
+        // So is one in a feature name, single or in a batch (names are matched as bytes, undecoded).
+        let around = row.components(separatedBy: "\"amount\"")
+        #expect(around.count == 2)
+        let badName = Array(around[0].utf8) + Array("\"amount".utf8) + [0xFF] + Array("\"".utf8) + Array(around[1].utf8)
+        for body in [Array("{\"features\": ".utf8) + badName + Array("}".utf8),
+                     Array("{\"instances\": [\(row), ".utf8) + badName + Array("]}".utf8)] {
+            let reply = try await h.post("/predict", bytes: body)
+            #expect(reply.status == 400 && reply.json?["error"] as? String == "invalid_json" && reply.json?["feature"] == nil, "\(reply.body)")
+        }
         // A declared length over the limit is answered before any of the body is sent.
         let declared = try Python.run("""
             import socket, sys

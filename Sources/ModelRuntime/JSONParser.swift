@@ -220,12 +220,19 @@ public struct JSONParser {
     public mutating func parsePlainString() throws(JSONParseError) -> Range<Int>? {
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string") }
         var end = index + 1
+        var nonASCII: UInt8 = 0
         while end < bytes.count {
             let byte = bytes[end]
             if byte == UInt8(ascii: "\"") {
+                // JSON text is UTF-8, as in `parseString`; all-ASCII names (nearly all) skip the check.
+                if nonASCII & 0x80 != 0, String(validating: UnsafeBufferPointer(rebasing: bytes[(index + 1)..<end]), as: UTF8.self) == nil {
+                    index += 1
+                    throw error("invalid UTF-8 in a string")
+                }
                 defer { index = end + 1 }
                 return (index + 1)..<end
             }
+            nonASCII |= byte
             if byte == UInt8(ascii: "\\") { return nil }
             guard byte >= 0x20 else {
                 index = end

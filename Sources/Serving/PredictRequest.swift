@@ -121,7 +121,8 @@ public struct PredictRequestParser {
     private static func batch(_ parser: inout JSONParser, bytes: UnsafeBufferPointer<UInt8>, maxBatchSize: Int) throws -> [[Member]] {
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "[") else {
-            // Valid JSON of the wrong kind is a bad request; anything else, bad JSON (skipValue throws).
+            // A value that is valid JSON of the wrong kind is a bad request; one that is not JSON, bad
+            // JSON (skipValue throws). The rest of the body is not read either way.
             try parser.skipValue()
             throw APIError(.invalidRequest, "\"instances\" must be an array of feature objects")
         }
@@ -173,7 +174,7 @@ public struct PredictRequestParser {
                 text = ValueSpan(start: start, count: parser.offset - start)
             default:
                 try parser.skipValue()
-                throw prefixed(.notNumeric(try nameText(name, UnsafeRawBufferPointer(bytes))), instance)
+                throw prefixed(.notNumeric(nameText(name, UnsafeRawBufferPointer(bytes))), instance)
             }
             result.append(Member(name: name, value: value, text: text))
         } while parser.consume(UInt8(ascii: ","))
@@ -200,7 +201,7 @@ public struct PredictRequestParser {
             case .raw(let range): position = index.position(of: UnsafeRawBufferPointer(rebasing: base[range]), expected: expected)
             case .decoded(let name): position = index.position(of: name, expected: expected)
             }
-            guard let position else { throw prefixed(.unknown(try nameText(member.name, base)), instance) }
+            guard let position else { throw prefixed(.unknown(nameText(member.name, base)), instance) }
             expected = position + 1
             guard !seen[position] else {
                 throw APIError(.invalidFeatures, "\(where_(instance)): feature '\(names[position])' is given twice", feature: names[position])
@@ -223,20 +224,17 @@ public struct PredictRequestParser {
 
     private static func stringMember(_ parser: inout JSONParser, _ name: String) throws -> String {
         parser.skipWhitespace()
-        guard parser.peek() == UInt8(ascii: "\"") else { throw APIError(.invalidRequest, "\"\(name)\" must be a string") }
+        guard parser.peek() == UInt8(ascii: "\"") else {
+            try parser.skipValue()
+            throw APIError(.invalidRequest, "\"\(name)\" must be a string")
+        }
         return try parser.parseString()
     }
 
-    /// A feature name for an error message. Names are matched as bytes without decoding them (a
-    /// known name is valid UTF-8 by being known), so an unknown one is checked here: JSON is UTF-8,
-    /// and a malformed name is bad JSON, not an unknown feature named with U+FFFD.
-    private static func nameText(_ name: Name, _ base: UnsafeRawBufferPointer) throws(APIError) -> String {
+    /// A feature name for an error message (the parser has checked that it is UTF-8).
+    private static func nameText(_ name: Name, _ base: UnsafeRawBufferPointer) -> String {
         switch name {
-        case .raw(let range):
-            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: base[range]), as: UTF8.self) else {
-                throw APIError(.invalidJSON, "body is not valid JSON: a feature name at byte \(range.lowerBound - 1) is not valid UTF-8")
-            }
-            return text
+        case .raw(let range): return String(decoding: UnsafeRawBufferPointer(rebasing: base[range]), as: UTF8.self)
         case .decoded(let name): return name
         }
     }

@@ -23,9 +23,9 @@ public struct ServiceConfiguration: Sendable {
     /// On SIGTERM, how long the service keeps answering, with `Connection: close` on every answer
     /// and `/readyz` at 503, before it stops taking connections (see `ShutdownDrain`); 0 stops at once.
     public var drainSeconds: Double = 0
-    /// A connection that sends nothing for this long, between requests or in the middle of one
-    /// (headers or a body that stop coming), is closed, so that stalled clients cannot hold
-    /// connections open for ever. Longer than the usual load balancer's keep-alive (60 s), so that
+    /// A connection on which no complete part of a request (its headers, a piece of its body)
+    /// arrives for this long, between requests or in the middle of one, is closed, so that stalled
+    /// clients cannot hold connections open for ever. Longer than the usual load balancer's keep-alive (60 s), so that
     /// the balancer, not the service, closes an idle connection and never sends on one just closed.
     public var idleTimeoutSeconds: Double = 75
 

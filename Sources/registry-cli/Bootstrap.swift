@@ -98,7 +98,11 @@ struct ExampleBundle {
             threshold = number
         }
         var description: String?
-        if case .string(let text)? = meta["description"] { description = text }
+        if case .string(let text)? = meta["description"] {
+            // As `register --description` is checked: `show` prints it on a line of its own.
+            do { try RecordedText.check(text, option: "\"description\"") } catch { throw BundleError(path: metaPath, reason: "\(error)") }
+            description = text
+        }
         return Example(directory: directory, format: format, artifactPath: directory + "/" + artifact,
                        threshold: threshold, description: description)
     }

@@ -3,7 +3,7 @@ import Foundation
 import Serving
 
 /// Text the registry keeps and prints in its tables (who, why, a version's description): present,
-/// and one printable line (a line break would forge a row of `history` or `list`).
+/// and one printable line (a line break would forge a row of `history` or a line of `show`).
 enum RecordedText {
     static func check(_ value: String?, option: String) throws {
         guard let value else { return }

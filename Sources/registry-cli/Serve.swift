@@ -63,7 +63,7 @@ extension RegistryCLI {
         var drainSeconds: Double?
 
         @Option(parsing: .unconditional, help: ArgumentHelp("""
-            Close a connection that sends nothing for this long, between requests or in the middle of one \
+            Close a connection on which no complete request part (headers, a piece of body) arrives for this long \
             (default: $IDLE_TIMEOUT_SECONDS, else 75: longer than a load balancer's usual 60-s keep-alive).
             """, valueName: "seconds"))
         var idleTimeout: Double?

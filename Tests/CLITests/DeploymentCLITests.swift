@@ -74,6 +74,17 @@ struct DeploymentCLITests {
         #expect(try h.cli(["bootstrap", "--models", bundle.path]).status != 0)
         #expect(h.snapshot() == before)
         #expect(try h.sqlite("SELECT count(*) FROM model_versions") == "0")
+
+        // A description is held to register --description's rule: `show` prints it on a line.
+        try rows.write(to: golden, atomically: true, encoding: .utf8)
+        let metaFile = bundle.appendingPathComponent("fraud-xgboost/meta.json")
+        var meta = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: metaFile)) as? [String: Any])
+        meta["description"] = "200 trees\nstage: production"
+        try JSONSerialization.data(withJSONObject: meta).write(to: metaFile)
+        let twoLines = try h.cli(["bootstrap", "--models", bundle.path])
+        #expect(twoLines.status != 0 && twoLines.stderr.split(separator: "\n").count == 1
+                && twoLines.stderr.contains("\"description\" must be one line"), "\(twoLines.stderr)")
+        #expect(h.snapshot() == before)
     }
 
     @Test func gitopsPromotionRewritesOnlyThePinnedVersion() throws {

@@ -180,6 +180,8 @@ struct ServiceEndToEndTests {
             ("features null", "{\"features\": null}", "application/json", 400, "invalid_request", nil),
             ("a trailing comma in instances", "{\"instances\": [\(row),]}", "application/json", 400, "invalid_json", nil),
             ("an instance cut off", "{\"instances\": [\(row), {\"amount\": 1,}]}", "application/json", 400, "invalid_json", nil),
+            ("model a number", "{\"model\": 5, \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("model not JSON", "{\"model\": [1, \"features\": \(row)}", "application/json", 400, "invalid_json", nil),
         ]
         for (name, body, contentType, status, code, feature) in cases {
             let reply = try await h.post("/predict", body: body, contentType: contentType)
@@ -202,8 +204,12 @@ struct ServiceEndToEndTests {
         let around = row.components(separatedBy: "\"amount\"")
         #expect(around.count == 2)
         let badName = Array(around[0].utf8) + Array("\"amount".utf8) + [0xFF] + Array("\"".utf8) + Array(around[1].utf8)
+        // Refused as it is read, whatever else is wrong with the body later (an unknown model, an
+        // instance missing features).
         for body in [Array("{\"features\": ".utf8) + badName + Array("}".utf8),
-                     Array("{\"instances\": [\(row), ".utf8) + badName + Array("]}".utf8)] {
+                     Array("{\"instances\": [\(row), ".utf8) + badName + Array("]}".utf8),
+                     Array("{\"features\": ".utf8) + badName + Array(", \"model\": \"nosuch\"}".utf8),
+                     Array("{\"instances\": [{\"amount\": 1}, ".utf8) + badName + Array("]}".utf8)] {
             let reply = try await h.post("/predict", bytes: body)
             #expect(reply.status == 400 && reply.json?["error"] as? String == "invalid_json" && reply.json?["feature"] == nil, "\(reply.body)")
         }
@@ -363,7 +369,14 @@ struct ServiceEndToEndTests {
         defer { Task { try? await h.stop() } }
         let golden = try GoldenRequests("fraud-xgboost", limit: 1)
         func body(_ id: String) -> String { "{\"request_id\":\"\(id)\",\"features\":\(golden.features[0])}" }
-        // A committed row leaves per-minute counts to write, so the next fold needs the write lock.
+        // The per-minute counts are folded in once a second. Just after a fold has counted every row,
+        // one more is committed and the lock taken: the next fold, due within the second, has a row
+        // to count, so it needs the write lock while a, b and c wait.
+        #expect(try await h.post("/predict", body: body("counted-before-the-lock")).status == 200)
+        let counted = "SELECT (SELECT through_id FROM prediction_minutes_through) = (SELECT max(id) FROM predictions)"
+        let deadline = Date().addingTimeInterval(10)
+        while try h.sqlite(counted) != "1", Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try h.sqlite(counted) == "1", "the first row was not counted within 10 s")
         #expect(try await h.post("/predict", body: body("before-the-lock")).status == 200)
 
         // The shell takes and releases the lock when told on its standard input.

@@ -97,10 +97,13 @@ let package = Package(
         ),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RegistrySchema", "CSQLite"]),
         .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime"]),
-        .testTarget(name: "CLITests", dependencies: ["Registry"]),
+        // What more than one test target starts: another process holding the write lock.
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "CLITests", dependencies: ["Registry", "TestSupport"]),
         .testTarget(
             name: "ServingTests",
             dependencies: [
+                "TestSupport",
                 "Serving",
                 "Registry",
                 "ModelRuntime",

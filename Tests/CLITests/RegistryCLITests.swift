@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// End to end: the built registry-cli binary on a temporary database, checked with the sqlite3 shell.
 @Suite(.serialized)
@@ -372,19 +373,8 @@ struct RegistryCLITests {
         try h.registerExample("fraud-logistic")
 
         // The sqlite3 shell takes the write lock and holds it while we try to write.
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        shell.arguments = [h.dbPath]
-        let input = Pipe(), output = Pipe()
-        shell.standardInput = input
-        shell.standardOutput = output
-        try shell.run()
-        defer { if shell.isRunning { shell.terminate() } }
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("locked") {
-            seen.append(output.fileHandleForReading.availableData)
-        }
+        let lock = try SQLiteWriteLock(databasePath: h.dbPath)
+        #expect(lock.isHeld, "the sqlite3 shell did not take the lock: \(lock.confirmation)")
         let before = h.snapshot()
         let started = Date()
         let result = try h.cli(["promote", "v1", "--busy-timeout", "300"])
@@ -394,9 +384,7 @@ struct RegistryCLITests {
         #expect(waited >= 0.3)
         // Reads still work while the writer holds its lock (WAL).
         #expect(try h.cli(["list"]).status == 0)
-        input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
-        try input.fileHandleForWriting.close()
-        shell.waitUntilExit()
+        try lock.release()
         #expect(h.snapshot().0 == before.0)
         #expect(try h.sqlite("SELECT count(*) FROM promotions") == "0")
         #expect(try h.cli(["promote", "v1"]).status == 0)

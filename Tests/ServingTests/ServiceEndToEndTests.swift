@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The real service on a loopback port, over HTTP.
 @Suite(.serialized)
@@ -320,15 +321,8 @@ struct ServiceEndToEndTests {
         let golden = try GoldenRequests("fraud-xgboost", limit: 1)
         func body(_ id: String) -> String { "{\"request_id\":\"\(id)\",\"features\":\(golden.features[0])}" }
 
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/bin/sh")
-        locker.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"SELECT 'locked';\"; sleep 4; echo 'COMMIT;') | sqlite3 '\(h.dbPath)'"]
-        let lockerOutput = Pipe()
-        locker.standardOutput = lockerOutput
-        try locker.run()
-        // sqlite3 prints once BEGIN IMMEDIATE holds the lock (or nothing, at its exit, if it failed).
-        let held = String(decoding: lockerOutput.fileHandleForReading.availableData, as: UTF8.self)
-        #expect(held.hasPrefix("locked"), "the sqlite3 shell did not take the lock: \(held)")
+        let lock = try SQLiteWriteLock(databasePath: h.dbPath)
+        #expect(lock.isHeld, "the sqlite3 shell did not take the lock: \(lock.confirmation)")
         var refused: [ServiceHarness.Reply] = []
         var answered = 0
         for attempt in 0..<30 where refused.count < 5 {
@@ -341,7 +335,7 @@ struct ServiceEndToEndTests {
         }
         let ready = try await h.get("/readyz")
         #expect(ready.status == 503 && (ready.json?["detail"] as? String)?.contains("audit log's last commit failed") == true, "\(ready.body)")
-        locker.waitUntilExit()
+        try lock.release()
 
         let after = try await h.post("/predict", body: body("after-the-lock"))
         #expect(after.status == 200, "\(after.body)")
@@ -379,17 +373,8 @@ struct ServiceEndToEndTests {
         #expect(try h.sqlite(counted) == "1", "the first row was not counted within 10 s")
         #expect(try await h.post("/predict", body: body("before-the-lock")).status == 200)
 
-        // The shell takes and releases the lock when told on its standard input.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        locker.arguments = [h.dbPath]
-        let commands = Pipe(), output = Pipe()
-        locker.standardInput = commands
-        locker.standardOutput = output
-        try locker.run()
-        commands.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
-        let held = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        #expect(held.hasPrefix("locked"), "the sqlite3 shell did not take the lock: \(held)")
+        let lock = try SQLiteWriteLock(databasePath: h.dbPath)
+        #expect(lock.isHeld, "the sqlite3 shell did not take the lock: \(lock.confirmation)")
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -409,10 +394,8 @@ struct ServiceEndToEndTests {
         async let b = post("b-behind-the-lock", at: timeout / 4)
         async let c = post("c-behind-the-lock", at: timeout * 3 / 4)
         try await clock.sleep(until: start + .milliseconds(timeout * 3 / 2))
-        commands.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
-        try commands.fileHandleForWriting.close()
+        try lock.release()
         let (first, second, third) = try await (a, b, c)
-        locker.waitUntilExit()
 
         #expect(first.status == 503 && first.milliseconds >= timeout - 50, "a: \(first.status) after \(first.milliseconds) ms")
         #expect(second.status == 503 && second.milliseconds < timeout * 5 / 4,

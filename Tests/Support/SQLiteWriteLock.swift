@@ -1,0 +1,40 @@
+import Foundation
+
+/// Another process holding a registry's write lock, as an operator's `sqlite3` shell would: the
+/// shell runs `BEGIN IMMEDIATE` and keeps the transaction open until `release()`.
+public final class SQLiteWriteLock {
+    private let shell = Process()
+    private let commands = Pipe()
+    /// What the shell printed once it held the lock ("locked"), or before it gave up.
+    public let confirmation: String
+
+    /// Starts the shell and returns once it holds the lock, or once it has exited without it
+    /// (`-bail`: a failed BEGIN ends it before it prints).
+    public init(databasePath: String) throws {
+        shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        shell.arguments = ["-bail", databasePath]
+        let output = Pipe()
+        shell.standardInput = commands
+        shell.standardOutput = output
+        try shell.run()
+        commands.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("locked") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        confirmation = String(decoding: seen, as: UTF8.self)
+    }
+
+    public var isHeld: Bool { confirmation.hasPrefix("locked") }
+
+    /// Ends the transaction (it wrote nothing) and waits for the shell to exit.
+    public func release() throws {
+        commands.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
+        try commands.fileHandleForWriting.close()
+        shell.waitUntilExit()
+    }
+
+    deinit { if shell.isRunning { shell.terminate() } }
+}

@@ -61,19 +61,27 @@ public enum Timestamp {
     public static func parse(_ text: String) -> String? {
         // Foundation's parsers on Linux take "2026/12/07", "26-12-07" (year 26) and "+25:00":
         // only the documented shapes get that far.
-        guard hasAcceptedShape(text) else { return nil }
-        if let date = dateOnlyFormatter().date(from: text) { return format(date) }
-        let full = ISO8601DateFormatter()
-        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = full.date(from: text) { return format(date) }
-        full.formatOptions = [.withInternetDateTime]
-        if let date = full.date(from: text) { return format(date) }
-        return nil
+        let date: Date?
+        switch shape(of: text) {
+        case nil: return nil
+        case .date: date = dateOnlyFormatter().date(from: text)
+        case .dateTime(let hasFraction):
+            let full = ISO8601DateFormatter()
+            full.formatOptions = hasFraction ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+            date = full.date(from: text)
+        }
+        return date.map(format)
+    }
+
+    enum Shape: Equatable {
+        case date
+        case dateTime(hasFraction: Bool)
     }
 
     /// `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` with an optional fraction of 1 to 9 digits and `Z` or
-    /// an offset from `-23:59` to `+23:59`. Whether the numbers make a real date is the parsers' job.
-    static func hasAcceptedShape(_ text: String) -> Bool {
+    /// an offset from `-23:59` to `+23:59`; nil for anything else. Whether the numbers make a real
+    /// date is the parsers' job.
+    static func shape(of text: String) -> Shape? {
         let bytes = Array(text.utf8)
         func shaped(_ range: Range<Int>, _ pattern: String) -> Bool {
             range.upperBound <= bytes.count && zip(bytes[range], pattern.utf8).allSatisfy { byte, expected in
@@ -81,18 +89,23 @@ public enum Timestamp {
             }
         }
         func number(_ range: Range<Int>) -> Int { bytes[range].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } }
-        if bytes.count == 10 { return shaped(0..<10, "9999-99-99") }
-        guard shaped(0..<19, "9999-99-99T99:99:99") else { return false }
+        if bytes.count == 10 { return shaped(0..<10, "9999-99-99") ? .date : nil }
+        guard shaped(0..<19, "9999-99-99T99:99:99") else { return nil }
         var at = 19
-        if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
+        let hasFraction = at < bytes.count && bytes[at] == UInt8(ascii: ".")
+        if hasFraction {
             let digits = bytes[(at + 1)...].prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
-            guard (1...9).contains(digits) else { return false }
+            guard (1...9).contains(digits) else { return nil }
             at += 1 + digits
         }
-        if bytes.count == at + 1 { return bytes[at] == UInt8(ascii: "Z") }
-        guard bytes.count == at + 6, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-"),
-              shaped(at + 1..<at + 6, "99:99") else { return false }
-        return number(at + 1..<at + 3) <= 23 && number(at + 4..<at + 6) <= 59
+        let zone: Bool
+        if bytes.count == at + 1 {
+            zone = bytes[at] == UInt8(ascii: "Z")
+        } else {
+            zone = bytes.count == at + 6 && (bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-"))
+                && shaped(at + 1..<at + 6, "99:99") && number(at + 1..<at + 3) <= 23 && number(at + 4..<at + 6) <= 59
+        }
+        return zone ? .dateTime(hasFraction: hasFraction) : nil
     }
 
     private static func dateOnlyFormatter() -> DateFormatter {

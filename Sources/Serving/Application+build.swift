@@ -87,25 +87,25 @@ struct HealthController: Sendable {
         Self.json(.ok, "{\"status\":\"ok\"}")
     }
 
-    var isReady: Bool { models.isReady(freshness: freshnessSeconds) && audit.refusal() == nil && !drain.isDraining }
+    var isReady: Bool { notReadyReason() == nil }
 
-    func ready(_ request: Request, context: some RequestContext) async throws -> Response {
-        if drain.isDraining { return Self.notReady("the service is shutting down (draining its connections)") }
-        let serving = models.snapshot().versions
+    /// Why this replica should get no traffic now, or nil: /readyz's answer and the ready gauge.
+    func notReadyReason() -> String? {
+        if drain.isDraining { return "the service is shutting down (draining its connections)" }
         guard models.isReady(freshness: freshnessSeconds) else {
-            let reason = serving.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
-            return Self.notReady(reason)
+            return models.snapshot().versions.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
         }
-        if let refusal = audit.refusal() {
-            let reason = "the audit log's last commit failed and none has succeeded since: \(refusal)"
-            return Self.notReady(reason)
-        }
-        let list = serving.keys.sorted().map { "\(JSONText.quoted($0)):\"\(serving[$0]!.version.label)\"" }.joined(separator: ",")
-        return Self.json(.ok, "{\"status\":\"ready\",\"serving\":{\(list)}}")
+        if let refusal = audit.refusal() { return "the audit log's last commit failed and none has succeeded since: \(refusal)" }
+        return nil
     }
 
-    static func notReady(_ reason: String) -> Response {
-        json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
+    func ready(_ request: Request, context: some RequestContext) async throws -> Response {
+        if let reason = notReadyReason() {
+            return Self.json(.serviceUnavailable, "{\"error\":\"not_ready\",\"detail\":\(JSONText.quoted(reason))}")
+        }
+        let serving = models.snapshot().versions
+        let list = serving.keys.sorted().map { "\(JSONText.quoted($0)):\"\(serving[$0]!.version.label)\"" }.joined(separator: ",")
+        return Self.json(.ok, "{\"status\":\"ready\",\"serving\":{\(list)}}")
     }
 
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {

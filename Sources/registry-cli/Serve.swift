@@ -129,12 +129,10 @@ extension RegistryCLI {
             if let file = desiredVersionsFile ?? environment["DESIRED_VERSIONS_FILE"], !file.isEmpty {
                 configuration.desiredVersionsFile = file
             }
-            if let seconds = try drainSeconds ?? Self.number(environment, "DRAIN_SECONDS") {
-                guard seconds.isFinite, (0...300).contains(seconds) else { throw ServeError("the drain must be 0 to 300 seconds, not \(seconds)") }
+            if let seconds = try Self.seconds(drainSeconds, environment, "DRAIN_SECONDS", in: 0...300, "the drain") {
                 configuration.drainSeconds = seconds
             }
-            if let seconds = try idleTimeout ?? Self.number(environment, "IDLE_TIMEOUT_SECONDS") {
-                guard seconds.isFinite, (0.1...86_400).contains(seconds) else { throw ServeError("the idle timeout must be 0.1 to 86400 seconds, not \(seconds)") }
+            if let seconds = try Self.seconds(idleTimeout, environment, "IDLE_TIMEOUT_SECONDS", in: 0.1...86_400, "the idle timeout") {
                 configuration.idleTimeoutSeconds = seconds
             }
 
@@ -161,6 +159,17 @@ extension RegistryCLI {
                 // bind(2)'s failures (port in use, an address this machine does not have), in one line.
                 throw ServeError("cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode)))")
             }
+        }
+
+        /// A duration in seconds from its flag, else its environment variable, refused outside `range`.
+        static func seconds(_ flag: Double?, _ environment: [String: String], _ name: String,
+                            in range: ClosedRange<Double>, _ what: String) throws -> Double? {
+            guard let seconds = try flag ?? number(environment, name) else { return nil }
+            guard seconds.isFinite, range.contains(seconds) else {
+                let bound = { (value: Double) in value.rounded() == value ? "\(Int(value))" : "\(value)" }
+                throw ServeError("\(what) must be \(bound(range.lowerBound)) to \(bound(range.upperBound)) seconds, not \(seconds)")
+            }
+            return seconds
         }
 
         /// An environment variable that must hold a whole number when it is set at all.

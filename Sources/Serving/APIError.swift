@@ -19,11 +19,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case auditUnavailable = "audit_unavailable"
         case notFound = "not_found"
         case methodNotAllowed = "method_not_allowed"
+        case malformedHTTP = "malformed_http"
+        case headersTooLarge = "headers_too_large"
         case internalError = "internal_error"
 
         var status: HTTPResponse.Status {
             switch self {
-            case .invalidJSON, .invalidRequest, .emptyBatch: return .badRequest
+            case .invalidJSON, .invalidRequest, .emptyBatch, .malformedHTTP: return .badRequest
+            case .headersTooLarge: return .requestHeaderFieldsTooLarge
             case .unsupportedMediaType: return .unsupportedMediaType
             case .bodyTooLarge, .batchTooLarge: return .contentTooLarge
             case .invalidFeatures: return .unprocessableContent

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ModelRuntime
 import Registry
@@ -61,12 +62,23 @@ public func buildApplication(
     // (and the desired-versions applier), and the audit writer last, draining every record it accepted.
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9)))),
+        server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sentinel"),
         services: [audit, reloader] + (desired.map { [$0] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 as the service runs it: the idle timeout, and JSON refusals for requests that are
+    /// not HTTP. The benchmark's bare stack uses it too, so that both carry the same pipeline.
+    public static func sentinelHTTP1(idleTimeoutSeconds: Double) -> HTTPServerBuilder {
+        .http1(configuration: .init(
+            additionalChannelHandlers: [MalformedRequestAnswer()],
+            idleTimeout: .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
+        ))
+    }
 }
 
 /// The OpenAPI 3 description of this API (Sources/Serving/openapi.yaml), carried in the binary.

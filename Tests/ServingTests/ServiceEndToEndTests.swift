@@ -441,6 +441,60 @@ struct ServiceEndToEndTests {
         #expect(try await h.get("/healthz").status == 200)
     }
 
+    /// A request NIO's parser rejects (request line, headers, framing) gets the API's JSON refusal
+    /// before the connection closes, not Hummingbird's empty 400; one after good requests on the
+    /// same connection leaves their answers as they were; nothing of it reaches the audit log.
+    @Test func requestsThatAreNotHTTPGetAJSONRefusal() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+        let row = try GoldenRequests("fraud-xgboost", limit: 1).bodies[0]
+        let report = try Python.run("""
+            import json, socket, sys
+            row = sys.stdin.read().encode()
+            def answers(payload):
+                connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                connection.settimeout(10)
+                connection.sendall(payload)
+                received = b""
+                while chunk := connection.recv(65536):
+                    received += chunk
+                return received.decode("latin-1")
+            good = (b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
+                    b"Content-Length: %d\\r\\n\\r\\n%s" % (len(row), row))
+            print(json.dumps({
+                "not a method": answers(b"BL\\x01H / HTTP/1.1\\r\\nHost: s\\r\\n\\r\\n"),
+                "space in a header name": answers(b"GET /healthz HTTP/1.1\\r\\nHo st: s\\r\\n\\r\\n"),
+                "two lengths": answers(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Length: 3\\r\\n"
+                                       b"Content-Length: 4\\r\\n\\r\\nabcd"),
+                "headers too large": answers(b"GET /healthz HTTP/1.1\\r\\nX-Pad: " + b"a" * 100000 + b"\\r\\n\\r\\n"),
+                "after two predictions": answers(good + good + b"GARBAGE\\x01\\r\\n\\r\\n"),
+            }))
+            """, stdin: row, arguments: ["\(h.port)"])
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: String], "\(report)")
+        #expect(answers.count == 5)
+        for (name, received) in answers {
+            // The last answer on each connection is the refusal, framed by its Content-Length.
+            let start = try #require(received.range(of: "HTTP/1.1 4", options: .backwards), "\(name): \(received)")
+            let refusal = received[start.lowerBound...].dropFirst("HTTP/1.1 ".count)
+            let parts = refusal.components(separatedBy: "\r\n\r\n")
+            let status = Int(refusal.prefix(3))
+            let code = name == "headers too large" ? "headers_too_large" : "malformed_http"
+            #expect(status == (name == "headers too large" ? 431 : 400), "\(name): \(received)")
+            #expect(parts[0].lowercased().contains("content-type: application/json")
+                    && parts[0].lowercased().contains("connection: close")
+                    && parts[0].lowercased().contains("content-length: \(parts[1].utf8.count)"), "\(name): \(parts[0])")
+            let body = try #require(try JSONSerialization.jsonObject(with: Data(parts[1].utf8)) as? [String: Any], "\(name): \(received)")
+            #expect(body["error"] as? String == code && (body["detail"] as? String)?.isEmpty == false, "\(name): \(parts[1])")
+        }
+        let pipelined = try #require(answers["after two predictions"])
+        #expect(pipelined.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(pipelined)")
+        #expect(try await h.post("/predict", body: row).status == 200)
+        #expect(try await h.stop() == 0)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")
+    }
+
     /// A registry renamed away while the service has it open stays writable through the open file;
     /// its rows would land where nobody looks. The service refuses instead.
     @Test func registryRenamedAwayIsNotWrittenTo() async throws {

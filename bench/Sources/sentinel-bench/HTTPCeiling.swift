@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import NIOPosix
+import Serving
 
 /// The floor under Sentinel's request cost: the same HTTP stack (Hummingbird 2 on NIO's event
 /// loops, run as `registry-cli serve` runs it) answering `POST /predict` with a constant reply of
@@ -26,9 +27,9 @@ enum HTTPCeiling {
         router.get("/healthz") { _, _ in "ok" }
         let app = Application(
             router: router,
-            // The service's own idle timeout (ServiceConfiguration's default), so its per-connection
-            // bookkeeping is in both.
-            server: .http1(configuration: .init(idleTimeout: .seconds(75))),
+            // The service's own HTTP pipeline and idle timeout (ServiceConfiguration's default), so
+            // its per-connection bookkeeping is in both.
+            server: .sentinelHTTP1(idleTimeoutSeconds: ServiceConfiguration(databasePath: "").idleTimeoutSeconds),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "http-ceiling"),
             onServerRunning: { channel in
                 FileHandle.standardOutput.write(Data("listening on http://127.0.0.1:\(channel.localAddress?.port ?? port)\n".utf8))

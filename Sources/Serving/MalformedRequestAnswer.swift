@@ -1,0 +1,75 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// Gives a request that is not valid HTTP/1.1 the API's JSON refusal instead of an empty 400.
+///
+/// When NIO's parser rejects a request line or its headers, Hummingbird answers by itself, with a
+/// 400 that has no body and `Connection: close`, and offers no hook for it. This handler sits
+/// between the HTTP codec and Hummingbird: it notes the parser's error as it passes on its way up,
+/// then fills in the body of that one answer on its way down. NIO's pipelining handler holds such an
+/// error back until the answer before it has ended, so the 400 it fills in is the parser's. An error
+/// in the middle of a body reaches the route reading it, which answers it as usual.
+final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private var parserError: HTTPParserError?
+    private var pendingBody: ByteBuffer?
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HTTPParserError { parserError = error }
+        context.fireErrorCaught(error)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Every answer but the parser's passes as it came, unopened.
+        guard parserError != nil || pendingBody != nil else { return context.write(data, promise: promise) }
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where head.status == .badRequest && head.headerFields[.contentLength] == "0":
+            guard let error = parserError else { return context.write(data, promise: promise) }
+            parserError = nil
+            let refusal = Self.refusal(for: error)
+            let body = ByteBuffer(string: refusal.body)
+            head.status = refusal.status
+            head.headerFields[.contentType] = "application/json"
+            head.headerFields[.contentLength] = String(body.readableBytes)
+            pendingBody = body
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end where pendingBody != nil:
+            context.write(wrapOutboundOut(.body(pendingBody!)), promise: nil)
+            pendingBody = nil
+            context.write(data, promise: promise)
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+
+    static func refusal(for error: HTTPParserError) -> APIError {
+        switch error {
+        case .headerOverflow:
+            return APIError(.headersTooLarge, "the request's headers are larger than the service accepts")
+        default:
+            return APIError(.malformedHTTP, "the request is not valid HTTP/1.1 (\(Self.fault(error)))")
+        }
+    }
+
+    /// The parser's finding in words, for the detail of the refusal.
+    private static func fault(_ error: HTTPParserError) -> String {
+        switch error {
+        case .invalidMethod: return "the method is not a token"
+        case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment: return "the request target is not a valid URI"
+        case .invalidVersion: return "the version is not HTTP/1.x"
+        case .invalidHeaderToken: return "a header name or value holds a character HTTP does not allow"
+        case .invalidContentLength: return "Content-Length is not a number"
+        case .unexpectedContentLength: return "Content-Length is given twice or beside Transfer-Encoding"
+        case .invalidChunkSize: return "a chunk size is not hexadecimal"
+        case .lfExpected, .invalidConstant, .strictModeAssertion: return "a line is not terminated as HTTP requires"
+        case .invalidCharactersUsed: return "the request line holds a character HTTP does not allow"
+        case .invalidHost, .invalidPort: return "the Host header is not a host and port"
+        default: return "\(error)"
+        }
+    }
+}

@@ -22,6 +22,7 @@ struct RegistryCLI: AsyncParsableCommand {
     /// first line, and the project's rule is one line per error.
     static func main() async {
         do {
+            try refuseHelpOnAnUnknownSubcommand(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -44,6 +45,16 @@ struct RegistryCLI: AsyncParsableCommand {
             let hint = code == .validationFailure ? " (see --help)" : ""
             FileHandle.standardError.write(Data("Error: \(message)\(hint)\n".utf8))
             Foundation.exit(code.rawValue)
+        }
+    }
+
+    /// ArgumentParser answers `help NAME` for a name it does not know with the root's help and a
+    /// zero exit, so a mistyped `help promte` in a script looks like success.
+    private static func refuseHelpOnAnUnknownSubcommand(_ arguments: [String]) throws {
+        guard arguments.first == "help", let name = arguments.dropFirst().first, !name.hasPrefix("-") else { return }
+        let known = configuration.subcommands.flatMap { [$0._commandName] + $0.configuration.aliases }
+        guard known.contains(name) else {
+            throw ValidationError("no subcommand is called '\(name)': one of \(known.joined(separator: ", "))")
         }
     }
 }

@@ -396,5 +396,11 @@ struct RegistryCLITests {
         for command in ["init", "register", "list", "show", "promote", "rollback", "archive", "history", "audit", "score"] {
             #expect(result.stdout.contains("  \(command)"), "help lacks \(command)")
         }
+        let promote = try CLIHarness.run(CLIHarness.binary, ["help", "promote"])
+        #expect(promote.status == 0 && promote.stdout.contains("registry-cli promote"), "\(promote.stdout)")
+        let mistyped = try CLIHarness.run(CLIHarness.binary, ["help", "promte"])
+        #expect(mistyped.status == 64 && mistyped.stdout.isEmpty, "\(mistyped.status): \(mistyped.stdout)")
+        #expect(mistyped.stderr.split(separator: "\n").count == 1 && mistyped.stderr.contains("no subcommand is called 'promte'"),
+                "\(mistyped.stderr)")
     }
 }

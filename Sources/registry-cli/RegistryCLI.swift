@@ -13,7 +13,7 @@ struct RegistryCLI: AsyncParsableCommand {
             """,
         subcommands: [
             Init.self, Bootstrap.self, Register.self, List.self, Show.self, Promote.self, Rollback.self, Archive.self,
-            History.self, Audit.self, Score.self, Serve.self,
+            History.self, Audit.self, Score.self, Check.self, Serve.self,
         ]
     )
 

@@ -393,7 +393,7 @@ struct RegistryCLITests {
     @Test func helpListsEverySubcommand() throws {
         let result = try CLIHarness.run(CLIHarness.binary, ["--help"])
         #expect(result.status == 0)
-        for command in ["init", "register", "list", "show", "promote", "rollback", "archive", "history", "audit", "score"] {
+        for command in ["init", "register", "list", "show", "promote", "rollback", "archive", "history", "audit", "score", "check", "serve"] {
             #expect(result.stdout.contains("  \(command)"), "help lacks \(command)")
         }
         let promote = try CLIHarness.run(CLIHarness.binary, ["help", "promote"])

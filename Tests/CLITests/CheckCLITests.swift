@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// `registry-cli check` against registries damaged the ways a disk, a restore or a hand in the
+/// sqlite3 shell damages them; each copy is damaged by the real sqlite3 shell or by bytes written
+/// into the real file.
+@Suite struct CheckCLITests {
+    /// A registry with two versions, one of them active, checkpointed so that the file holds it all.
+    private func sound() throws -> CLIHarness {
+        let h = try CLIHarness()
+        #expect(try h.cli(["init"]).status == 0)
+        #expect(try h.registerExample("fraud-logistic").status == 0)
+        #expect(try h.registerExample("fraud-lightgbm").status == 0)
+        #expect(try h.cli(["promote", "v2", "--reason", "check"]).status == 0)
+        _ = try h.sqlite("PRAGMA wal_checkpoint(TRUNCATE)")
+        return h
+    }
+
+    private func expectProblems(_ result: CLIHarness.Result, _ count: Int, _ finding: String, at line: String) {
+        #expect(result.status == 1, "\(result.status): \(result.stdout)")
+        #expect(result.stdout.contains("PROBLEM  \(line)\n") && result.stdout.contains(finding), "\(result.stdout)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains("has \(count) problem"), "\(result.stderr)")
+    }
+
+    @Test func aSoundRegistryPasses() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        for flags in [[], ["--quick"]] {
+            let result = try h.cli(["check"] + flags)
+            #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.count == 3 && lines.allSatisfy { $0.hasPrefix("ok ") }, "\(result.stdout)")
+            #expect(result.stdout.contains("fraud v2 (production)"))
+        }
+    }
+
+    /// A changed artifact would score differently from what was registered; check says which version.
+    @Test func aChangedArtifactIsNamed() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        _ = try h.sqlite("""
+            DROP TRIGGER model_versions_artifact_immutable;
+            UPDATE model_versions SET artifact = artifact || X'20', artifact_size = artifact_size + 1 WHERE version = 1;
+            """)
+        expectProblems(try h.cli(["check"]), 1, "fraud v1: the stored artifact does not match its sha256", at: "fraud v1 (registered)")
+    }
+
+    @Test func aDanglingReferenceIsNamed() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        _ = try h.sqlite("PRAGMA foreign_keys = OFF; INSERT INTO version_metrics VALUES (999, 'auc', 0.5)")
+        expectProblems(try h.cli(["check", "--quick"]), 1, "a version_metrics row refers to a model_versions row that does not exist",
+                       at: "file (quick_check, foreign_key_check)")
+    }
+
+    /// A damaged page leaves the registry opening and listing as before; check finds it.
+    @Test func aDamagedPageIsFound() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        let page = try #require(Int(try h.sqlite("SELECT rootpage FROM sqlite_schema WHERE name = 'promotions_by_model'")))
+        let pageSize = try #require(Int(try h.sqlite("PRAGMA page_size")))
+        let file = try #require(FileHandle(forUpdatingAtPath: h.dbPath))
+        try file.seek(toOffset: UInt64((page - 1) * pageSize))
+        try file.write(contentsOf: Data(repeating: 0xFF, count: pageSize))
+        try file.close()
+        #expect(try h.cli(["list"]).status == 0)
+        // integrity_check stops at the page (one finding) and quick_check names it (another).
+        expectProblems(try h.cli(["check"]), 2, "Page \(page): ", at: "file (integrity_check, foreign_key_check)")
+        expectProblems(try h.cli(["check", "--quick"]), 1, "Page \(page): ", at: "file (quick_check, foreign_key_check)")
+    }
+}

@@ -12,6 +12,7 @@ extension Registry {
     ///
     /// A damaged page does not stop a registry from opening: only a query that reaches it fails.
     /// So `init` and `serve` cannot tell, and this walk of every page is what can.
+    ///
     /// Each check runs on its own, outside a transaction: a damaged page can fail the transaction's
     /// end as well as the check.
     public func fileProblems(quick: Bool) throws -> [String] {

@@ -38,9 +38,11 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
             head.headerFields[.contentLength] = String(body.readableBytes)
             pendingBody = body
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end where pendingBody != nil:
-            context.write(wrapOutboundOut(.body(pendingBody!)), promise: nil)
-            pendingBody = nil
+        case .end:
+            if let body = pendingBody {
+                context.write(wrapOutboundOut(.body(body)), promise: nil)
+                pendingBody = nil
+            }
             context.write(data, promise: promise)
         default:
             context.write(data, promise: promise)

@@ -34,7 +34,9 @@ extension RegistryCLI {
             do {
                 versions = try registry.versions()
             } catch {
-                return try conclude(problems + ["the versions cannot be read: \(error)"])
+                let unreadable = "the versions cannot be read: \(error)"
+                report("versions", [unreadable])
+                return try conclude(problems + [unreadable])
             }
             for version in versions {
                 // The checks a version passes before it serves: digest, parse, schema, golden rows.

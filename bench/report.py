@@ -107,23 +107,40 @@ def split_cell(r: dict) -> str:
     return workers["cpu_split"] + (f" ({tries} runs)" if tries > 1 else "")
 
 
+def cpu_us(r: dict, ticks_per_second: int, per: int = 1) -> float | None:
+    """The server's CPU time (every process and thread) per answer, or per row with `per` rows an
+    answer, in µs; None for a run recorded without it."""
+    w = r["wrk"]
+    answered = (w["predict_2xx"] + w["predict_non2xx"]) * per
+    if "cpu_ticks" not in r or not answered:
+        return None
+    return r["cpu_ticks"] * 1e6 / ticks_per_second / answered
+
+
+def cpu_cells(r: dict, ticks_per_second: int, per: int = 1) -> list:
+    """CPU µs an answer (or row) and what one core busy with nothing else would answer at that cost."""
+    us = cpu_us(r, ticks_per_second, per)
+    return [f"{us:.0f}", f"{1e6 / us:,.0f}"] if us else ["–", "–"]
+
+
 def table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def single_table(results: list) -> str:
+def single_table(results: list, ticks_per_second: int) -> str:
     rows = []
     for r in results:
         w = r["wrk"]
         rows.append([
             NAMES[r["target"]], r["connections"], f"{throughput(w):,.0f}", ms(w["p50_us"]), ms(w["p90_us"]),
             ms(w["p99_us"]), ms(w["max_us"]), w["predict_non2xx"], socket_errors(w),
-            f"{r['rss_kb'] / 1024:.1f}", split_cell(r), audit_cell(r),
+            *cpu_cells(r, ticks_per_second), f"{r['rss_kb'] / 1024:.1f}", split_cell(r), audit_cell(r),
         ])
     return table(["target", "connections", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx",
-                  "socket errors", "max RSS MB", "workers' CPU split %", "audit rows vs 2xx answers"], rows)
+                  "socket errors", "CPU µs a request", "requests/s per core", "max RSS MB",
+                  "workers' CPU split %", "audit rows vs 2xx answers"], rows)
 
 
 def comparison_table(results: list) -> str:
@@ -144,15 +161,16 @@ def comparison_table(results: list) -> str:
                   "Sentinel share of the ceiling"], rows)
 
 
-def batch_table(results: list, size: int) -> str:
+def batch_table(results: list, size: int, ticks_per_second: int) -> str:
     rows = []
     for r in results:
         w = r["wrk"]
         rows.append([NAMES[r["target"]], r["connections"], f"{throughput(w):,.0f}", f"{throughput(w) * size:,.0f}",
                      ms(w["p50_us"]), ms(w["p99_us"]), ms(w["max_us"]), w["predict_non2xx"], socket_errors(w),
-                     f"{r['rss_kb'] / 1024:.1f}", split_cell(r), audit_cell(r)])
+                     *cpu_cells(r, ticks_per_second, size), f"{r['rss_kb'] / 1024:.1f}", split_cell(r), audit_cell(r)])
     return table(["target", "connections", "requests/s", "rows/s", "p50 ms", "p99 ms", "max ms", "non-2xx",
-                  "socket errors", "max RSS MB", "workers' CPU split %", "audit rows vs rows answered"], rows)
+                  "socket errors", "CPU µs a row", "rows/s per core", "max RSS MB", "workers' CPU split %",
+                  "audit rows vs rows answered"], rows)
 
 
 def reload_table(results: list) -> str:
@@ -248,6 +266,9 @@ def line(r: dict) -> str:
     text = (f"  {r['kind']:6} {r['target']:8} c={r['connections']:<4} {throughput(w):>9,.0f} req/s  "
             f"p50 {ms(w['p50_us'])}  p90 {ms(w['p90_us'])}  p99 {ms(w['p99_us'])}  max {ms(w['max_us'])} ms  "
             f"non-2xx {w['predict_non2xx']}  socket errors {socket_errors(w)}  RSS {r['rss_kb'] / 1024:.1f} MB")
+    us = cpu_us(r, os.sysconf("SC_CLK_TCK"))
+    if us:
+        text += f"  CPU {us:.0f} µs a request"
     if r.get("audit"):
         text += f"  audit: {audit_cell(r)}"
     if r.get("workers"):
@@ -274,11 +295,12 @@ def main() -> None:
 
     sections = []
     if single:
-        sections.append("## Single predictions (`POST /predict`, one transaction per request)\n\n" + single_table(single))
+        sections.append("## Single predictions (`POST /predict`, one transaction per request)\n\n"
+                        + single_table(single, settings["clock_ticks_per_second"]))
         sections.append("## Sentinel beside the peer and the HTTP ceiling\n\n" + comparison_table(single))
     if batch:
         sections.append(f"## Batches ({settings['batch_size']} transactions per request)\n\n"
-                        + batch_table(batch, settings["batch_size"]))
+                        + batch_table(batch, settings["batch_size"], settings["clock_ticks_per_second"]))
     if reload:
         sections.append("## Hot reload under load (v2 promoted during the run)\n\n" + reload_table(reload))
     if single or reload:
@@ -334,6 +356,11 @@ generator shares the CPUs with the server under test.
   once, and sometimes one worker accepts all or most of them while the other idles (the peer then
   answers about half as much): a run in which a worker did under half its even share is measured
   again, up to {settings['max_attempts']} runs in all, and the cell says how many it took.
+- CPU: the user and system time of the server's processes (every thread; for the peer and nginx,
+  the master and every worker) over the measured run, from `/proc/PID/stat`, divided by the answers
+  (rows for batches). Requests/s per core is one second divided by that: what one core doing
+  nothing else would answer at this cost. The cost is measured with the load generator on the same
+  cores, so it includes what sharing them costs; it is the figure to size replicas with.
 - RSS: the highest VmRSS sampled from `/proc` every 0.5 s during the measured run (for the peer and
   nginx, summed over the master and worker processes, so pages they share are counted in each: an
   overstatement against Sentinel's one process).

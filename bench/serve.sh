@@ -277,18 +277,14 @@ EOF
 # The sampler runs beside the server it measures, so it starts no pgrep or subshell per sample (only
 # the `sleep` between samples): it reads /proc with shell builtins (pgrep and $(...) every 0.2 s cost Sentinel 5-16 % of its requests/s
 # in back-to-back pairs here, and 2 ms of p99).
-rss_tree_total=0
-measure_rss_tree() { # PID: sets rss_tree_total to the VmRSS in kB of the process and all its descendants
-    local pid key value rest queue=("$1") file children
-    rss_tree_total=0
+tree_pids=()
+list_process_tree() { # PID: sets tree_pids to PID and all its descendants (the peer's and nginx's workers)
+    local pid file children queue=("$1")
+    tree_pids=()
     while [ ${#queue[@]} -gt 0 ]; do
         pid=${queue[0]}
         queue=("${queue[@]:1}")
-        if [ -r "/proc/$pid/status" ]; then
-            while read -r key value rest; do
-                if [ "$key" = "VmRSS:" ]; then rss_tree_total=$((rss_tree_total + value)); break; fi
-            done <"/proc/$pid/status" || true
-        fi
+        tree_pids+=("$pid")
         for file in /proc/"$pid"/task/*/children; do
             [ -r "$file" ] || continue
             children=()
@@ -296,6 +292,35 @@ measure_rss_tree() { # PID: sets rss_tree_total to the VmRSS in kB of the proces
             queue+=("${children[@]}")
         done
     done
+}
+
+rss_tree_total=0
+measure_rss_tree() { # PID: sets rss_tree_total to the VmRSS in kB of the process and all its descendants
+    local pid key value rest
+    rss_tree_total=0
+    list_process_tree "$1"
+    for pid in "${tree_pids[@]}"; do
+        [ -r "/proc/$pid/status" ] || continue
+        while read -r key value rest; do
+            if [ "$key" = "VmRSS:" ]; then rss_tree_total=$((rss_tree_total + value)); break; fi
+        done <"/proc/$pid/status" || true
+    done
+}
+
+process_ticks() { # PID: prints the CPU time (clock ticks, user + system, all its threads) of one process
+    local stat
+    read -r stat <"/proc/$1/stat" 2>/dev/null || { echo 0; return; }
+    # Fields 14 and 15 (utime, stime) counted after the ")" closing the command name.
+    stat=${stat##*) }
+    read -r -a stat <<<"$stat"
+    echo $((stat[11] + stat[12]))
+}
+
+tree_ticks() { # PID: prints the CPU time (clock ticks) of the process and all its descendants
+    local pid total=0
+    list_process_tree "$1"
+    for pid in "${tree_pids[@]}"; do total=$((total + $(process_ticks "$pid"))); done
+    echo "$total"
 }
 
 rss_tree_kb() { # PID: prints the VmRSS in kB of the process and all its descendants
@@ -327,17 +352,13 @@ stop_sampler() { # SAMPLER_PID PID: stop the sampler, then take one last sample 
 # time over the measured run shows it: when a worker did under half its even share, the run is
 # repeated (up to MAX_ATTEMPTS in all).
 worker_ticks() { # PID: prints the CPU time (clock ticks) of each child process of PID, one a line
-    local file children child stat
+    local file children child
     for file in /proc/"$1"/task/*/children; do
         [ -r "$file" ] || continue
         children=()
         read -r -a children <"$file" || true
         for child in "${children[@]}"; do
-            # Fields 14 and 15 (utime, stime) counted after the ")" closing the command name.
-            read -r stat <"/proc/$child/stat" 2>/dev/null || continue
-            stat=${stat##*) }
-            read -r -a stat <<<"$stat"
-            echo "$child $((stat[11] + stat[12]))"
+            [ -r "/proc/$child/stat" ] && echo "$child $(process_ticks "$child")"
         done
     done
 }
@@ -384,7 +405,7 @@ run_wrk() { # SECONDS CONNECTIONS BODIES PATH OUT [TRACK_VERSION]: one drained w
 }
 
 measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up, measured run, one result line
-    local kind=$1 target=$2 pid=$3 c=$4 bodies=$5 path=$6 per=$7 sampler rows_before ok_before audit="" workers="" attempt split n uneven
+    local kind=$1 target=$2 pid=$3 c=$4 bodies=$5 path=$6 per=$7 sampler rows_before ok_before audit="" workers="" attempt split n uneven ticks
     for attempt in $(seq 1 "$max_attempts"); do
         run_wrk "$warmup" "$c" "$bodies" "$path" "$work/warmup.json"
         if [ "$target" = sentinel ]; then settle_audit; rows_before=$(audit_rows); ok_before=$(server_ok); fi
@@ -393,7 +414,9 @@ measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up,
         sample_rss "$pid" "$work/rss" &
         sampler=$!
         pids+=("$sampler")
+        ticks=$(tree_ticks "$pid")
         run_wrk "$duration" "$c" "$bodies" "$path" "$work/run.json"
+        ticks=$(( $(tree_ticks "$pid") - ticks ))
         stop_sampler "$sampler" "$pid"
         case $target in peer) n=$peer_workers ;; nginx) n=$nginx_workers ;; *) break ;; esac
         worker_ticks "$pid" >"$work/ticks.after"
@@ -414,8 +437,9 @@ measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up,
         answered=$(( $(json_field "$work/run.json" predict_2xx) * per ))
         audit=",\"audit\":{\"rows\":$rows,\"expected\":$answered,\"server_2xx_rows\":$ok}"
     fi
-    printf '{"kind":"%s","target":"%s","connections":%d,"rss_kb":%d,"wrk":%s%s%s}\n' \
-        "$kind" "$target" "$c" "$(cat "$work/rss")" "$(cat "$work/run.json")" "$audit" "$workers" >>"$work/results.jsonl"
+    # cpu_ticks: the server's processes (every thread, every worker) over the measured run.
+    printf '{"kind":"%s","target":"%s","connections":%d,"rss_kb":%d,"cpu_ticks":%d,"wrk":%s%s%s}\n' \
+        "$kind" "$target" "$c" "$(cat "$work/rss")" "$ticks" "$(cat "$work/run.json")" "$audit" "$workers" >>"$work/results.jsonl"
     show_last
 }
 
@@ -520,7 +544,8 @@ write_settings() { # the run's settings, for bench/report.py
     if [ "$allocator" = jemalloc ]; then allocator_shown+=" ($(jemalloc_library))"; fi
     local name
     for name in DURATION CONNECTIONS PHASES WARMUP DRAIN_MS BATCH_SIZE BATCH_CONNECTIONS RELOAD_CONNECTIONS \
-        PEER_PREDICT PEER_WORKERS NGINX_WORKERS MAX_ATTEMPTS WRK_THREADS SERVE_ARGS MODEL ALLOCATOR; do
+        PEER_PREDICT PEER_WORKERS NGINX_WORKERS MAX_ATTEMPTS WRK_THREADS WRK_TIMEOUT SERVE_ARGS MODEL ALLOCATOR \
+        SKIP_BUILD BENCH_VENV PYTHON; do
         if [ -n "${!name:-}" ]; then shown+="$name=\"${!name}\" "; fi
     done
     B_COMMAND="$shown$command_line" B_DURATION=$duration B_WARMUP=$warmup B_CONNECTIONS="${connections[*]}" \
@@ -528,7 +553,7 @@ write_settings() { # the run's settings, for bench/report.py
     B_DRAIN_MS=$drain_ms B_PEER_WORKERS=$peer_workers B_PEER_PREDICT=$peer_predict B_NGINX_WORKERS=$nginx_workers B_MAX_ATTEMPTS=$max_attempts \
     B_WRK_THREADS=$wrk_threads B_WRK_TIMEOUT=$wrk_timeout B_MODEL=$model B_DESCRIPTION="$(meta description)" \
     B_THRESHOLD="$(meta threshold)" B_ROWS="$(wc -l <"$work/bodies.jsonl")" B_SERVE_ARGS="$serve_args" \
-    B_ALLOCATOR="$allocator_shown" B_SOURCE="$source_commit when the run began${SKIP_BUILD:+ (SKIP_BUILD: the binary as built before it)}" \
+    B_ALLOCATOR="$allocator_shown" B_CLK_TCK="$(getconf CLK_TCK)" B_SOURCE="$source_commit when the run began${SKIP_BUILD:+ (SKIP_BUILD: the binary as built before it)}" \
     "$py" - "$work/settings.json" <<'PY'
 import json, os, sys
 e = os.environ
@@ -544,7 +569,7 @@ json.dump({
     "nginx_workers": int(e["B_NGINX_WORKERS"]), "max_attempts": int(e["B_MAX_ATTEMPTS"]), "wrk_threads": int(e["B_WRK_THREADS"]), "wrk_timeout": e["B_WRK_TIMEOUT"],
     "model": e["B_MODEL"], "model_description": e["B_DESCRIPTION"], "threshold": float(e["B_THRESHOLD"]),
     "rows": int(e["B_ROWS"]), "serve_args": ("--port 0 " + serve_args).strip(),
-    "allocator": e["B_ALLOCATOR"], "source": e["B_SOURCE"],
+    "allocator": e["B_ALLOCATOR"], "source": e["B_SOURCE"], "clock_ticks_per_second": int(e["B_CLK_TCK"]),
     "audit_mode": "async: answers before the record commits" if async_mode else "sync, the default: no answer before its record commits",
 }, open(sys.argv[1], "w"), indent=1)
 PY

@@ -4,11 +4,12 @@ Each simulated user posts real transactions, taken from the golden rows of a mod
 features the training library scored, with its score), in a fraud / legitimate mix chosen by the
 rows' reference scores against the model's threshold; now and then a batch of transactions
 (`{"instances": [...]}`), and now and then `GET /models`, as a dashboard would. Every answer is
-checked: status 200, a score and decision for each transaction and, while the served version is the
-golden file's own model, the very score the library gave (to 1e-6) and the decision it implies.
+checked: status 200, a score and decision for each transaction and, when the answer comes from a
+version whose artifact is the golden file's model, the very score the library gave (to 1e-6) and the
+decision it implies. A version promoted during the run is fine: its answers are counted, not compared.
 
-    locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --headless \
-        -u 50 -r 10 -t 30s --csv out/locust --only-summary
+    locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --headless --only-summary \
+        -u 50 -r 10 -t 30s --csv out/locust --csv-full-history --json-file out/locust
 
 Settings (environment variables; see loadtest/README.md):
     SENTINEL_GOLDEN_MODEL  folder under models/ whose golden rows are sent (default fraud-xgboost)
@@ -16,7 +17,8 @@ Settings (environment variables; see loadtest/README.md):
     FRAUD_SHARE            share of single transactions drawn from the fraud rows (default 0.2)
     BATCH_SIZE             transactions per batch request (default 20; Sentinel's limit is 1000)
     THINK_TIME             seconds a user waits between requests, "MIN,MAX" (default "0,0": none)
-    CHECK_SCORES           "auto" (default: when the served artifact is the golden file's), "1", "0"
+    CHECK_SCORES           "auto" (default: answers from versions whose artifact is the golden file's),
+                           "1" (every answer), "0" (none)
 """
 from __future__ import annotations
 
@@ -28,14 +30,21 @@ import random
 from pathlib import Path
 
 from locust import FastHttpUser, between, constant, events, task
+from locust.runners import WorkerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_MODEL = os.environ.get("SENTINEL_GOLDEN_MODEL", "fraud-xgboost")
 MODEL_NAME = os.environ.get("SENTINEL_MODEL") or None
 FRAUD_SHARE = float(os.environ.get("FRAUD_SHARE", "0.2"))
 BATCH_SIZE = int(os.environ.get("BATCH_SIZE", "20"))
-THINK_MIN, THINK_MAX = (float(x) for x in os.environ.get("THINK_TIME", "0,0").split(","))
+try:
+    THINK_MIN, THINK_MAX = (float(x) for x in os.environ.get("THINK_TIME", "0,0").split(","))
+    assert 0 <= THINK_MIN <= THINK_MAX
+except (ValueError, AssertionError):
+    raise SystemExit(f"THINK_TIME must be MIN,MAX in seconds with 0 <= MIN <= MAX (e.g. 0.1,0.5), not {os.environ['THINK_TIME']!r}")
 CHECK_SCORES = os.environ.get("CHECK_SCORES", "auto")
+if CHECK_SCORES not in ("auto", "1", "0"):
+    raise SystemExit(f"CHECK_SCORES must be auto, 1 or 0, not {CHECK_SCORES!r}")
 TOLERANCE = 1e-6
 
 folder = ROOT / "models" / GOLDEN_MODEL
@@ -49,10 +58,12 @@ LEGIT = [row for row in GOLDEN if row["score"] < THRESHOLD]
 if not FRAUD or not LEGIT:
     raise SystemExit(f"models/{GOLDEN_MODEL}: the golden rows need scores on both sides of the threshold {THRESHOLD}")
 
-# Whether the served version is the golden file's model, so that exact scores can be expected.
-# Decided once per process from GET /models (the artifact's sha256), unless CHECK_SCORES says.
-expect_exact: bool | None = {"1": True, "0": False}.get(CHECK_SCORES)
-counts = {"fraud": 0, "legit": 0, "score_mismatches": 0}
+# The versions whose artifact is the golden file's model (by sha256, from GET /models at each user's
+# start): their answers must carry the library's exact scores. Others, such as a version promoted
+# during the run, are counted and not compared.
+golden_versions: set[str] = set()
+# Per process; with --processes, each worker sends its counts to the master (report_to_master).
+counts = {"fraud": 0, "legit": 0, "compared": 0, "other_version": 0, "score_mismatches": 0}
 request_numbers = itertools.count(1)
 RUN = f"{os.getpid():x}{random.getrandbits(24):06x}"  # request ids unique across runs and processes
 
@@ -82,37 +93,44 @@ class FraudCheck(FastHttpUser):
     wait_time = between(THINK_MIN, THINK_MAX) if THINK_MAX > 0 else constant(0)
 
     def on_start(self) -> None:
-        global expect_exact
-        if expect_exact is None:
-            expect_exact = False
-            with self.client.get("/models", name="/models", catch_response=True) as response:
-                if response.status_code != 200:
-                    response.failure(f"GET /models answered {response.status_code}")
-                    return
-                answer = json_object(response)
-                for model in (answer or {}).get("models", []):
-                    if MODEL_NAME and model.get("name") != MODEL_NAME:
-                        continue
-                    serving = model.get("serving_version") or model.get("active_version")
-                    for version in model.get("versions", []):
-                        if version.get("version") == serving and version.get("artifact_sha256") == ARTIFACT_SHA256:
-                            expect_exact = True
+        if CHECK_SCORES != "auto":
+            return
+        with self.client.get("/models", name="/models", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"GET /models answered {response.status_code}")
+                return
+            answer = json_object(response)
+            for model in (answer or {}).get("models", []):
+                if MODEL_NAME and model.get("name") != MODEL_NAME:
+                    continue
+                for version in model.get("versions", []):
+                    if version.get("artifact_sha256") == ARTIFACT_SHA256:
+                        golden_versions.add(version.get("version"))
 
-    def check(self, response, rows: list[dict], predictions: list[dict]) -> None:
+    def compares(self, answer: dict) -> bool:
+        """Whether this answer must carry the golden scores."""
+        if CHECK_SCORES != "auto":
+            return CHECK_SCORES == "1"
+        return answer.get("version") in golden_versions
+
+    def check(self, response, answer: dict, rows: list[dict], predictions: list[dict]) -> None:
         if len(predictions) != len(rows):
             response.failure(f"{len(predictions)} predictions for {len(rows)} transactions")
             return
+        exact = self.compares(answer)
         for row, prediction in zip(rows, predictions):
             score, decision = prediction.get("score"), prediction.get("decision")
             if not isinstance(score, (int, float)) or decision not in ("fraud", "legit"):
                 response.failure(f"no score or decision in {prediction}")
                 return
             counts[decision] += 1
-            if expect_exact:
+            counts["compared" if exact else "other_version"] += 1
+            if exact:
                 expected = "fraud" if row["score"] >= THRESHOLD else "legit"
                 if abs(score - row["score"]) > TOLERANCE or decision != expected:
                     counts["score_mismatches"] += 1
-                    response.failure(f"score {score} ({decision}), the library's is {row['score']} ({expected})")
+                    response.failure(f"{answer.get('version')}: score {score} ({decision}), "
+                                     f"the library's is {row['score']} ({expected})")
                     return
 
     def post(self, name: str, payload: dict, rows: list[dict]) -> None:
@@ -128,7 +146,7 @@ class FraudCheck(FastHttpUser):
             if not isinstance(predictions, list) or not all(isinstance(p, dict) for p in predictions):
                 response.failure(f"no predictions in {str(answer)[:200]}")
                 return
-            self.check(response, rows, predictions)
+            self.check(response, answer, rows, predictions)
 
     @task(40)
     def single(self) -> None:
@@ -149,10 +167,34 @@ class FraudCheck(FastHttpUser):
                 response.failure(f"GET /models answered without models: {str(answer)[:200]}")
 
 
-@events.test_stop.add_listener
+@events.report_to_master.add_listener
+def send_counts(client_id, data, **_kwargs) -> None:
+    """A worker (--processes) hands its counts to the master with each stats report."""
+    data["sentinel_counts"] = dict(counts)
+    data["sentinel_golden_versions"] = sorted(golden_versions)
+    for key in counts:
+        counts[key] = 0
+
+
+@events.worker_report.add_listener
+def add_counts(client_id, data, **_kwargs) -> None:
+    for key, value in data.get("sentinel_counts", {}).items():
+        counts[key] += value
+    golden_versions.update(data.get("sentinel_golden_versions", []))
+
+
+@events.quitting.add_listener
 def summary(environment, **_kwargs) -> None:
-    checked = "checked against the golden scores" if expect_exact else "not checked against the golden scores"
+    # At quitting, after the workers' last reports: the master (or the one local process) prints the
+    # sum; a worker's own counts have gone to the master.
+    if isinstance(environment.runner, WorkerRunner):
+        return
     total = counts["fraud"] + counts["legit"]
     share = f"{100 * counts['fraud'] / total:.1f}%" if total else "-"
+    if CHECK_SCORES == "auto":
+        versions = ", ".join(sorted(golden_versions)) or "none found"
+    else:
+        versions = f"CHECK_SCORES={CHECK_SCORES}"
     print(f"Sentinel decisions: {counts['fraud']} fraud, {counts['legit']} legit ({share} fraud); "
-          f"scores {checked}; {counts['score_mismatches']} mismatches")
+          f"{counts['compared']} scores compared with the golden file's (versions: {versions}), "
+          f"{counts['other_version']} from other versions not compared; {counts['score_mismatches']} mismatches")

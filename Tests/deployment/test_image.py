@@ -143,7 +143,7 @@ def test_dockerignore_keeps_the_package_and_the_bundle_but_not_the_build():
 
 
 def shell_scripts() -> list[Path]:
-    return sorted((REPO / "scripts").glob("*.sh")) + [REPO / ".ci" / "run"]
+    return sorted((REPO / "scripts").glob("*.sh")) + sorted((REPO / "bench").glob("*.sh")) + [REPO / ".ci" / "run"]
 
 
 def test_shellcheck():
@@ -151,7 +151,7 @@ def test_shellcheck():
     if shellcheck is None:
         pytest.fail("shellcheck is not installed (apt-get install shellcheck; .ci/run does it)")
     scripts = shell_scripts()
-    assert {p.name for p in scripts} >= {"build-image.sh", "setup-k8s.sh", "run"}
+    assert {p.name for p in scripts} >= {"build-image.sh", "setup-k8s.sh", "serve.sh", "runtime.sh", "run"}
     result = run([shellcheck, *map(str, scripts)], ok=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

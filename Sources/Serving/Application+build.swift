@@ -62,7 +62,7 @@ public func buildApplication(
     // (and the desired-versions applier), and the audit writer last, draining every record it accepted.
     return Application(
         router: router,
-        server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds),
+        server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds) { metrics.malformed(status: $0) },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sentinel"),
         services: [audit, reloader] + (desired.map { [$0] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
@@ -72,10 +72,12 @@ public func buildApplication(
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 as the service runs it: the idle timeout, and JSON refusals for requests that are
-    /// not HTTP. The benchmark's bare stack uses it too, so that both carry the same pipeline.
-    public static func sentinelHTTP1(idleTimeoutSeconds: Double) -> HTTPServerBuilder {
+    /// not HTTP, each reported to `refused` with its status. The benchmark's bare stack uses it too,
+    /// so that both carry the same pipeline.
+    public static func sentinelHTTP1(idleTimeoutSeconds: Double,
+                                     refused: @escaping @Sendable (Int) -> Void = { _ in }) -> HTTPServerBuilder {
         .http1(configuration: .init(
-            additionalChannelHandlers: [MalformedRequestAnswer()],
+            additionalChannelHandlers: [MalformedRequestAnswer(refused: refused)],
             idleTimeout: .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
         ))
     }

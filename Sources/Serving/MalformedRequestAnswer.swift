@@ -16,8 +16,14 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
+    private let refused: @Sendable (Int) -> Void
     private var parserError: HTTPParserError?
     private var pendingBody: ByteBuffer?
+
+    /// `refused` hears of each refusal, with its status (the service counts them in /metrics).
+    init(refused: @escaping @Sendable (Int) -> Void) {
+        self.refused = refused
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? HTTPParserError { parserError = error }
@@ -37,6 +43,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
             head.headerFields[.contentType] = "application/json"
             head.headerFields[.contentLength] = String(body.readableBytes)
             pendingBody = body
+            refused(refusal.status.code)
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end:
             if let body = pendingBody {

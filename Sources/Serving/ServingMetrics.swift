@@ -115,6 +115,11 @@ public final class ServingMetrics: Sendable {
         }.record(duration: duration)
     }
 
+    /// Counts a request refused before it reached a route, because it was not HTTP.
+    func malformed(status: Int) {
+        requestCounter(route: "malformed", status: status).increment()
+    }
+
     /// Counts one request's predictions by decision and records their scores: each counter and the
     /// recorder looked up once per request, not once per row of a batch.
     func predictions(_ drafts: [AuditDraft], model: String, version: String) {

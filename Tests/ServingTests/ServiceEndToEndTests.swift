@@ -491,6 +491,10 @@ struct ServiceEndToEndTests {
         let pipelined = try #require(answers["after two predictions"])
         #expect(pipelined.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(pipelined)")
         #expect(try await h.post("/predict", body: row).status == 200)
+        // Counted in /metrics under their own route label, as no route saw them.
+        let metrics = try await h.get("/metrics").body
+        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"400\"} 4"), "\(metrics)")
+        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"431\"} 1"), "\(metrics)")
         #expect(try await h.stop() == 0)
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")
     }

@@ -309,7 +309,8 @@ measure_rss_tree() { # PID: sets rss_tree_total to the VmRSS in kB of the proces
 
 process_ticks() { # PID: prints the CPU time (clock ticks, user + system, all its threads) of one process
     local stat
-    read -r stat <"/proc/$1/stat" 2>/dev/null || { echo 0; return; }
+    # A process that has ended counts 0 (the error redirect first, so that the failed open is quiet).
+    read -r stat 2>/dev/null <"/proc/$1/stat" || { echo 0; return; }
     # Fields 14 and 15 (utime, stime) counted after the ")" closing the command name.
     stat=${stat##*) }
     read -r -a stat <<<"$stat"
@@ -358,7 +359,7 @@ worker_ticks() { # PID: prints the CPU time (clock ticks) of each child process 
         children=()
         read -r -a children <"$file" || true
         for child in "${children[@]}"; do
-            [ -r "/proc/$child/stat" ] && echo "$child $(process_ticks "$child")"
+            echo "$child $(process_ticks "$child")"
         done
     done
 }

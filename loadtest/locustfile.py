@@ -35,16 +35,26 @@ from locust.runners import WorkerRunner
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_MODEL = os.environ.get("SENTINEL_GOLDEN_MODEL", "fraud-xgboost")
 MODEL_NAME = os.environ.get("SENTINEL_MODEL") or None
-FRAUD_SHARE = float(os.environ.get("FRAUD_SHARE", "0.2"))
-BATCH_SIZE = int(os.environ.get("BATCH_SIZE", "20"))
-try:
-    THINK_MIN, THINK_MAX = (float(x) for x in os.environ.get("THINK_TIME", "0,0").split(","))
-    assert 0 <= THINK_MIN <= THINK_MAX
-except (ValueError, AssertionError):
-    raise SystemExit(f"THINK_TIME must be MIN,MAX in seconds with 0 <= MIN <= MAX (e.g. 0.1,0.5), not {os.environ['THINK_TIME']!r}")
-CHECK_SCORES = os.environ.get("CHECK_SCORES", "auto")
-if CHECK_SCORES not in ("auto", "1", "0"):
-    raise SystemExit(f"CHECK_SCORES must be auto, 1 or 0, not {CHECK_SCORES!r}")
+
+
+def setting(name: str, default: str, read, valid, shape: str):
+    """An environment setting read by `read` and accepted by `valid`; anything else stops Locust at
+    start with one line naming the setting."""
+    text = os.environ.get(name, default)
+    try:
+        value = read(text)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):
+        raise SystemExit(f"{name} must be {shape}, not {text!r}")
+    return value
+
+
+FRAUD_SHARE = setting("FRAUD_SHARE", "0.2", float, lambda x: 0 <= x <= 1, "a share from 0 to 1")
+BATCH_SIZE = setting("BATCH_SIZE", "20", int, lambda n: 1 <= n <= 1000, "a whole number from 1 to 1000 (Sentinel's limit)")
+THINK_MIN, THINK_MAX = setting("THINK_TIME", "0,0", lambda t: tuple(float(x) for x in t.split(",")),
+                               lambda t: len(t) == 2 and 0 <= t[0] <= t[1], "MIN,MAX in seconds with 0 <= MIN <= MAX (e.g. 0.1,0.5)")
+CHECK_SCORES = setting("CHECK_SCORES", "auto", str, lambda c: c in ("auto", "1", "0"), "auto, 1 or 0")
 TOLERANCE = 1e-6
 
 folder = ROOT / "models" / GOLDEN_MODEL

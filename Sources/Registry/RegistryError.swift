@@ -13,6 +13,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case migrationMismatch(number: Int, recorded: String, known: String)
     case readOnly(path: String)
     case busy(path: String, timeoutMilliseconds: Int32)
+    /// SQLite found a damaged page while reading (SQLITE_CORRUPT).
+    case damaged(path: String, detail: String)
     case cannotOpen(path: String, reason: String)
     // Models and versions.
     case invalidModelName(String)
@@ -66,6 +68,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "registry \(path) cannot be written (read-only file or directory)"
         case .busy(let path, let timeout):
             return "registry \(path) is locked by another process (waited \(timeout) ms)"
+        case .damaged(let path, let detail):
+            return "registry \(path) is damaged (\(detail)): 'registry-cli check' lists what is wrong"
         case .cannotOpen(let path, let reason):
             return "cannot open registry \(path): \(reason)"
         case .invalidModelName(let name):
@@ -129,6 +133,7 @@ extension RegistryError {
         if sqlite.isNotADatabase { return RegistryError.notADatabase(path: path) }
         if sqlite.isBusy { return RegistryError.busy(path: path, timeoutMilliseconds: busyTimeout) }
         if sqlite.isReadOnly { return RegistryError.readOnly(path: path) }
+        if sqlite.isCorrupt { return RegistryError.damaged(path: path, detail: sqlite.message) }
         return RegistryError.database(sqlite.description)
     }
 }

@@ -7,9 +7,13 @@ import NIOHTTPTypes
 /// When NIO's parser rejects a request line or its headers, Hummingbird answers by itself, with a
 /// 400 that has no body and `Connection: close`, and offers no hook for it. This handler sits
 /// between the HTTP codec and Hummingbird: it notes the parser's error as it passes on its way up,
-/// then fills in the body of that one answer on its way down. NIO's pipelining handler holds such an
-/// error back until the answer before it has ended, so the 400 it fills in is the parser's. An error
-/// in the middle of a body reaches the route reading it, which answers it as usual.
+/// then fills in the body of that one answer on its way down.
+///
+/// The error can pass before the answers to requests that came ahead of it on the connection
+/// (pipelined) are written, so the answer filled in is told by its place: Hummingbird writes the
+/// parser's 400 when every request read so far has been answered, so it is an answer with no
+/// request head behind it. An error in the middle of a body reaches the route reading it, which
+/// answers that request as usual.
 final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -19,10 +23,18 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     private let refused: @Sendable (Int) -> Void
     private var parserError: HTTPParserError?
     private var pendingBody: ByteBuffer?
+    /// Request heads read and answer heads written on this connection.
+    private var requestsRead = 0
+    private var answersWritten = 0
 
     /// `refused` hears of each refusal, with its status (the service counts them in /metrics).
     init(refused: @escaping @Sendable (Int) -> Void) {
         self.refused = refused
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { requestsRead += 1 }
+        context.fireChannelRead(data)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -31,29 +43,28 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        // Every answer but the parser's passes as it came, unopened.
-        guard parserError != nil || pendingBody != nil else { return context.write(data, promise: promise) }
-        switch unwrapOutboundIn(data) {
-        case .head(var head) where head.status == .badRequest && head.headerFields[.contentLength] == "0":
-            guard let error = parserError else { return context.write(data, promise: promise) }
-            parserError = nil
-            let refusal = Self.refusal(for: error)
-            let body = ByteBuffer(string: refusal.body)
-            head.status = refusal.status
-            head.headerFields[.contentType] = "application/json"
-            head.headerFields[.contentLength] = String(body.readableBytes)
-            pendingBody = body
-            refused(refusal.status.code)
-            context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end:
-            if let body = pendingBody {
+        let part = unwrapOutboundIn(data)
+        guard case .head(var head) = part else {
+            if case .end = part, let body = pendingBody {
                 context.write(wrapOutboundOut(.body(body)), promise: nil)
                 pendingBody = nil
             }
-            context.write(data, promise: promise)
-        default:
-            context.write(data, promise: promise)
+            return context.write(data, promise: promise)
         }
+        if head.status.kind != .informational { answersWritten += 1 }
+        // Every answer but the parser's passes as it came.
+        guard let error = parserError, answersWritten > requestsRead, head.status == .badRequest else {
+            return context.write(data, promise: promise)
+        }
+        parserError = nil
+        let refusal = Self.refusal(for: error)
+        let body = ByteBuffer(string: refusal.body)
+        head.status = refusal.status
+        head.headerFields[.contentType] = "application/json"
+        head.headerFields[.contentLength] = String(body.readableBytes)
+        pendingBody = body
+        refused(refusal.status.code)
+        context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 
     static func refusal(for error: HTTPParserError) -> APIError {
@@ -68,7 +79,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     /// The parser's finding in words, for the detail of the refusal.
     private static func fault(_ error: HTTPParserError) -> String {
         switch error {
-        case .invalidMethod: return "the method is not a token"
+        case .invalidMethod: return "the method is not one HTTP defines"
         case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment: return "the request target is not a valid URI"
         case .invalidVersion: return "the version is not HTTP/1.x"
         case .invalidHeaderToken: return "a header name or value holds a character HTTP does not allow"

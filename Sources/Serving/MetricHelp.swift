@@ -3,7 +3,7 @@
 /// exposition gets these lines added before each family's `# TYPE` line.
 enum MetricHelp {
     static let text: [String: String] = [
-        "sentinel_http_requests_total": "HTTP requests answered, by matched route pattern (unmatched: no route; malformed: not HTTP) and status.",
+        "sentinel_http_requests_total": "HTTP requests answered, by matched route pattern (NotFound: no route; malformed: not HTTP) and status.",
         "sentinel_http_request_duration_seconds": "Time the service spent answering a request, from routing to the response, by route.",
         "sentinel_predictions_total": "Transactions scored (batch rows counted one by one), by model, version and decision.",
         "sentinel_prediction_score": "Scores (probability of fraud) given, by model.",

@@ -10,8 +10,15 @@ extension RegistryCLI {
             discussion: """
                 For after a restore, a disk error, or before an audit. A damaged page does not stop the \
                 registry from opening (only a query that reaches it fails), so init and serve cannot tell. \
-                Prints one line per finding and exits 1 when there is any; reads only.
+                Prints a line per check and one per finding. Exits 0 when the registry is sound, 1 when \
+                something is wrong with it, 2 when it could not be checked (missing, locked, unreadable). \
+                Changes no row; like every registry-cli command it needs to write SQLite's WAL index \
+                beside the file, so copy a read-only snapshot somewhere writable first.
                 """)
+
+        /// The exit status when the registry could not be checked, told apart from 1 (checked, and
+        /// something is wrong) so that a restore script knows which it got.
+        static let couldNotCheck: Int32 = 2
 
         @OptionGroup var options: GlobalOptions
 
@@ -19,24 +26,39 @@ extension RegistryCLI {
         var quick = false
 
         func run() throws {
-            _ = options.logger()
-            let registry = try options.openRegistry(.read)
-            var problems: [String] = []
             do {
-                problems += try registry.fileProblems(quick: quick)
+                try conclude(try findProblems())
+            } catch let error as CheckFailure {
+                throw error
             } catch {
-                // A page damaged badly enough stops the walk itself.
-                problems.append("the check stopped: \(error)")
+                FileHandle.standardError.write(Data("Error: \(error) (the registry was not checked)\n".utf8))
+                throw ExitCode(Self.couldNotCheck)
             }
-            report("file (\(quick ? "quick_check" : "integrity_check"), foreign_key_check)", problems)
+        }
+
+        /// Every finding, printed as the checks go. A damaged page is a finding wherever it shows;
+        /// any other failure throws.
+        private func findProblems() throws -> [String] {
+            let fileCheck = "file (\(quick ? "quick_check" : "integrity_check"), foreign_key_check)"
+            let registry: Registry
+            do {
+                registry = try options.openRegistry(.read)
+            } catch let error as RegistryError {
+                // Damage in the pages read at open (the header, the schema, the migrations) stops here.
+                guard let damage = Self.damage(error) else { throw error }
+                report(fileCheck, [damage])
+                return [damage]
+            }
+            var problems = try registry.fileProblems(quick: quick)
+            report(fileCheck, problems)
 
             let versions: [ModelVersion]
             do {
                 versions = try registry.versions()
-            } catch {
-                let unreadable = "the versions cannot be read: \(error)"
-                report("versions", [unreadable])
-                return try conclude(problems + [unreadable])
+            } catch let error as RegistryError {
+                guard let damage = Self.damage(error) else { throw error }
+                report("versions", [damage])
+                return problems + [damage]
             }
             for version in versions {
                 // The checks a version passes before it serves: digest, parse, schema, golden rows.
@@ -44,13 +66,25 @@ extension RegistryCLI {
                 do {
                     _ = try LoadedVersion(try registry.loadable(version))
                     found = []
-                } catch {
+                } catch let error as LoadError {
                     found = ["\(error)"]
+                } catch let error as RegistryError {
+                    guard let damage = Self.damage(error) else { throw error }
+                    found = [damage]
                 }
                 report("\(version.model) \(version.label) (\(version.stage.rawValue))", found)
                 problems += found
             }
-            try conclude(problems)
+            return problems
+        }
+
+        /// A failure that is itself a finding (the file is damaged), in words; nil for the others.
+        private static func damage(_ error: RegistryError) -> String? {
+            switch error {
+            case .damaged(_, let detail): return "a damaged page stopped the reading: \(detail)"
+            case .notADatabase: return "the file's header is not an SQLite database's: \(error)"
+            default: return nil
+            }
         }
 
         private func report(_ what: String, _ problems: [String]) {

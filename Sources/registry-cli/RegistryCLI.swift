@@ -52,7 +52,7 @@ struct RegistryCLI: AsyncParsableCommand {
     /// zero exit, so a mistyped `help promte` in a script looks like success.
     private static func refuseHelpOnAnUnknownSubcommand(_ arguments: [String]) throws {
         guard arguments.first == "help", let name = arguments.dropFirst().first, !name.hasPrefix("-") else { return }
-        let known = configuration.subcommands.flatMap { [$0._commandName] + $0.configuration.aliases }
+        let known = configuration.subcommands.flatMap { [$0._commandName] + $0.configuration.aliases } + ["help"]
         guard known.contains(name) else {
             throw ValidationError("no subcommand is called '\(name)': one of \(known.joined(separator: ", "))")
         }

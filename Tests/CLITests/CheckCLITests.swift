@@ -58,14 +58,50 @@ import Testing
         let h = try sound()
         defer { h.cleanUp() }
         let page = try #require(Int(try h.sqlite("SELECT rootpage FROM sqlite_schema WHERE name = 'promotions_by_model'")))
+        try overwrite(page: page, of: h)
+        #expect(try h.cli(["list"]).status == 0)
+        // integrity_check stops at the page (one finding) and quick_check names it (another).
+        expectProblems(try h.cli(["check"]), 2, "Page \(page): ", at: "file (integrity_check, foreign_key_check)")
+        expectProblems(try h.cli(["check", "--quick"]), 1, "Page \(page): ", at: "file (quick_check, foreign_key_check)")
+    }
+
+    /// A damaged table page stops more than the walk of the pages: the reading of the versions too.
+    /// The page is still named, and where each reading stopped is said.
+    @Test func aDamagedTablePageIsNamedAndStopsWhatReadsIt() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        let page = try #require(Int(try h.sqlite("SELECT rootpage FROM sqlite_schema WHERE name = 'model_versions'")))
+        try overwrite(page: page, of: h)
+        let result = try h.cli(["check"])
+        #expect(result.status == 1, "\(result.status): \(result.stdout)")
+        #expect(result.stdout.contains("         Page \(page): "), "\(result.stdout)")
+        #expect(result.stdout.contains("PROBLEM  versions\n         a damaged page stopped the reading: database disk image is malformed"),
+                "\(result.stdout)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(" problems (listed above)"), "\(result.stderr)")
+    }
+
+    /// Damage in the first page is found at open; a registry that cannot be read at all is not
+    /// "sound" either, but a status of its own (2), so that a restore script can tell.
+    @Test func aDamagedHeaderIsAProblemAndAMissingFileIsNotChecked() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        let missing = try h.cli(["check"], db: h.directory.appendingPathComponent("none.db").path)
+        #expect(missing.status == 2 && missing.stdout.isEmpty, "\(missing.status): \(missing.stdout)")
+        #expect(missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("(the registry was not checked)"), "\(missing.stderr)")
+        let file = try #require(FileHandle(forUpdatingAtPath: h.dbPath))
+        try file.seek(toOffset: 100)
+        try file.write(contentsOf: Data(repeating: 0xAB, count: 3000))
+        try file.close()
+        let damaged = try h.cli(["check"])
+        #expect(damaged.status == 1 && damaged.stdout.hasPrefix("PROBLEM  file"), "\(damaged.status): \(damaged.stdout) \(damaged.stderr)")
+        #expect(damaged.stderr.split(separator: "\n").count == 1 && damaged.stderr.contains("has 1 problem"), "\(damaged.stderr)")
+    }
+
+    private func overwrite(page: Int, of h: CLIHarness) throws {
         let pageSize = try #require(Int(try h.sqlite("PRAGMA page_size")))
         let file = try #require(FileHandle(forUpdatingAtPath: h.dbPath))
         try file.seek(toOffset: UInt64((page - 1) * pageSize))
         try file.write(contentsOf: Data(repeating: 0xFF, count: pageSize))
         try file.close()
-        #expect(try h.cli(["list"]).status == 0)
-        // integrity_check stops at the page (one finding) and quick_check names it (another).
-        expectProblems(try h.cli(["check"]), 2, "Page \(page): ", at: "file (integrity_check, foreign_key_check)")
-        expectProblems(try h.cli(["check", "--quick"]), 1, "Page \(page): ", at: "file (quick_check, foreign_key_check)")
     }
 }

@@ -470,10 +470,13 @@ struct ServiceEndToEndTests {
                                        b"Content-Length: 4\\r\\n\\r\\nabcd"),
                 "headers too large": answers(b"GET /healthz HTTP/1.1\\r\\nX-Pad: " + b"a" * 100000 + b"\\r\\n\\r\\n"),
                 "after two predictions": answers(good + good + b"GARBAGE\\x01\\r\\n\\r\\n"),
+                "after a refused prediction": answers(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\n"
+                                                      b"Content-Type: application/json\\r\\nContent-Length: 0\\r\\n\\r\\n"
+                                                      b"GARBAGE\\x01\\r\\n\\r\\n"),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: String], "\(report)")
-        #expect(answers.count == 5)
+        #expect(answers.count == 6)
         for (name, received) in answers {
             // The last answer on each connection is the refusal, framed by its Content-Length.
             let start = try #require(received.range(of: "HTTP/1.1 4", options: .backwards), "\(name): \(received)")
@@ -490,10 +493,14 @@ struct ServiceEndToEndTests {
         }
         let pipelined = try #require(answers["after two predictions"])
         #expect(pipelined.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(pipelined)")
+        // The route's own 400 (with its body) ahead of the parser's is left as it was.
+        let refusedFirst = try #require(answers["after a refused prediction"])
+        #expect(refusedFirst.hasPrefix("HTTP/1.1 400") && refusedFirst.contains("\"error\":\"invalid_json\"")
+                && refusedFirst.components(separatedBy: "HTTP/1.1 400").count == 3, "\(refusedFirst)")
         #expect(try await h.post("/predict", body: row).status == 200)
         // Counted in /metrics under their own route label, as no route saw them.
         let metrics = try await h.get("/metrics").body
-        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"400\"} 4"), "\(metrics)")
+        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"400\"} 5"), "\(metrics)")
         #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"431\"} 1"), "\(metrics)")
         #expect(try await h.stop() == 0)
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")

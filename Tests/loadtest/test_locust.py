@@ -19,7 +19,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +114,21 @@ def aggregated(out: Path) -> dict:
         return next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
 
 
+def decisions_locust_counted(out: Path) -> int:
+    """The transactions in the requests Locust's final statistics (locust.json, written at the end)
+    count as answered without failure: one a single request, BATCH_SIZE (20) a batch."""
+    entries = {entry["name"]: entry["num_requests"] - entry["num_failures"]
+               for entry in json.loads((out / "locust.json").read_text())}
+    return entries.get("/predict", 0) + 20 * entries.get("/predict (batch of 20)", 0)
+
+
+def audit_settles(service: Service) -> int:
+    """Waits until the audit table holds a row for every prediction the service counted (its count
+    comes just after the commit, so a request Locust left in flight may be between the two)."""
+    return wait_for("the audit rows to equal the service's count",
+                    lambda: (rows := service.audit_rows()) == service.predictions_answered() and rows, 10)
+
+
 def test_a_bounded_run_gets_every_answer_right_and_audited(service, tmp_path):
     out = tmp_path / "out"
     status, output, summary = finished(locust(service, out, 4), 4)
@@ -126,16 +140,18 @@ def test_a_bounded_run_gets_every_answer_right_and_audited(service, tmp_path):
     assert int(totals["Request Count"]) > 100 and int(totals["Failure Count"]) == 0, totals
     with open(out / "locust_failures.csv", newline="") as failures:
         assert len(list(csv.DictReader(failures))) == 0
-    assert (out / "locust_stats_history.csv").stat().st_size > 0 and (out / "locust.json").stat().st_size > 0
+    assert (out / "locust_stats_history.csv").stat().st_size > 0
+    # The script's own count of decisions is the one in Locust's final statistics.
+    assert decisions_locust_counted(out) == summary["compared"], summary
     # Locust stops with requests in flight: the service may answer (and record) a few it no longer
     # counts, so the audit table matches the service's own count, and holds at least Locust's.
-    answered = service.predictions_answered()
-    assert service.audit_rows() == answered >= summary["compared"]
+    assert audit_settles(service) >= summary["compared"]
 
 
 def test_a_promotion_during_the_run_fails_nothing_and_wrong_scores_fail(service, tmp_path):
     run = locust(service, tmp_path / "promoted", 6)
-    time.sleep(2.5)
+    # Promote once v3 has answered (Locust takes a second or more to start on a busy machine).
+    wait_for("Locust's first predictions", lambda: service.predictions_answered() > 50, 20)
     service.cli("promote", "v2", "--model", "fraud", "--reason", "LightGBM during a Locust run")
     status, output, summary = finished(run, 6)
     assert status == 0, output[-3000:]
@@ -148,8 +164,11 @@ def test_a_promotion_during_the_run_fails_nothing_and_wrong_scores_fail(service,
 
 
 def test_processes_print_one_summary_of_every_worker(service, tmp_path):
-    status, output, summary = finished(locust(service, tmp_path / "processes", 3, "--processes", "2"), 3)
+    out = tmp_path / "processes"
+    status, output, summary = finished(locust(service, out, 3, "--processes", "2"), 3)
     assert status == 0, output[-3000:]
-    # The master's line adds up its two workers': every decision compared, the golden version known.
+    # The master's line adds up its two workers': every decision compared, the golden version known,
+    # and as many decisions as the requests in the master's own final statistics hold.
     assert summary["fraud"] + summary["legit"] > 100 and summary["compared"] == summary["fraud"] + summary["legit"], summary
     assert summary["versions"] == "v3" and summary["mismatches"] == 0, summary
+    assert decisions_locust_counted(out) == summary["compared"], summary

@@ -35,6 +35,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isNotADatabase: Bool { code == SQLITE_NOTADB }
     public var isReadOnly: Bool { code == SQLITE_READONLY }
     public var isCannotOpen: Bool { code == SQLITE_CANTOPEN }
+    public var isCorrupt: Bool { code == SQLITE_CORRUPT }
     public var isConstraint: Bool { code == SQLITE_CONSTRAINT }
 
     public var description: String {

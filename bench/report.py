@@ -288,7 +288,8 @@ def main() -> None:
     work, results_md, plot_png = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     settings = json.loads((work / "settings.json").read_text())
     results = [json.loads(l) for l in (work / "results.jsonl").read_text().splitlines() if l.strip()]
-    single = [r for r in results if r["kind"] == "single"]
+    # Measured in rounds (every server at one concurrency, then the next); reported server by server.
+    single = sorted((r for r in results if r["kind"] == "single"), key=lambda r: (list(NAMES).index(r["target"]), r["connections"]))
     batch = [r for r in results if r["kind"] == "batch"]
     reload = [r for r in results if r["kind"] == "reload"]
     m, v = machine(), versions()

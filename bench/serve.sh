@@ -489,54 +489,60 @@ reload_run() { # promote v2 a third of the way into a wrk run at RELOAD_CONNECTI
 
 # ------------------------------------------------------------------------------------ the phases
 
-bench_sentinel() {
-    start_sentinel
-    log "Sentinel on $base_url, RSS idle $(( $(rss_tree_kb "$sentinel_pid") / 1024 )) MB"
-    local c
-    if has_phase sentinel; then
-        for c in "${connections[@]}"; do
-            measure single sentinel "$sentinel_pid" "$c" "$work/bodies.jsonl" /predict 1
-        done
+# Every server runs from the start, and each concurrency is a round: Sentinel, the peer, the bare
+# stack and nginx in turn, a minute or two apart. A shared host's speed drifts by a quarter and more
+# within an hour (two runs of this script an hour apart here: the bare stack alike, Sentinel 15-30 %
+# apart); measured phase after phase, ten minutes apart, a ratio took the drift in. The servers not
+# being measured sit idle.
+start_servers() { # sets sentinel_url, peer_url, stack_url and nginx_url for the phases chosen
+    if has_phase sentinel || has_phase batch || has_phase reload; then
+        start_sentinel
+        sentinel_url=$base_url
+        log "Sentinel on $sentinel_url, RSS idle $(( $(rss_tree_kb "$sentinel_pid") / 1024 )) MB"
     fi
+    if has_phase peer; then
+        make_venv
+        start_peer
+        peer_url=$base_url
+        log "peer on $peer_url ($peer_workers uvicorn workers, $peer_predict)"
+    fi
+    if has_phase stack; then
+        start_stack
+        stack_url=$base_url
+        log "bare Hummingbird on $stack_url (constant answer after collecting the body)"
+    fi
+    if has_phase nginx; then
+        start_nginx
+        nginx_url=$base_url
+        log "nginx on $nginx_url ($nginx_workers workers, constant answer)"
+    fi
+}
+
+single_round() { # CONNECTIONS: every chosen server in turn, single predictions
+    local c=$1
+    if has_phase sentinel; then base_url=$sentinel_url; measure single sentinel "$sentinel_pid" "$c" "$work/bodies.jsonl" /predict 1; fi
+    if has_phase peer; then base_url=$peer_url; measure single peer "$peer_pid" "$c" "$work/bodies.jsonl" /predict 1; fi
+    if has_phase stack; then base_url=$stack_url; measure single stack "$stack_pid" "$c" "$work/bodies.jsonl" /predict 1; fi
+    if has_phase nginx; then base_url=$nginx_url; measure single nginx "$nginx_pid" "$c" "$work/bodies.jsonl" /predict 1; fi
+}
+
+bench_all() {
+    start_servers
+    local c pid
+    for c in "${connections[@]}"; do single_round "$c"; done
     if has_phase batch; then
+        base_url=$sentinel_url
         measure batch sentinel "$sentinel_pid" "$batch_connections" "$work/batches.jsonl" /predict "$batch_size"
+        if has_phase peer; then
+            base_url=$peer_url
+            measure batch peer "$peer_pid" "$batch_connections" "$work/batches.jsonl" /predict/batch "$batch_size"
+        fi
     fi
-    if has_phase reload; then reload_run; fi
-    stop "$sentinel_pid"
-}
-
-bench_peer() {
-    make_venv
-    start_peer
-    log "peer on $base_url ($peer_workers uvicorn workers, $peer_predict)"
-    local c
-    for c in "${connections[@]}"; do
-        measure single peer "$peer_pid" "$c" "$work/bodies.jsonl" /predict 1
+    # Last: it promotes v2.
+    if has_phase reload; then base_url=$sentinel_url; reload_run; fi
+    for pid in "${sentinel_pid:-}" "${peer_pid:-}" "${stack_pid:-}" "${nginx_pid:-}"; do
+        if [ -n "$pid" ]; then stop "$pid"; fi
     done
-    if has_phase batch; then
-        measure batch peer "$peer_pid" "$batch_connections" "$work/batches.jsonl" /predict/batch "$batch_size"
-    fi
-    stop "$peer_pid"
-}
-
-bench_stack() {
-    start_stack
-    log "bare Hummingbird on $base_url (constant answer after collecting the body)"
-    local c
-    for c in "${connections[@]}"; do
-        measure single stack "$stack_pid" "$c" "$work/bodies.jsonl" /predict 1
-    done
-    stop "$stack_pid"
-}
-
-bench_nginx() {
-    start_nginx
-    log "nginx on $base_url ($nginx_workers workers, constant answer)"
-    local c
-    for c in "${connections[@]}"; do
-        measure single nginx "$nginx_pid" "$c" "$work/bodies.jsonl" /predict 1
-    done
-    stop "$nginx_pid"
 }
 
 write_settings() { # the run's settings, for bench/report.py
@@ -587,10 +593,7 @@ main() {
     make_bodies
     : >"$work/results.jsonl"
     log "Benchmark: $model, ${duration} s per run after ${warmup} s warm-up, connections ${connections[*]}, phases ${phases[*]}"
-    if has_phase sentinel || has_phase batch || has_phase reload; then bench_sentinel; fi
-    if has_phase peer; then bench_peer; fi
-    if has_phase stack; then bench_stack; fi
-    if has_phase nginx; then bench_nginx; fi
+    bench_all
     write_settings
     local python=$py
     if [ -x "$venv/bin/python" ]; then python=$venv/bin/python; fi

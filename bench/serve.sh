@@ -208,7 +208,7 @@ start_sentinel() { # sets sentinel_pid and base_url
     local _
     for _ in $(seq 1 300); do grep -q "listening on" "$work/sentinel.out" 2>/dev/null && break; sleep 0.1; done
     local port
-    port=$(grep -o 'listening on .*' "$work/sentinel.out" | grep -o '[0-9]*$' | head -1)
+    port=$(grep -o 'listening on .*' "$work/sentinel.out" | grep -o '[0-9]*$' | head -1 || true)
     [ -n "$port" ] || die "Sentinel did not start: $(tail -5 "$work/sentinel.log")"
     base_url=http://127.0.0.1:$port
     wait_http "$base_url/readyz"
@@ -405,9 +405,16 @@ run_wrk() { # SECONDS CONNECTIONS BODIES PATH OUT [TRACK_VERSION]: one drained w
     grep '^{"requests"' "$work/wrk.out" >"$5" || die "no summary from wrk: $(tail -3 "$work/wrk.out")"
 }
 
+# The servers idle between their rounds for minutes; one that died would answer nothing, and wrk
+# reports that as a run of zero answers, not as an error.
+still_running() { # PID TARGET
+    kill -0 "$1" 2>/dev/null || die "$2 (PID $1) is no longer running (KEEP_WORK=1 keeps its log, in the temporary directory)"
+}
+
 measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up, measured run, one result line
     local kind=$1 target=$2 pid=$3 c=$4 bodies=$5 path=$6 per=$7 sampler rows_before ok_before audit="" workers="" attempt split n uneven ticks
     for attempt in $(seq 1 "$max_attempts"); do
+        still_running "$pid" "$target"
         run_wrk "$warmup" "$c" "$bodies" "$path" "$work/warmup.json"
         if [ "$target" = sentinel ]; then settle_audit; rows_before=$(audit_rows); ok_before=$(server_ok); fi
         : >"$work/rss"
@@ -418,6 +425,7 @@ measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up,
         ticks=$(tree_ticks "$pid")
         run_wrk "$duration" "$c" "$bodies" "$path" "$work/run.json"
         ticks=$(( $(tree_ticks "$pid") - ticks ))
+        still_running "$pid" "$target"
         stop_sampler "$sampler" "$pid"
         case $target in peer) n=$peer_workers ;; nginx) n=$nginx_workers ;; *) break ;; esac
         worker_ticks "$pid" >"$work/ticks.after"
@@ -583,6 +591,10 @@ PY
 }
 
 main() {
+    local phase
+    for phase in "${phases[@]}"; do
+        case $phase in sentinel | batch | reload | peer | stack | nginx) ;; *) die "PHASES: no phase is called '$phase' (sentinel batch reload peer stack nginx)" ;; esac
+    done
     [ "$duration" -gt $(( (drain_ms + 999) / 1000 )) ] || die "DURATION must be longer than the drain ($drain_ms ms)"
     need_tools
     # The interpreter itself, not a wrapper such as a pyenv shim: it starts fast on a busy machine.

@@ -63,7 +63,8 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.readableBytes)
         pendingBody = body
-        refused(refusal.status.code)
+        // A request cut off by its client closing the connection is no refusal anybody receives.
+        if error != .invalidEOFState { refused(refusal.status.code) }
         context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 
@@ -89,6 +90,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         case .lfExpected, .invalidConstant, .strictModeAssertion: return "a line is not terminated as HTTP requires"
         case .invalidCharactersUsed: return "the request line holds a character HTTP does not allow"
         case .invalidHost, .invalidPort: return "the Host header is not a host and port"
+        case .unknown: return "the parser gave no finer reason; Content-Length beside Transfer-Encoding is one such case"
         default: return "\(error)"
         }
     }

@@ -12,8 +12,9 @@ extension RegistryCLI {
                 registry from opening (only a query that reaches it fails), so init and serve cannot tell. \
                 Prints a line per check and one per finding. Exits 0 when the registry is sound, 1 when \
                 something is wrong with it, 2 when it could not be checked (missing, locked, unreadable). \
-                Changes no row; like every registry-cli command it needs to write SQLite's WAL index \
-                beside the file, so copy a read-only snapshot somewhere writable first.
+                Changes no row. Like every registry-cli command it needs to write SQLite's WAL index \
+                beside the file (copy a read-only snapshot somewhere writable first), and switches a \
+                registry not yet in WAL mode to it.
                 """)
 
         /// The exit status when the registry could not be checked, told apart from 1 (checked, and
@@ -31,13 +32,15 @@ extension RegistryCLI {
             } catch let error as CheckFailure {
                 throw error
             } catch {
-                FileHandle.standardError.write(Data("Error: \(error) (the registry was not checked)\n".utf8))
+                let reason = if case RegistryError.databaseNotFound(let path) = error { "no registry database at \(path)" } else { "\(error)" }
+                FileHandle.standardError.write(Data("Error: \(reason); the registry was not checked\n".utf8))
                 throw ExitCode(Self.couldNotCheck)
             }
         }
 
-        /// Every finding, printed as the checks go. A damaged page is a finding wherever it shows;
-        /// any other failure throws.
+        /// Every finding, printed as the checks go. What stops a reading of the registry is a finding
+        /// (a damaged page, a row the registry cannot read), unless it kept the registry from being
+        /// read at all; that throws.
         private func findProblems() throws -> [String] {
             let fileCheck = "file (\(quick ? "quick_check" : "integrity_check"), foreign_key_check)"
             let registry: Registry
@@ -45,7 +48,7 @@ extension RegistryCLI {
                 registry = try options.openRegistry(.read)
             } catch let error as RegistryError {
                 // Damage in the pages read at open (the header, the schema, the migrations) stops here.
-                guard let damage = Self.damage(error) else { throw error }
+                guard let damage = damageAtOpen(error) else { throw error }
                 report(fileCheck, [damage])
                 return [damage]
             }
@@ -55,22 +58,18 @@ extension RegistryCLI {
             let versions: [ModelVersion]
             do {
                 versions = try registry.versions()
-            } catch let error as RegistryError {
-                guard let damage = Self.damage(error) else { throw error }
-                report("versions", [damage])
-                return problems + [damage]
+            } catch {
+                let found = try Self.finding(error)
+                report("versions", [found])
+                return problems + [found]
             }
             for version in versions {
                 // The checks a version passes before it serves: digest, parse, schema, golden rows.
-                let found: [String]
+                var found: [String] = []
                 do {
                     _ = try LoadedVersion(try registry.loadable(version))
-                    found = []
-                } catch let error as LoadError {
-                    found = ["\(error)"]
-                } catch let error as RegistryError {
-                    guard let damage = Self.damage(error) else { throw error }
-                    found = [damage]
+                } catch {
+                    found = [try Self.finding(error)]
                 }
                 report("\(version.model) \(version.label) (\(version.stage.rawValue))", found)
                 problems += found
@@ -78,12 +77,33 @@ extension RegistryCLI {
             return problems
         }
 
-        /// A failure that is itself a finding (the file is damaged), in words; nil for the others.
-        private static func damage(_ error: RegistryError) -> String? {
+        /// A failure after the registry opened, as a finding; rethrown when it kept the registry from
+        /// being read (a lock held too long, the file replaced or unreadable).
+        private static func finding(_ error: any Error) throws -> String {
             switch error {
-            case .damaged(_, let detail): return "a damaged page stopped the reading: \(detail)"
-            case .notADatabase: return "the file's header is not an SQLite database's: \(error)"
-            default: return nil
+            case RegistryError.busy, RegistryError.fileReplaced, RegistryError.cannotOpen, RegistryError.readOnly:
+                throw error
+            case RegistryError.damaged(_, let detail):
+                return "a damaged page stopped the reading: \(detail)"
+            default:
+                return "\(error)"
+            }
+        }
+
+        /// A failure to open that is itself a finding: a damaged page, or a damaged header in a file
+        /// that starts as an SQLite database does. A file that is not one at all was not checked.
+        private func damageAtOpen(_ error: RegistryError) -> String? {
+            switch error {
+            case .damaged(_, let detail):
+                return "a damaged page stopped the reading: \(detail)"
+            case .notADatabase:
+                let magic = Array("SQLite format 3\0".utf8)
+                let file = FileHandle(forReadingAtPath: options.databasePath)
+                defer { try? file?.close() }
+                let head = (try? file?.read(upToCount: magic.count)).flatMap { $0 }.map(Array.init)
+                return head == magic ? "the file's header is damaged: SQLite does not read it as a database" : nil
+            default:
+                return nil
             }
         }
 

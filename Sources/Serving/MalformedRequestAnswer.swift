@@ -78,7 +78,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// The parser's finding in words, for the detail of the refusal.
-    private static func fault(_ error: HTTPParserError) -> String {
+    static func fault(_ error: HTTPParserError) -> String {
         switch error {
         case .invalidMethod: return "the method is not one HTTP defines"
         case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment: return "the request target is not a valid URI"

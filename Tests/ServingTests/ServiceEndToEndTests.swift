@@ -473,11 +473,17 @@ struct ServiceEndToEndTests {
                 "after a refused prediction": answers(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\n"
                                                       b"Content-Type: application/json\\r\\nContent-Length: 0\\r\\n\\r\\n"
                                                       b"GARBAGE\\x01\\r\\n\\r\\n"),
+                "a bad chunk in a body": answers(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
+                                                 b"Transfer-Encoding: chunked\\r\\n\\r\\n5\\r\\n{\\"fea\\r\\nZZ\\r\\n"),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: String], "\(report)")
-        #expect(answers.count == 6)
-        for (name, received) in answers {
+        #expect(answers.count == 7)
+        // The route reading a body answers its broken framing itself, in the same terms.
+        let badChunk = try #require(answers["a bad chunk in a body"])
+        #expect(badChunk.hasPrefix("HTTP/1.1 400") && badChunk.contains("\"error\":\"malformed_http\"")
+                && badChunk.contains("a chunk size is not hexadecimal"), "\(badChunk)")
+        for (name, received) in answers where name != "a bad chunk in a body" {
             // The last answer on each connection is the refusal, framed by its Content-Length.
             let start = try #require(received.range(of: "HTTP/1.1 4", options: .backwards), "\(name): \(received)")
             let refusal = received[start.lowerBound...].dropFirst("HTTP/1.1 ".count)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOHTTP1
 import ModelRuntime
 
 /// Every refusal the HTTP API gives, with its status and a JSON body `{"error": CODE, "detail": TEXT}`.
@@ -59,6 +60,35 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case .methodNotAllowed: return APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")
         case .contentTooLarge: return APIError(.bodyTooLarge, "the request body is larger than the service accepts")
         default: return APIError(.invalidRequest, "\(error.status.reasonPhrase)", status: error.status)
+        }
+    }
+
+    /// A request NIO's HTTP parser rejected, in the head (answered by `MalformedRequestAnswer`) or in
+    /// a body's framing (answered by the route reading it).
+    init(parserError error: HTTPParserError) {
+        switch error {
+        case .headerOverflow:
+            self.init(.headersTooLarge, "the request's headers are larger than the service accepts")
+        default:
+            self.init(.malformedHTTP, "the request is not valid HTTP/1.1 (\(Self.fault(error)))")
+        }
+    }
+
+    /// The parser's finding in words.
+    private static func fault(_ error: HTTPParserError) -> String {
+        switch error {
+        case .invalidMethod: return "the method is not one HTTP defines"
+        case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment: return "the request target is not a valid URI"
+        case .invalidVersion: return "the version is not HTTP/1.x"
+        case .invalidHeaderToken: return "a header name or value holds a character HTTP does not allow"
+        case .invalidContentLength: return "Content-Length is not a number"
+        case .unexpectedContentLength: return "Content-Length is given twice or beside Transfer-Encoding"
+        case .invalidChunkSize: return "a chunk size is not hexadecimal"
+        case .lfExpected, .invalidConstant, .strictModeAssertion: return "a line is not terminated as HTTP requires"
+        case .invalidCharactersUsed: return "the request line holds a character HTTP does not allow"
+        case .invalidHost, .invalidPort: return "the Host header is not a host and port"
+        case .unknown: return "the parser gave no finer reason; Content-Length beside Transfer-Encoding is one such case"
+        default: return "\(error)"
         }
     }
 

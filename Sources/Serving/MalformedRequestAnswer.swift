@@ -23,9 +23,9 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     private let refused: @Sendable (Int) -> Void
     private var parserError: HTTPParserError?
     private var pendingBody: ByteBuffer?
-    /// Request heads read and answer heads written on this connection.
-    private var requestsRead = 0
-    private var answersWritten = 0
+    /// Request heads read less answer heads written on this connection: the parser's 400 is written
+    /// with none outstanding.
+    private var unanswered = 0
 
     /// `refused` hears of each refusal, with its status (the service counts them in /metrics).
     init(refused: @escaping @Sendable (Int) -> Void) {
@@ -33,7 +33,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { requestsRead += 1 }
+        if case .head = unwrapInboundIn(data) { unanswered += 1 }
         context.fireChannelRead(data)
     }
 
@@ -51,13 +51,14 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
             }
             return context.write(data, promise: promise)
         }
-        if head.status.kind != .informational { answersWritten += 1 }
+        let noRequestBehind = unanswered == 0
+        if head.status.kind != .informational { unanswered -= 1 }
         // Every answer but the parser's passes as it came.
-        guard let error = parserError, answersWritten > requestsRead, head.status == .badRequest else {
+        guard let error = parserError, noRequestBehind, head.status == .badRequest else {
             return context.write(data, promise: promise)
         }
         parserError = nil
-        let refusal = Self.refusal(for: error)
+        let refusal = APIError(parserError: error)
         let body = ByteBuffer(string: refusal.body)
         head.status = refusal.status
         head.headerFields[.contentType] = "application/json"
@@ -66,32 +67,5 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         // A request cut off by its client closing the connection is no refusal anybody receives.
         if error != .invalidEOFState { refused(refusal.status.code) }
         context.write(wrapOutboundOut(.head(head)), promise: promise)
-    }
-
-    static func refusal(for error: HTTPParserError) -> APIError {
-        switch error {
-        case .headerOverflow:
-            return APIError(.headersTooLarge, "the request's headers are larger than the service accepts")
-        default:
-            return APIError(.malformedHTTP, "the request is not valid HTTP/1.1 (\(Self.fault(error)))")
-        }
-    }
-
-    /// The parser's finding in words, for the detail of the refusal.
-    static func fault(_ error: HTTPParserError) -> String {
-        switch error {
-        case .invalidMethod: return "the method is not one HTTP defines"
-        case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment: return "the request target is not a valid URI"
-        case .invalidVersion: return "the version is not HTTP/1.x"
-        case .invalidHeaderToken: return "a header name or value holds a character HTTP does not allow"
-        case .invalidContentLength: return "Content-Length is not a number"
-        case .unexpectedContentLength: return "Content-Length is given twice or beside Transfer-Encoding"
-        case .invalidChunkSize: return "a chunk size is not hexadecimal"
-        case .lfExpected, .invalidConstant, .strictModeAssertion: return "a line is not terminated as HTTP requires"
-        case .invalidCharactersUsed: return "the request line holds a character HTTP does not allow"
-        case .invalidHost, .invalidPort: return "the Host header is not a host and port"
-        case .unknown: return "the parser gave no finer reason; Content-Length beside Transfer-Encoding is one such case"
-        default: return "\(error)"
-        }
     }
 }

@@ -28,7 +28,7 @@ struct PredictController: Sendable {
             throw APIError(.bodyTooLarge, "the request body is over \(configuration.maxBodyBytes) bytes")
         } catch let error as HTTPParserError {
             // The body's framing broke (a chunk size that is not hexadecimal...): the client's doing.
-            throw APIError(.malformedHTTP, "the request body is not valid HTTP/1.1 framing (\(MalformedRequestAnswer.fault(error)))")
+            throw APIError(parserError: error)
         } catch {
             // The connection ended or broke before the body did: the client's doing, not a fault of
             // the service (nobody reads this answer, but it is counted as a 400, not a 500).

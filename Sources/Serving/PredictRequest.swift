@@ -121,10 +121,7 @@ public struct PredictRequestParser {
     private static func batch(_ parser: inout JSONParser, bytes: UnsafeBufferPointer<UInt8>, maxBatchSize: Int) throws -> [[Member]] {
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "[") else {
-            // A value that is valid JSON of the wrong kind is a bad request; one that is not JSON, bad
-            // JSON (skipValue throws). The rest of the body is not read either way.
-            try parser.skipValue()
-            throw APIError(.invalidRequest, "\"instances\" must be an array of feature objects")
+            try wrongKind(&parser, "\"instances\" must be an array of feature objects")
         }
         _ = parser.consume(UInt8(ascii: "["))
         var result: [[Member]] = []
@@ -143,9 +140,8 @@ public struct PredictRequestParser {
     private static func members(_ parser: inout JSONParser, bytes: UnsafeBufferPointer<UInt8>, instance: Int?) throws -> [Member] {
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "{") else {
-            // As in `batch`: "instances": [{...},] is bad JSON, "features": null a bad request.
-            try parser.skipValue()
-            throw APIError(.invalidRequest, "\(where_(instance)) must be a JSON object of features")
+            // "instances": [{...},] is bad JSON, "features": null a bad request.
+            try wrongKind(&parser, "\(where_(instance)) must be a JSON object of features")
         }
         _ = parser.consume(UInt8(ascii: "{"))
         var result: [Member] = []
@@ -224,11 +220,15 @@ public struct PredictRequestParser {
 
     private static func stringMember(_ parser: inout JSONParser, _ name: String) throws -> String {
         parser.skipWhitespace()
-        guard parser.peek() == UInt8(ascii: "\"") else {
-            try parser.skipValue()
-            throw APIError(.invalidRequest, "\"\(name)\" must be a string")
-        }
+        guard parser.peek() == UInt8(ascii: "\"") else { try wrongKind(&parser, "\"\(name)\" must be a string") }
         return try parser.parseString()
+    }
+
+    /// Refuses the value at the parser, of the wrong kind for its member: a bad request when it is
+    /// valid JSON, bad JSON when it is not (skipValue throws). The rest of the body is not read.
+    private static func wrongKind(_ parser: inout JSONParser, _ detail: String) throws -> Never {
+        try parser.skipValue()
+        throw APIError(.invalidRequest, detail)
     }
 
     /// A feature name for an error message (the parser has checked that it is UTF-8).

@@ -94,8 +94,8 @@ extension RegistryCLI {
         /// that starts as an SQLite database does. A file that is not one at all was not checked.
         private func damageAtOpen(_ error: RegistryError) -> String? {
             switch error {
-            case .damaged(_, let detail):
-                return "a damaged page stopped the reading: \(detail)"
+            case .damaged:
+                return try? Self.finding(error)
             case .notADatabase:
                 let magic = Array("SQLite format 3\0".utf8)
                 let file = FileHandle(forReadingAtPath: options.databasePath)

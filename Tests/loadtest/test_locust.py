@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
-from monitoring_helpers import REGISTRY_CLI, REPO, http, stop, wait_for  # noqa: E402
+from monitoring_helpers import REGISTRY_CLI, REPO, http, service_env, start_service, stop, wait_for  # noqa: E402
 
 LOCUST = Path(os.environ.get("LOCUST", REPO / ".build" / "locust-venv" / "bin" / "locust"))
 SUMMARY = re.compile(
@@ -62,29 +62,14 @@ class Service:
 
 @pytest.fixture
 def service(tmp_path):
-    if not REGISTRY_CLI.is_file():
-        pytest.fail(f"{REGISTRY_CLI} is missing: run swift build first")
     if not LOCUST.is_file():
         pytest.fail(f"{LOCUST} is missing: .ci/run installs it (python3 -m venv .build/locust-venv && "
                     ".build/locust-venv/bin/pip install -r loadtest/requirements.txt), or set $LOCUST")
-    env = {key: value for key, value in os.environ.items() if key not in {"HOST", "PORT", "REGISTRY_DB"}}
-    env.update(REGISTRY_DB=str(tmp_path / "registry.db"), REGISTRY_ACTOR="locust-test")
-    service = Service(url="", db=tmp_path / "registry.db", env=env)
+    service = Service(url="", db=tmp_path / "registry.db", env=service_env(tmp_path / "registry.db", "locust-test"))
     service.cli("bootstrap", "--models", "models", "--model", "fraud")
     service.cli("promote", "v3", "--model", "fraud", "--reason", "the golden file's model")
-    log = tmp_path / "serve.log"
-    with open(tmp_path / "serve.out", "wb") as out, open(log, "wb") as err:
-        process = subprocess.Popen([str(REGISTRY_CLI), "serve", "--host", "127.0.0.1", "--port", "0", "--reload-interval", "100"],
-                                   env=env, cwd=REPO, stdout=out, stderr=err)
+    process, service.url, log = start_service(tmp_path, service.env)
     try:
-        def listening():
-            for line in (tmp_path / "serve.out").read_text().splitlines():
-                if line.startswith("listening on http://"):
-                    return line.removeprefix("listening on ")
-            assert process.poll() is None, log.read_text()
-            return None
-
-        service.url = wait_for("the service to listen", listening, 30, (log,))
         wait_for("v3 to serve", lambda: service.serving() == "v3", 20, (log,))
         yield service
     finally:

@@ -74,6 +74,39 @@ def stop(process, timeout=10):
         process.wait(timeout=10)
 
 
+def service_env(db: Path, actor: str) -> dict:
+    """The environment for registry-cli on registry `db`: this process's, without the variables a
+    developer's shell may set for the service (HOST, PORT, REGISTRY_DB)."""
+    env = {key: value for key, value in os.environ.items() if key not in {"HOST", "PORT", "REGISTRY_DB"}}
+    env.update(REGISTRY_DB=str(db), REGISTRY_ACTOR=actor)
+    return env
+
+
+def start_service(work: Path, env: dict) -> tuple[subprocess.Popen, str, Path]:
+    """Starts `registry-cli serve` on a free loopback port (it picks one: --port 0), reloading every
+    100 ms, its output in `work`; returns the process once it listens, its URL and its log. The
+    caller stops it (`stop`)."""
+    if not REGISTRY_CLI.is_file():
+        pytest.fail(f"{REGISTRY_CLI} is missing: run swift build first")
+    log = work / "serve.log"
+    with open(work / "serve.out", "wb") as out, open(log, "wb") as err:
+        process = subprocess.Popen([str(REGISTRY_CLI), "serve", "--host", "127.0.0.1", "--port", "0", "--reload-interval", "100"],
+                                   env=env, cwd=REPO, stdout=out, stderr=err)
+
+    def listening():
+        for line in (work / "serve.out").read_text().splitlines():
+            if line.startswith("listening on http://"):
+                return line.removeprefix("listening on ")
+        assert process.poll() is None, log.read_text()
+        return None
+
+    try:
+        return process, wait_for("the service to listen", listening, 30, (log,)), log
+    except BaseException:
+        stop(process)
+        raise
+
+
 def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:

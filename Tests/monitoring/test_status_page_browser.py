@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_helpers import REGISTRY_CLI, REPO, http, stop, wait_for
+from monitoring_helpers import REGISTRY_CLI, REPO, http, service_env, start_service, stop, wait_for
 
 GOLDEN = REPO / "models" / "fraud-xgboost" / "golden.jsonl"
 SCREENSHOT_DIR = (REPO / "docs") if os.environ.get("UPDATE_SCREENSHOTS") == "1" else \
@@ -296,12 +296,9 @@ def send_load(url, rows, version):
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    if not REGISTRY_CLI.is_file():
-        pytest.fail(f"{REGISTRY_CLI} is missing: run swift build first")
     work = tmp_path_factory.mktemp("status-page")
     db = work / "registry.db"
-    env = {key: value for key, value in os.environ.items() if key not in {"HOST", "PORT", "REGISTRY_DB"}}
-    env.update(REGISTRY_DB=str(db), REGISTRY_ACTOR="status-page-test")
+    env = service_env(db, "status-page-test")
 
     def cli(*args):
         result = subprocess.run([str(REGISTRY_CLI), *args], capture_output=True, text=True, env=env, timeout=60, cwd=REPO)
@@ -311,19 +308,8 @@ def service(tmp_path_factory):
     cli("bootstrap", "--models", "models")
     backfill_earlier_traffic(db, datetime.now(timezone.utc))
 
-    log = work / "serve.log"
-    with open(work / "serve.out", "wb") as out, open(log, "wb") as err:
-        process = subprocess.Popen([str(REGISTRY_CLI), "serve", "--host", "127.0.0.1", "--port", "0", "--reload-interval", "100"],
-                                   env=env, cwd=REPO, stdout=out, stderr=err)
+    process, url, log = start_service(work, env)
     try:
-        def listening():
-            for line in (work / "serve.out").read_text().splitlines():
-                if line.startswith("listening on http://"):
-                    return line.removeprefix("listening on ")
-            assert process.poll() is None, log.read_text()
-            return None
-
-        url = wait_for("the service to listen", listening, 30, (log,))
         wait_for("v2 to serve", lambda: serving(url, "v2"), 20, (log,))
         golden = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
         send_load(url, golden[:40], "v2")

@@ -71,15 +71,18 @@ public func buildApplication(
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 as the service runs it: the idle timeout, and JSON refusals for requests that are
-    /// not HTTP, each reported to `refused` with its status. The benchmark's bare stack uses it too,
+    /// HTTP/1.1 as the service runs it: the idle timeout, HTTP/1.1's connection rules
+    /// (`HTTP1ConnectionRules`), and JSON refusals for requests that are not HTTP, each reported to
+    /// `refused` with its status. The benchmark's bare stack uses it too,
     /// so that both carry the same pipeline.
     public static func sentinelHTTP1(idleTimeoutSeconds: Double,
                                      refused: @escaping @Sendable (Int) -> Void = { _ in }) -> HTTPServerBuilder {
-        .http1(configuration: .init(
-            additionalChannelHandlers: [MalformedRequestAnswer(refused: refused)],
-            idleTimeout: .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
-        ))
+        HTTPServerBuilder { responder in
+            SentinelHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(
+                additionalChannelHandlers: [MalformedRequestAnswer(refused: refused)],
+                idleTimeout: .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
+            )))
+        }
     }
 }
 

@@ -13,7 +13,9 @@ import NIOHTTPTypes
 /// (pipelined) are written, so the answer filled in is told by its place: Hummingbird writes the
 /// parser's 400 when every request read so far has been answered, so it is an answer with no
 /// request head behind it. An error in the middle of a body reaches the route reading it, which
-/// answers that request as usual.
+/// answers that request as usual; if the route had answered without reading the body (a 415, a
+/// GET), Hummingbird's 400 would be a second answer to one request, which a pipelining client
+/// would take for the next one's: it is dropped (the connection is shut after it all the same).
 final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -26,6 +28,10 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     /// Request heads read less answer heads written on this connection: the parser's 400 is written
     /// with none outstanding.
     private var unanswered = 0
+    /// The last request's head was read and its end not yet.
+    private var readingBody = false
+    /// Dropping the parts of a second answer to an answered request.
+    private var dropping = false
 
     /// `refused` hears of each refusal, with its status (the service counts them in /metrics).
     init(refused: @escaping @Sendable (Int) -> Void) {
@@ -33,7 +39,11 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { unanswered += 1 }
+        switch unwrapInboundIn(data) {
+        case .head: unanswered += 1; readingBody = true
+        case .end: readingBody = false
+        case .body: break
+        }
         context.fireChannelRead(data)
     }
 
@@ -44,6 +54,12 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let part = unwrapOutboundIn(data)
+        if dropping {
+            // Hummingbird shuts the connection after this answer, as after any parser error.
+            if case .end = part { dropping = false }
+            promise?.succeed()
+            return
+        }
         guard case .head(var head) = part else {
             if case .end = part, let body = pendingBody {
                 context.write(wrapOutboundOut(.body(body)), promise: nil)
@@ -58,6 +74,12 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
             return context.write(data, promise: promise)
         }
         parserError = nil
+        if readingBody {
+            // The request whose body broke was answered already.
+            dropping = true
+            promise?.succeed()
+            return
+        }
         let refusal = APIError(parserError: error)
         let body = ByteBuffer(string: refusal.body)
         head.status = refusal.status

@@ -441,6 +441,74 @@ struct ServiceEndToEndTests {
         #expect(try await h.get("/healthz").status == 200)
     }
 
+    /// What HTTP/1.1 says of a connection's life and of `Expect: 100-continue`, which Hummingbird
+    /// leaves to the application: a request that asks to close (HTTP/1.0 by default, `close` in any
+    /// case or list) is answered with `Connection: close` and the connection ends there; others
+    /// stay open; a client that waits for `100 Continue` gets it before it sends its body.
+    @Test func connectionsFollowHTTP11sRules() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start()
+        defer { Task { try? await h.stop() } }
+        let row = try GoldenRequests("fraud-xgboost", limit: 1).bodies[0]
+        let report = try Python.run("""
+            import json, socket, sys
+            row = sys.stdin.read().encode()
+            def exchange(payload, wait=1.0):
+                # Answers, and whether the service ended the connection (else recv waits out `wait`).
+                connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                connection.settimeout(wait)
+                connection.sendall(payload)
+                received, ended = b"", False
+                try:
+                    while chunk := connection.recv(65536):
+                        received += chunk
+                    ended = True
+                except socket.timeout:
+                    pass
+                connection.close()
+                return {"ended": ended, "answers": received.decode("latin-1")}
+            def expecting_continue():
+                connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                connection.settimeout(10)  # no 100 within 10 s: recv raises and the test fails
+                connection.sendall(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
+                                   b"Expect: 100-continue\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(row))
+                interim = connection.recv(65536).decode("latin-1")
+                connection.sendall(row)
+                answer = b""
+                while b"}" not in answer:
+                    answer += connection.recv(65536)
+                connection.close()
+                return {"interim": interim, "answer": answer.decode("latin-1")}
+            get = b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\n"
+            print(json.dumps({
+                "HTTP/1.0": exchange(b"GET /healthz HTTP/1.0\\r\\n\\r\\n"),
+                "Close": exchange(get + b"Connection: Close\\r\\n\\r\\n"),
+                "keep-alive, close": exchange(get + b"Connection: keep-alive, close\\r\\n\\r\\n"),
+                "HTTP/1.0 keep-alive": exchange(b"GET /healthz HTTP/1.0\\r\\nConnection: keep-alive\\r\\n\\r\\n"),
+                "HTTP/1.1": exchange(get + b"\\r\\n" + get + b"\\r\\n"),
+                "100-continue": expecting_continue(),
+            }))
+            """, stdin: row, arguments: ["\(h.port)"])
+        let cases = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: [String: Any]], "\(report)")
+        for name in ["HTTP/1.0", "Close", "keep-alive, close"] {
+            let answers = try #require(cases[name]?["answers"] as? String, "\(report)")
+            #expect(cases[name]?["ended"] as? Bool == true, "\(name): the connection stayed open")
+            #expect(answers.hasPrefix("HTTP/1.1 200") && answers.lowercased().contains("connection: close"), "\(name): \(answers)")
+        }
+        for name in ["HTTP/1.0 keep-alive", "HTTP/1.1"] {
+            let answers = try #require(cases[name]?["answers"] as? String, "\(report)")
+            #expect(cases[name]?["ended"] as? Bool == false, "\(name): the connection was closed")
+            #expect(answers.hasPrefix("HTTP/1.1 200") && !answers.lowercased().contains("connection: close"), "\(name): \(answers)")
+        }
+        #expect((cases["HTTP/1.1"]?["answers"] as? String)?.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(report)")
+        let interim = try #require(cases["100-continue"]?["interim"] as? String, "\(report)")
+        #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
+        #expect((cases["100-continue"]?["answer"] as? String)?.contains("\"decision\"") == true, "\(report)")
+        #expect(try await h.stop() == 0)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+    }
+
     /// A request NIO's parser rejects (request line, headers, framing) gets the API's JSON refusal
     /// before the connection closes, not Hummingbird's empty 400; one after good requests on the
     /// same connection leaves their answers as they were; nothing of it reaches the audit log.
@@ -475,15 +543,21 @@ struct ServiceEndToEndTests {
                                                       b"GARBAGE\\x01\\r\\n\\r\\n"),
                 "a bad chunk in a body": answers(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
                                                  b"Transfer-Encoding: chunked\\r\\n\\r\\n5\\r\\n{\\"fea\\r\\nZZ\\r\\n"),
+                "a bad chunk after the answer": answers(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: text/plain\\r\\n"
+                                                        b"Transfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello\\r\\nZZ\\r\\n"),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: String], "\(report)")
-        #expect(answers.count == 7)
+        #expect(answers.count == 8)
+        // Answered (415) before its body was read: the body's broken framing gets no second answer,
+        // which a pipelining client would take for its next request's.
+        let answeredFirst = try #require(answers["a bad chunk after the answer"])
+        #expect(answeredFirst.hasPrefix("HTTP/1.1 415") && answeredFirst.components(separatedBy: "HTTP/1.1 ").count == 2, "\(answeredFirst)")
         // The route reading a body answers its broken framing itself, in the same terms.
         let badChunk = try #require(answers["a bad chunk in a body"])
         #expect(badChunk.hasPrefix("HTTP/1.1 400") && badChunk.contains("\"error\":\"malformed_http\"")
                 && badChunk.contains("a chunk size is not hexadecimal"), "\(badChunk)")
-        for (name, received) in answers where name != "a bad chunk in a body" {
+        for (name, received) in answers where !name.hasPrefix("a bad chunk") {
             // The last answer on each connection is the refusal, framed by its Content-Length.
             let start = try #require(received.range(of: "HTTP/1.1 4", options: .backwards), "\(name): \(received)")
             let refusal = received[start.lowerBound...].dropFirst("HTTP/1.1 ".count)

@@ -105,6 +105,19 @@ struct ServiceUnderLoadTests {
             ready = try await h.get("/readyz")
         }
         #expect(ready.status == 503 && ready.body.contains("shutting down"), "\(ready.status) \(ready.body)")
+        // The service itself ends a connection after an answer that says so, for clients that
+        // read to the end of the stream (RFC 9112 §9.6).
+        let ended = try Python.run("""
+            import socket, sys
+            connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            connection.settimeout(2)  # still open after 2 s: recv raises and the test fails
+            connection.sendall(b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\n\\r\\n")
+            received = b""
+            while chunk := connection.recv(65536):
+                received += chunk
+            print(received.decode("latin-1").split("\\r\\n")[0])
+            """, stdin: "", arguments: ["\(h.port)"])
+        #expect(ended.hasPrefix("HTTP/1.1 200"), "\(ended)")
         var answered = 1
         for body in bodies.prefix(20) {
             let reply = try await h.post("/predict", body: body)

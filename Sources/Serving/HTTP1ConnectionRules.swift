@@ -1,0 +1,87 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// The rules of HTTP/1.1 about a connection's life and `Expect: 100-continue` that Hummingbird
+/// leaves out. It sits below Hummingbird's HTTP-types codec, where the request's HTTP version is
+/// still known:
+///
+/// - A request that asks for the connection to close (HTTP/1.0 without keep-alive, or `close`
+///   among its `Connection` tokens, in any case) reaches Hummingbird with exactly
+///   `Connection: close`, the one spelling Hummingbird checks before it closes; its answer says
+///   so. Otherwise the connection stayed open until the idle timeout.
+/// - An answer that says `Connection: close` on its own (the shutdown drain's) is the
+///   connection's last: once it is written, the sending side is shut (RFC 9112 §9.6), so a client
+///   that reads to the end of the stream is not left waiting.
+/// - `Expect: 100-continue` gets its interim 100 at once. A client that waits for it would
+///   otherwise send the body only after its own timeout (curl: 1 s), and that wait would count as
+///   the request's latency in the answer, the histograms and its audit row.
+final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// For each request read and not answered yet, in order: whether it asked to close.
+    private var closeAsked = CircularBuffer<Bool>()
+    /// The answer being written said `Connection: close` when its request had not asked for it.
+    private var shutOutputAfterThisAnswer = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        let close = !head.isKeepAlive
+        closeAsked.append(close)
+        if close { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        // HTTP/1.0 clients do not know the interim answer (RFC 9110 §10.1.1).
+        if (head.version.major, head.version.minor) >= (1, 1), head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+        }
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where head.status.code >= 200:
+            let asked = closeAsked.popFirst() ?? false
+            if asked { head.headers.replaceOrAdd(name: "connection", value: "close") }
+            // Hummingbird shuts the connection after an answer to a request that asked for it.
+            shutOutputAfterThisAnswer = !asked && !head.isKeepAlive
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end where shutOutputAfterThisAnswer:
+            shutOutputAfterThisAnswer = false
+            let written = context.eventLoop.makePromise(of: Void.self)
+            if let promise { written.futureResult.cascade(to: promise) }
+            context.write(data, promise: written)
+            // Only the sending side: closing both would reset the connection if the client had sent
+            // more, and a reset can discard this answer before the client reads it.
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+}
+
+/// Hummingbird's HTTP/1.1 channel with `HTTP1ConnectionRules` placed below its HTTP-types codec,
+/// the one place in its pipeline that its configuration cannot reach.
+struct SentinelHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
+    typealias Value = HTTP1Channel.Value
+
+    let base: HTTP1Channel
+    var responder: HTTPChannelHandler.Responder { base.responder }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(HTTP1ConnectionRules(), position: .before(pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}

@@ -10,8 +10,12 @@ import ServiceLifecycle
 /// promotion cannot be one shared UPDATE. Instead the pinned versions live in Git, are rendered into
 /// a ConfigMap mounted as a file (a JSON object, model name → "vN"), and each replica reads that file
 /// every `interval` and promotes the named version in its own registry (recorded with the actor
-/// `gitops`). The `ModelReloader` then loads, self-tests and swaps it in as for any promotion; a
-/// version that is unknown, archived or fails its self-test leaves the current one serving.
+/// `gitops`). The `ModelReloader` then loads, self-tests and swaps it in as for any promotion.
+///
+/// A version that is unknown, archived or fails its self-test is not promoted: the current one
+/// keeps serving, and stays the registry's active version. Promoting one that fails would leave
+/// this replica's running process serving the old version but every later one (a restart, a new
+/// pod of the same PVC) with nothing to serve.
 public final class DesiredVersionsApplier: Service, Sendable {
     static let actor = "gitops"
 
@@ -38,12 +42,15 @@ public final class DesiredVersionsApplier: Service, Sendable {
     final class PollState: @unchecked Sendable {
         /// The last problem logged, so that a file that stays wrong is logged once, not every second.
         var lastProblem: String?
+        /// Versions that failed their self-test, by id, with why: a version's artifact and golden
+        /// rows never change, so one that failed is not loaded again at every poll.
+        var refused: [Int64: String] = [:]
     }
 
     func poll(_ state: PollState) {
         do {
             let desired = try DesiredVersions(contentsOf: path)
-            try connection.use { try apply(desired, to: $0) }
+            try connection.use { try apply(desired, to: $0, refused: &state.refused) }
             metrics.desiredVersions(inSync: true)
             state.lastProblem = nil
         } catch {
@@ -58,13 +65,19 @@ public final class DesiredVersionsApplier: Service, Sendable {
         }
     }
 
-    /// Promotes each desired version that is not already the active one. Throws the first refusal
-    /// (unknown model or version, archived version) after applying the others.
-    func apply(_ desired: DesiredVersions, to registry: Registry) throws {
+    /// Promotes each desired version that is not already the active one, once it has loaded and
+    /// passed its self-test. Throws the first refusal (unknown model or version, archived version,
+    /// a failed self-test) after applying the others.
+    func apply(_ desired: DesiredVersions, to registry: Registry, refused: inout [Int64: String]) throws {
         var firstError: Error?
         for (model, label) in desired.versions.sorted(by: { $0.key < $1.key }) {
             do {
                 if try registry.activeVersion(model: model)?.label == label { continue }
+                let version = try registry.version(label, model: model)
+                if refused[version.id] == nil {
+                    do { _ = try LoadedVersion(registry.loadable(version)) } catch { refused[version.id] = "\(error)" }
+                }
+                if let reason = refused[version.id] { throw DesiredVersionsError.selfTestFailed(model: model, version: label, reason: reason) }
                 let promotion = try registry.promote(label, model: model, reason: "desired version in \(path)", by: Self.actor)
                 metrics.desiredVersionApplied(model: model)
                 logger.info("desired version promoted", metadata: [
@@ -101,11 +114,13 @@ struct DesiredVersions: Equatable {
 enum DesiredVersionsError: Error, CustomStringConvertible {
     case unreadable(path: String)
     case malformed(path: String, reason: String)
+    case selfTestFailed(model: String, version: VersionLabel, reason: String)
 
     var description: String {
         switch self {
         case .unreadable(let path): "desired versions file \(path) does not exist or cannot be read"
         case .malformed(let path, let reason): "desired versions file \(path): \(reason)"
+        case .selfTestFailed(let model, let version, let reason): "\(model) \(version) is not promoted: it does not load here (\(reason))"
         }
     }
 }

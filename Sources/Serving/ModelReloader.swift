@@ -32,7 +32,8 @@ public final class ModelReloader: Service, Sendable {
     /// What one poll leaves for the next. Used by one poll at a time (each is awaited).
     final class PollState: @unchecked Sendable {
         var lastPromotion: Int64 = -1
-        var failedVersionIDs: Set<Int64> = []
+        /// Versions that failed to load or self-test, by id, with why (a version never changes).
+        var failedVersions: [Int64: String] = [:]
         /// Four polls a second: a registry that stays unreadable is logged once, then every 10 s.
         var checkFailures = RepeatingFailureLog("registry check failed", level: .error)
     }
@@ -44,7 +45,7 @@ public final class ModelReloader: Service, Sendable {
                 models.recordDatabaseCheck(ok: true)
                 state.checkFailures.succeeded(logger: logger)
                 if newest != state.lastPromotion {
-                    try reload(registry, failed: &state.failedVersionIDs)
+                    try reload(registry, failed: &state.failedVersions)
                     state.lastPromotion = newest
                 }
             }
@@ -56,7 +57,7 @@ public final class ModelReloader: Service, Sendable {
 
     /// Brings every model's serving version in line with the registry. Throws the registry's errors
     /// (then nothing is marked done, and the next poll tries again).
-    func reload(_ registry: Registry, failed: inout Set<Int64>) throws {
+    func reload(_ registry: Registry, failed: inout [Int64: String]) throws {
         let snapshot = models.snapshot()
         for name in try registry.modelNames() {
             guard let active = try registry.activeVersion(model: name) else {
@@ -73,7 +74,18 @@ public final class ModelReloader: Service, Sendable {
                 models.clearFailure(model: name)
                 continue
             }
-            if failed.contains(active.id) { continue }
+            if let reason = failed[active.id] {
+                // Made active again after a rollback cleared its failure (say, by a revert in Git):
+                // still refused, and said so again.
+                models.recordFailure(model: name, version: active.label, reason: reason)
+                metrics.reloadFailing(model: name, true)
+                logger.error("version refused before is active again; the previous one keeps serving", metadata: [
+                    "model.name": "\(name)", "model.version": "\(active.label)",
+                    "model.serving_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
+                    "error": "\(reason)",
+                ])
+                continue
+            }
             let started = ContinuousClock.now
             // Reading the version is the registry's business: if that fails, the caller retries on
             // the next poll. Only a version that does not load or self-test (its stored golden rows
@@ -90,7 +102,7 @@ public final class ModelReloader: Service, Sendable {
                     "model.golden_max_error": "\(loaded.goldenMaxError.map { "\($0)" } ?? "no golden rows")",
                 ])
             } catch {
-                failed.insert(active.id)
+                failed[active.id] = "\(error)"
                 models.recordFailure(model: name, version: active.label, reason: "\(error)")
                 metrics.reloadFailed(model: name)
                 logger.error("new version refused; the previous one keeps serving", metadata: [

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// GitOps on one replica: the service applies the version its desired-versions file names to its
-/// own registry and hot-reloads it; a file naming something it cannot serve changes nothing.
+/// own registry and hot-reloads it; a file naming something it cannot serve (unknown, or failing its
+/// self-test) changes nothing.
 @Suite(.serialized)
 struct DesiredVersionsTests {
     @Test func servesTheVersionTheFileNames() async throws {
@@ -45,8 +46,19 @@ struct DesiredVersionsTests {
         let metrics = try await h.get("/metrics").body
         #expect(metrics.contains("sentinel_desired_versions_in_sync 0"))
         #expect(metrics.contains("sentinel_desired_versions_applied_total{model=\"fraud\"} 2"))
-        let log = try String(contentsOfFile: h.logPath, encoding: .utf8)
+        var log = try String(contentsOfFile: h.logPath, encoding: .utf8)
         #expect(log.contains("no version v9"))
+
+        // A version that fails its self-test here is not promoted either: the registry keeps v1
+        // active, so a restarted process serves v1 too rather than nothing.
+        _ = try h.sqlite("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 2")
+        try #"{"fraud": "v2"}"#.write(toFile: desired, atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(2_500))
+        #expect(try await h.post("/predict", body: golden.bodies[0]).json?["version"] as? String == "v1")
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v1")
+        #expect(try await h.get("/metrics").body.contains("sentinel_desired_versions_in_sync 0"))
+        log = try String(contentsOfFile: h.logPath, encoding: .utf8)
+        #expect(log.contains("fraud v2 is not promoted: it does not load here"), "\(log)")
         #expect(try await h.stop() == 0)
     }
 }

@@ -245,6 +245,23 @@ struct ServiceUnderLoadTests {
         let metrics = try await h.get("/metrics").body
         #expect(metrics.contains("sentinel_model_reload_failing{model=\"fraud\"} 1"))
         #expect(metrics.contains("sentinel_model_reloads_total{model=\"fraud\",result=\"failure\"} 1"))
+
+        // Back on v1, the failure is cleared; v2 made active again (a revert in Git) is still refused
+        // and said to be, not passed over in silence.
+        #expect(try h.cli(["rollback"]).status == 0)
+        func failedVersion(_ expected: String?) async throws -> Bool {
+            for _ in 0..<50 {
+                if try await h.get("/models/fraud").json?["failed_version"] as? String == expected { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        #expect(try await failedVersion(nil))
+        #expect(try await h.get("/metrics").body.contains("sentinel_model_reload_failing{model=\"fraud\"} 0"))
+        #expect(try h.cli(["promote", "v2"]).status == 0)
+        #expect(try await failedVersion("v2"))
+        #expect(try await h.get("/metrics").body.contains("sentinel_model_reload_failing{model=\"fraud\"} 1"))
+        #expect(try await h.post("/predict", body: body).json?["version"] as? String == "v1")
     }
 
     @Test func killedMidLoadLosesNoAnsweredPrediction() async throws {

@@ -63,23 +63,40 @@ extension Registry {
     /// database errors of `write`.
     @discardableResult
     public func register(_ registration: Registration) throws -> ModelVersion {
-        try register([Self.verify(registration)])[0]
+        try register([Self.verify(registration)], skippingHeldArtifacts: false)[0]!
     }
 
-    /// Registers every one of `registrations`, in order, in one transaction: all of them or none.
+    /// Registers `registrations`, in order, in one transaction: all of them or none. With
+    /// `skippingHeldArtifacts`, one whose artifact its model holds already is left out (nil in the
+    /// result). That is decided inside the transaction, so two runs at once cannot both add it.
     @discardableResult
-    public func register(_ registrations: [VerifiedRegistration]) throws -> [ModelVersion] {
+    public func register(_ registrations: [VerifiedRegistration], skippingHeldArtifacts: Bool) throws -> [ModelVersion?] {
         let now = Timestamp.now()
-        let added = try write { () throws -> [(versionID: Int64, number: Int)] in
-            try registrations.map { try insert($0, at: now) }
+        let added = try write { () throws -> [(versionID: Int64, number: Int)?] in
+            var held: [String: Set<String>] = [:]
+            return try registrations.map { verified in
+                let model = verified.registration.model
+                if skippingHeldArtifacts {
+                    if held[model] == nil {
+                        held[model] = try modelNames().contains(model) ? Set(versions(model: model).map(\.artifactSHA256)) : []
+                    }
+                    guard held[model]?.insert(verified.sha256).inserted == true else { return nil }
+                }
+                return try insert(verified, at: now)
+            }
         }
         return try zip(registrations, added).map { verified, added in
-            logger.info("registered version", metadata: [
-                "model.name": "\(verified.registration.model)", "model.version": "v\(added.number)",
-                "model.sha256": "\(verified.sha256)", "model.version_id": "\(added.versionID)",
-            ])
-            return try version(VersionLabel(added.number), model: verified.registration.model)
+            guard let added else { return nil }
+            return try registered(verified, added)
         }
+    }
+
+    private func registered(_ verified: VerifiedRegistration, _ added: (versionID: Int64, number: Int)) throws -> ModelVersion {
+        logger.info("registered version", metadata: [
+            "model.name": "\(verified.registration.model)", "model.version": "v\(added.number)",
+            "model.sha256": "\(verified.sha256)", "model.version_id": "\(added.versionID)",
+        ])
+        return try version(VersionLabel(added.number), model: verified.registration.model)
     }
 
     /// Checks `registration` without a database: its model name, its artifact parsed in full, its

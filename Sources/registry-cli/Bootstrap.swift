@@ -37,14 +37,15 @@ extension RegistryCLI {
             }
             _ = try Registry.initialise(path: options.databasePath, busyTimeoutMilliseconds: options.busyTimeout)
             let registry = try options.openRegistry(.write)
-            let held = try registry.modelNames().contains(model)
-                ? Set(try registry.versions(model: model).map(\.artifactSHA256)) : []
-            let new = verified.filter { !held.contains($0.1.sha256) }
-            let versions = try registry.register(new.map(\.1))
-            for ((example, _), version) in zip(new, versions) {
+            // Which examples the registry holds already is decided in the registering transaction:
+            // two bootstraps at once (two replicas starting on one file) register each example once.
+            let versions = try registry.register(verified.map(\.1), skippingHeldArtifacts: true)
+            for ((example, _), version) in zip(verified, versions) {
+                guard let version else { continue }
                 print("registered \(version.model) \(version.label) from \(example.directory)")
             }
-            print("\(model): \(versions.count) example(s) registered, \(bundle.examples.count - versions.count) already present")
+            let added = versions.compactMap { $0 }.count
+            print("\(model): \(added) example(s) registered, \(bundle.examples.count - added) already present")
         }
     }
 }

@@ -18,6 +18,11 @@ struct GitOpsValuesFile {
         text = String(decoding: data, as: UTF8.self)
     }
 
+    /// The version the file pins now (`model.version`), if it parses to one.
+    var pinnedVersion: String? {
+        (try? Yams.compose(yaml: text))?.mapping?["model"]?.mapping?["version"]?.string
+    }
+
     /// The file with `model.version` set to `version`, checked; `model.name`, when present, must be `model`.
     func pinning(_ version: VersionLabel, model: String) throws(GitOpsError) -> String {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -106,6 +111,26 @@ struct GitOpsValuesFile {
     }
 }
 
+/// An exclusive lock on the directory of a values file, held while a promote or rollback reads,
+/// rewrites and replaces the file, so that two at once on one file (two people, two scripts) take
+/// turns. Without it both staged from the same text in one staging file, and one reported a pin
+/// the file did not hold while the other failed after changing the registry.
+final class ValuesFileLock {
+    private let descriptor: Int32
+
+    /// Waits for the lock. A directory that cannot be locked (a network file system without
+    /// `flock`) is not locked: the rename still keeps each write whole.
+    init(path: String) throws(GitOpsError) {
+        let directory = URL(fileURLWithPath: path).resolvingSymlinksInPath().deletingLastPathComponent().path
+        descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .unreadable(path: path) }
+        while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+    }
+
+    /// Closing the descriptor releases the lock.
+    deinit { close(descriptor) }
+}
+
 /// A rewritten values file waiting beside the original.
 struct StagedValuesFile {
     let path: String
@@ -131,6 +156,7 @@ enum GitOpsError: Error, CustomStringConvertible {
     case notYAML(path: String, reason: String)
     case rewriteUnsafe(path: String)
     case unwritable(path: String, reason: String)
+    case pinNotActive(path: String, pinned: String, model: String, active: String)
 
     var description: String {
         switch self {
@@ -140,6 +166,8 @@ enum GitOpsError: Error, CustomStringConvertible {
         case .notYAML(let path, let reason): "values file \(path) is not valid YAML: \(reason)"
         case .rewriteUnsafe(let path): "values file \(path): rewriting model.version would change more than that key; edit it by hand"
         case .unwritable(let path, let reason): "values file \(path) cannot be written: \(reason)"
+        case .pinNotActive(let path, let pinned, let model, let active):
+            "values file \(path) pins \(pinned) but \(model)'s active version in this registry is \(active): roll back with the registry that made that pin, or promote the version you want"
         }
     }
 }

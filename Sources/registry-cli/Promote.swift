@@ -32,6 +32,9 @@ extension RegistryCLI {
             let label = try VersionLabel(parsing: version)
             let registry = try options.openRegistry(.write)
             let modelName = try registry.resolveModel(model)
+            // Held until the file is replaced: another promote or rollback of this file waits.
+            let lock = try gitops.map { try ValuesFileLock(path: $0) }
+            defer { withExtendedLifetime(lock) {} }
             // The file is rewritten and staged before the registry changes, so a bad file changes nothing.
             let staged = try gitops.map { path throws in
                 let file = try GitOpsValuesFile(path: path)

@@ -25,7 +25,16 @@ extension RegistryCLI {
         func run() throws {
             let registry = try options.openRegistry(.write)
             let modelName = try registry.resolveModel(model)
+            // Held until the file is replaced: another promote or rollback of this file waits.
+            let lock = try gitops.map { try ValuesFileLock(path: $0) }
+            defer { withExtendedLifetime(lock) {} }
             let file = try gitops.map { try GitOpsValuesFile(path: $0) }
+            // The rollback's target comes from this registry's history, which is right for the file
+            // only if this registry made the pin it holds (a staging registry may have moved on).
+            if let file, let pinned = file.pinnedVersion,
+               let active = try registry.activeVersion(model: modelName)?.label.description, pinned != active {
+                throw GitOpsError.pinNotActive(path: file.path, pinned: pinned, model: modelName, active: active)
+            }
             // The file is rewritten and staged inside the rollback's transaction, once the target is
             // known and before it commits, so a file that cannot be written changes nothing.
             var staged: StagedValuesFile?

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What the Kubernetes deployment relies on: `bootstrap` of the bundled examples, the `--gitops`
 /// pin in a Helm values file, and `audit --include` over several replicas' registries.
@@ -49,6 +50,28 @@ struct DeploymentCLITests {
         let missing = try h.cli(["bootstrap", "--models", h.directory.path])
         #expect(missing.status != 0)
         #expect(missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("bundle.txt"))
+    }
+
+    /// Bootstraps run at once on one fresh file (two people, or two replicas' start-up on one
+    /// volume) register each example once: which ones are held is decided in the registering
+    /// transaction.
+    @Test func bootstrapsAtOnceRegisterEachExampleOnce() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        let runs = (0..<4).map { _ in
+            let run = Process()
+            run.executableURL = URL(fileURLWithPath: CLIHarness.binary)
+            run.arguments = ["bootstrap", "--models", CLIHarness.modelsDirectory.path, "--db", h.dbPath]
+            run.standardOutput = FileHandle.nullDevice
+            run.standardError = FileHandle.nullDevice
+            return run
+        }
+        for run in runs { try run.run() }
+        for run in runs {
+            run.waitUntilExit()
+            #expect(run.terminationStatus == 0)
+        }
+        #expect(try h.sqlite("SELECT group_concat(version) FROM model_versions") == "1,2,3")
     }
 
     /// The last example of a copied bundle no longer reproduces its golden rows: bootstrap refuses
@@ -164,6 +187,61 @@ struct DeploymentCLITests {
         #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
         #expect(try h.sqlite("SELECT version FROM model_versions WHERE stage = 'production'") == "1")
         #expect(try String(contentsOfFile: values, encoding: .utf8).contains("version: \"v1\"   # keep the quotes"))
+    }
+
+    /// Two promotions of one values file at once take turns: both succeed, and the file pins what
+    /// the registry made active last. (Both used to stage into one file: one reported a pin the
+    /// file did not hold, the other failed after changing the registry.)
+    @Test func gitopsPromotionsAtOnceTakeTurns() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        let values = h.directory.appendingPathComponent("values-prod.yaml").path
+        try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
+        // The registry's write lock held for a moment, so that the second starts while the first waits.
+        let lock = try SQLiteWriteLock(databasePath: h.dbPath)
+        #expect(lock.isHeld)
+        let runs = ["v3", "v2"].map { version in
+            let run = Process()
+            run.executableURL = URL(fileURLWithPath: CLIHarness.binary)
+            run.arguments = ["promote", version, "--gitops", values, "--db", h.dbPath]
+            run.standardOutput = FileHandle.nullDevice
+            run.standardError = FileHandle.nullDevice
+            return run
+        }
+        try runs[0].run()
+        Thread.sleep(forTimeInterval: 0.3)
+        try runs[1].run()
+        Thread.sleep(forTimeInterval: 0.5)
+        try lock.release()
+        for run in runs {
+            run.waitUntilExit()
+            #expect(run.terminationStatus == 0)
+        }
+        let active = try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'")
+        #expect(try String(contentsOfFile: values, encoding: .utf8).contains("  version: \"\(active)\"   # keep the quotes"), "active \(active)")
+        #expect(try h.sqlite("SELECT count(*) FROM promotion_log") == "3")
+        #expect(!FileManager.default.fileExists(atPath: values + ".sentinel-tmp"))
+    }
+
+    /// `rollback --gitops` takes its target from this registry's history, so it refuses a file
+    /// whose pin this registry did not make (say, staging's registry has moved on since).
+    @Test func gitopsRollbackRefusesAFileThisRegistryDidNotPin() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        #expect(try h.cli(["promote", "v3"]).status == 0)
+        let values = h.directory.appendingPathComponent("values-prod.yaml").path
+        try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
+        let database = h.snapshot().0
+        let refused = try h.cli(["rollback", "--gitops", values])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.split(separator: "\n").count == 1
+                && refused.stderr.contains("pins v2 but fraud's active version in this registry is v3"), "\(refused.stderr)")
+        #expect(h.snapshot().0 == database)
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
     }
 
     @Test func auditReadsSeveralReplicasTogether() throws {

@@ -99,6 +99,12 @@ extension Registry {
         return try version(VersionLabel(added.number), model: verified.registration.model)
     }
 
+    /// A metric's name: letters, digits and `_ . : -` (it becomes a JSON key, a line of `show` and a
+    /// column of `list`).
+    public static func isValidMetricName(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.:-".unicodeScalars.contains($0) }
+    }
+
     /// Checks `registration` without a database: its model name, its artifact parsed in full, its
     /// threshold and metrics, and its golden rows scored. Throws what `register` throws for them.
     public static func verify(_ registration: Registration) throws -> VerifiedRegistration {
@@ -113,7 +119,7 @@ extension Registry {
         guard threshold.isFinite, model.output == .raw || (0...1).contains(threshold) else {
             throw RegistryError.invalidThreshold("\(threshold)")
         }
-        for (name, value) in registration.metrics where name.isEmpty || !value.isFinite {
+        for (name, value) in registration.metrics where !isValidMetricName(name) || !value.isFinite {
             throw RegistryError.invalidMetric("\(name)=\(value)")
         }
         if let golden = registration.golden {

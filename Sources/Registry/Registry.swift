@@ -134,12 +134,12 @@ public final class Registry {
 }
 
 /// A file as the filesystem knows it (device and inode), whatever name it is reached by.
-struct FileIdentity: Equatable {
+public struct FileIdentity: Hashable, Sendable {
     let device: UInt64
     let inode: UInt64
 
     /// The file `path` names now; nil when there is none.
-    init?(path: String) {
+    public init?(path: String) {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         device = UInt64(info.st_dev)

@@ -47,31 +47,30 @@ extension RegistryCLI {
                 throw AuditInputError("--since \(self.since!) is not before --until \(self.until!): no prediction can match")
             }
             let paths = [options.databasePath] + include
-            // The same file twice would list each of its rows twice.
-            var seen: [String: String] = [:]
+            // The same file twice (by another name, a symlink or a hard link) would list each of
+            // its rows twice. A missing file has no identity; opening it says so below.
+            var seen: [FileIdentity: String] = [:]
             for path in paths {
-                let key = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-                if let first = seen.updateValue(path, forKey: key) {
+                guard let identity = FileIdentity(path: path) else { continue }
+                if let first = seen.updateValue(path, forKey: identity) {
                     throw AuditInputError("\(path) is the same file as \(first): name each registry once")
                 }
             }
             var entries: [(source: String, entry: AuditEntry)] = []
-            // An unknown version would list nothing, as if it had made no prediction: it is refused
-            // unless one of the files holds it (replicas may not all have registered it yet).
-            var versionUnknown: RegistryError?
-            var versionHeld = false
+            // An unknown model or version would list nothing, as if it had made no prediction: it is
+            // refused unless one of the files holds it (replicas may not all have registered it yet).
+            var unknown: RegistryError?
+            var held = false
             for path in paths {
                 let registry = try Registry.open(path: path, access: .read, busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
-                if let label = query.version {
-                    if let missing = try Self.lacks(label, model: model, in: registry) {
-                        versionUnknown = versionUnknown ?? missing
-                        continue
-                    }
-                    versionHeld = true
+                if let missing = try Self.lacks(query.version, model: model, in: registry) {
+                    unknown = unknown ?? missing
+                    continue
                 }
+                held = true
                 entries += try registry.audit(query).map { (path, $0) }
             }
-            if let versionUnknown, !versionHeld { throw versionUnknown }
+            if let unknown, !held { throw unknown }
             // Each file gave its newest `limit` rows; the newest `limit` of them all are the answer.
             entries.sort { ($0.entry.predictedAt, $0.source) > ($1.entry.predictedAt, $1.source) }
             entries = Array(entries.prefix(limit))
@@ -88,10 +87,14 @@ extension RegistryCLI {
             print(table.render())
         }
 
-        /// The registry's refusal when `registry` has no version `label` of the model; nil when it has.
-        static func lacks(_ label: VersionLabel, model: String?, in registry: Registry) throws -> RegistryError? {
+        /// Why `registry` holds nothing the query asks for (the model named, or the version), or nil.
+        static func lacks(_ label: VersionLabel?, model: String?, in registry: Registry) throws -> RegistryError? {
             do {
-                _ = try registry.version(label, model: registry.resolveModel(model))
+                if let label {
+                    _ = try registry.version(label, model: registry.resolveModel(model))
+                } else if let model {
+                    _ = try registry.resolveModel(model)
+                }
                 return nil
             } catch let error as RegistryError {
                 switch error {

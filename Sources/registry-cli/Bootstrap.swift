@@ -29,11 +29,12 @@ extension RegistryCLI {
         func run() throws {
             _ = options.logger()
             let bundle = try ExampleBundle(directory: models)
+            let actor = try options.recordedActor()
             // Every example is read and verified (artifact parsed, golden rows scored) before the
             // database is touched, and the new ones are registered in one transaction: a broken
             // example anywhere in the bundle leaves the registry as it was.
             let verified = try bundle.examples.map { example in
-                (example, try Registry.verify(example.registration(model: model, by: options.actorName)))
+                (example, try Registry.verify(example.registration(model: model, by: actor)))
             }
             _ = try Registry.initialise(path: options.databasePath, busyTimeoutMilliseconds: options.busyTimeout)
             let registry = try options.openRegistry(.write)

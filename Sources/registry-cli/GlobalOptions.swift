@@ -21,9 +21,18 @@ struct GlobalOptions: ParsableArguments {
         db ?? ProcessInfo.processInfo.environment["REGISTRY_DB"] ?? "./registry.db"
     }
 
-    var actorName: String {
+    /// Who is acting, for the registry's records: `--actor`, else the first of `$REGISTRY_ACTOR`,
+    /// `$USER` and `$LOGNAME` that is set and not empty, held to `--actor`'s rule (a line break in
+    /// one would forge a row of `history`).
+    func recordedActor() throws -> String {
+        if let actor { return actor }
         let environment = ProcessInfo.processInfo.environment
-        return actor ?? environment["REGISTRY_ACTOR"] ?? environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+        for name in ["REGISTRY_ACTOR", "USER", "LOGNAME"] {
+            guard let value = environment[name], !value.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            try RecordedText.check(value, option: "$" + name)
+            return value
+        }
+        return "unknown"
     }
 
     func validate() throws {

@@ -30,6 +30,7 @@ extension RegistryCLI {
 
         func run() throws {
             let label = try VersionLabel(parsing: version)
+            let actor = try options.recordedActor()
             let registry = try options.openRegistry(.write)
             let modelName = try registry.resolveModel(model)
             // Held until the file is replaced: another promote or rollback of this file waits.
@@ -41,7 +42,7 @@ extension RegistryCLI {
                 return try file.stage(file.pinning(label, model: modelName))
             }
             do {
-                let promotion = try registry.promote(label, model: modelName, reason: reason, by: options.actorName)
+                let promotion = try registry.promote(label, model: modelName, reason: reason, by: actor)
                 print("\(promotion.model): \(promotion.from?.description ?? "none") -> \(promotion.to) (active)")
             } catch RegistryError.alreadyActive where staged != nil {
                 // Already active here: pinning it in Git is still what was asked.

@@ -63,18 +63,16 @@ extension RegistryCLI {
             let registry = try options.openRegistry(.write)
             let version = try registry.register(Registration(
                 model: model, format: format, artifact: bytes, metrics: metricValues, threshold: thresholdValue,
-                description: description, golden: goldenSet, createdBy: options.actorName))
+                description: description, golden: goldenSet, createdBy: try options.recordedActor()))
             logger.info("registered", metadata: ["model.name": "\(model)", "model.version": "\(version.label)"])
             print("registered \(version.model) \(version.label): \(version.format.rawValue), \(version.featureNames.count) features, sha256 \(version.artifactSHA256)")
             print(version.label)
         }
 
-        /// `NAME=NUMBER`: a name of letters, digits and `_ . : -` (it becomes a JSON key and a column
-        /// of `list`) and a finite number.
+        /// `NAME=NUMBER`: a name `Registry.isValidMetricName` accepts and a finite number.
         static func parseMetric(_ text: String) throws -> (String, Double) {
             let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty,
-                  parts[0].unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.:-".unicodeScalars.contains($0) }),
+            guard parts.count == 2, Registry.isValidMetricName(String(parts[0])),
                   let value = Double(parts[1]), value.isFinite else {
                 throw RegistryError.invalidMetric(text)
             }
@@ -89,6 +87,9 @@ extension RegistryCLI {
             }
             var result: [String: Double] = [:]
             for (name, value) in object {
+                guard Registry.isValidMetricName(name) else {
+                    throw RegistryError.metricsFileInvalid(path: path, reason: "has a metric named \(name.debugDescription) (a name is letters, digits and _ . : -)")
+                }
                 guard let number = value.numberValue, number.isFinite else {
                     throw RegistryError.metricsFileInvalid(path: path, reason: "gives \(name) a value that is not a finite number")
                 }
@@ -125,7 +126,7 @@ extension RegistryCLI {
             }
             guard !isDirectory.boolValue else { throw RegistryError.fileUnreadable(what: what, path: path, reason: "it is a directory") }
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw RegistryError.fileUnreadable(what: what, path: path, reason: "it cannot be read (permissions?)")
+                throw RegistryError.fileUnreadable(what: what, path: path, reason: access(path, R_OK) == 0 ? "it is not a regular file" : "permission denied")
             }
             return [UInt8](data)
         }

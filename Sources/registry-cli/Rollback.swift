@@ -23,6 +23,7 @@ extension RegistryCLI {
         }
 
         func run() throws {
+            let actor = try options.recordedActor()
             let registry = try options.openRegistry(.write)
             let modelName = try registry.resolveModel(model)
             // Held until the file is replaced: another promote or rollback of this file waits.
@@ -40,7 +41,7 @@ extension RegistryCLI {
             var staged: StagedValuesFile?
             let promotion: Promotion
             do {
-                promotion = try registry.rollback(model: modelName, reason: reason, by: options.actorName) { target in
+                promotion = try registry.rollback(model: modelName, reason: reason, by: actor) { target in
                     if let file { staged = try file.stage(file.pinning(target, model: modelName)) }
                 }
             } catch {

@@ -268,5 +268,20 @@ struct DeploymentCLITests {
         #expect((try JSONSerialization.jsonObject(with: Data(limited.stdout.utf8)) as? [[String: Any]])?.count == 1)
         let missing = try h.cli(["audit", "--include", h.directory.appendingPathComponent("nope.db").path], db: replicas[0])
         #expect(missing.status != 0 && missing.stderr.contains("nope.db"))
+
+        // A replica that has not registered the model yet holds none of its rows: the others'
+        // are listed. Named by no file at all, the model is refused.
+        let fresh = h.directory.appendingPathComponent("replica-new.db").path
+        #expect(try h.cli(["init"], db: fresh).status == 0)
+        let byModel = try h.cli(["audit", "--include", fresh, "--model", "fraud", "--json"], db: replicas[0])
+        #expect(byModel.status == 0, "\(byModel.stderr)")
+        #expect((try JSONSerialization.jsonObject(with: Data(byModel.stdout.utf8)) as? [[String: Any]])?.count == 1)
+        let unknown = try h.cli(["audit", "--include", fresh, "--model", "chargeback"], db: replicas[0])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no model named 'chargeback'"), "\(unknown.stderr)")
+        // One file under a second name (a hard link) would list each row twice.
+        let linked = h.directory.appendingPathComponent("replica-0-link.db").path
+        #expect(link(replicas[0], linked) == 0)
+        let twice = try h.cli(["audit", "--include", linked], db: replicas[0])
+        #expect(twice.status != 0 && twice.stderr.contains("is the same file as"), "\(twice.stderr)")
     }
 }

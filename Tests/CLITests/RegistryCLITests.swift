@@ -107,6 +107,9 @@ struct RegistryCLITests {
         let artifact = h.model("fraud-xgboost", "model.json")
         let repeatedMetric = h.directory.appendingPathComponent("metrics.json").path
         _ = FileManager.default.createFile(atPath: repeatedMetric, contents: Data("{\"auc\": 0.8, \"auc\": 0.9}".utf8))
+        // A name with a line break would print as lines of its own in `show`.
+        let forgedMetric = h.directory.appendingPathComponent("forged-metrics.json").path
+        _ = FileManager.default.createFile(atPath: forgedMetric, contents: Data("{\"auc\": 0.9, \"x\\n  forged = 1.0\": 0.5}".utf8))
 
         let cases: [(String, [String], String)] = [
             ("unknown model", ["promote", "v1", "--model", "nope"], "no model named 'nope'"),
@@ -140,6 +143,7 @@ struct RegistryCLITests {
             ("metric twice", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "auc=0.8", "--metric", "auc=0.9"], "metric 'auc' is given twice"),
             ("metric name with a space", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "a b=1"], "invalid metric"),
             ("metrics file with a repeated name", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metrics-file", repeatedMetric], "\"auc\" is given twice"),
+            ("metrics file with a name on two lines", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metrics-file", forgedMetric], "has a metric named \"x\\n  forged = 1.0\""),
             ("missing metrics file", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metrics-file", "/nonexistent/m.json"], "cannot read metrics file /nonexistent/m.json"),
             ("broken golden file", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--golden", empty], "golden rows unusable: \(empty): "),
             ("score input is a directory", ["score", "--input", h.directory.path], "is a directory"),
@@ -179,6 +183,23 @@ struct RegistryCLITests {
             let lines = result.stderr.split(separator: "\n")
             #expect(result.status != 0 && lines.count == 1 && result.stderr.contains(message), "\(arguments) \(environment): \(result.stderr)")
         }
+    }
+
+    /// The actor taken from the environment is held to `--actor`'s rule: a line break in
+    /// $REGISTRY_ACTOR would forge a row of `history`. An empty one is passed over, as if unset.
+    @Test func actorFromTheEnvironmentIsHeldToActorsRule() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["init"]).status == 0)
+        #expect(try h.registerExample("fraud-xgboost").status == 0)
+        let before = h.snapshot()
+        let forged = try h.cli(["promote", "v1"], environment: ["REGISTRY_ACTOR": "mallory\n99  fraud  none  v1  promote  ceo  approved"])
+        #expect(forged.status != 0 && forged.stderr.split(separator: "\n").count == 1
+                && forged.stderr.contains("$REGISTRY_ACTOR must be one line"), "\(forged.stderr)")
+        #expect(h.snapshot().0 == before.0)
+        let empty = try h.cli(["promote", "v1"], environment: ["REGISTRY_ACTOR": "", "USER": "alice"])
+        #expect(empty.status == 0, "\(empty.stderr)")
+        #expect(try h.sqlite("SELECT promoted_by FROM promotion_log") == "alice")
     }
 
     /// `serve` refuses a setting it cannot use, from a flag or the environment, in one line and

@@ -77,12 +77,18 @@ public final class Registry {
     }
 
     private static func connect(path: String, options: Connection.Options) throws -> Connection {
+        // SQLite's name for a private in-memory database: `init` would report a registry made
+        // where nothing is kept.
+        if path == ":memory:" { throw RegistryError.cannotOpen(path: path, reason: "it names SQLite's in-memory database, which keeps nothing: name a file") }
+        // A build of SQLite may read a name starting "file:" as a URI; here it is a file's name, as the
+        // other commands' existence checks read it.
+        let name = path.hasPrefix("file:") ? "./" + path : path
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw RegistryError.cannotOpen(path: path, reason: "it is a directory")
         }
         do {
-            return try Connection(path: path, options: options)
+            return try Connection(path: name, options: options)
         } catch let error where error.isCannotOpen {
             let directory = (path as NSString).deletingLastPathComponent
             throw RegistryError.cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory)

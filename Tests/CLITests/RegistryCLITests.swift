@@ -172,17 +172,22 @@ struct RegistryCLITests {
     }
 
     /// An empty registry path is refused by name, from the flag or the environment, rather than
-    /// reaching SQLite as "" (a private temporary database, which then fails to switch to WAL).
+    /// reaching SQLite as "" (a private temporary database, which then fails to switch to WAL);
+    /// so are SQLite's special names, which `init` took and no other command could read.
     @Test func emptyRegistryPathIsRefusedInOneLine() throws {
+        let uri = "file:" + FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-uri-\(UUID().uuidString).db").path
         let cases: [([String], [String: String], String)] = [
             (["list", "--db", ""], [:], "--db must not be empty"),
             (["list"], ["REGISTRY_DB": ""], "REGISTRY_DB is set but empty"),
+            (["init", "--db", ":memory:"], [:], "SQLite's in-memory database, which keeps nothing"),
+            (["init", "--db", uri], [:], "directory file:"),
         ]
         for (arguments, environment, message) in cases {
             let result = try CLIHarness.run(CLIHarness.binary, arguments, environment: environment)
             let lines = result.stderr.split(separator: "\n")
             #expect(result.status != 0 && lines.count == 1 && result.stderr.contains(message), "\(arguments) \(environment): \(result.stderr)")
         }
+        #expect(!FileManager.default.fileExists(atPath: String(uri.dropFirst("file:".count))))
     }
 
     /// The actor taken from the environment is held to `--actor`'s rule: a line break in

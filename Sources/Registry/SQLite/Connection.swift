@@ -52,7 +52,7 @@ public final class Connection {
     /// Throws `SQLiteError` when the file cannot be opened (`SQLITE_CANTOPEN`), is not a database
     /// (`SQLITE_NOTADB`), or WAL cannot be switched on.
     public init(path: String, options: Options = Options()) throws(SQLiteError) {
-        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        var flags = SQLITE_OPEN_NOMUTEX
         switch options.mode {
         case .readOnly: flags |= SQLITE_OPEN_READONLY
         case .readWrite: flags |= SQLITE_OPEN_READWRITE

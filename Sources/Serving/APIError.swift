@@ -22,6 +22,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case methodNotAllowed = "method_not_allowed"
         case malformedHTTP = "malformed_http"
         case headersTooLarge = "headers_too_large"
+        case registryUnavailable = "registry_unavailable"
         case internalError = "internal_error"
 
         var status: HTTPResponse.Status {
@@ -33,7 +34,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             case .invalidFeatures: return .unprocessableContent
             case .unknownModel, .notFound: return .notFound
             case .modelRequired: return .badRequest
-            case .noActiveVersion, .auditUnavailable: return .serviceUnavailable
+            case .noActiveVersion, .auditUnavailable, .registryUnavailable: return .serviceUnavailable
             case .methodNotAllowed: return .methodNotAllowed
             case .internalError: return .internalServerError
             }
@@ -77,7 +78,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// The parser's finding in words.
     private static func fault(_ error: HTTPParserError) -> String {
         switch error {
-        case .invalidMethod: return "the method is not one HTTP defines"
+        case .invalidMethod: return "the method is not one this server knows (it takes the standard HTTP methods)"
         case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment: return "the request target is not a valid URI"
         case .invalidVersion: return "the version is not HTTP/1.x"
         case .invalidHeaderToken: return "a header name or value holds a character HTTP does not allow"

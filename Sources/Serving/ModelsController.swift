@@ -73,7 +73,7 @@ struct ModelsController: Sendable {
         do {
             versions = try await gate.run { try await connection.onBlockingPool { try $0.versions() } }
         } catch {
-            throw APIError(.internalError, "the registry cannot be read: \(error)", status: .serviceUnavailable)
+            throw APIError(.registryUnavailable, "the registry cannot be read: \(error)")
         }
         let serving = models.snapshot().versions
         let status = models.status()

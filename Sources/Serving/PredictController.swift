@@ -16,6 +16,13 @@ struct PredictController: Sendable {
         guard Self.isJSON(request.headers[.contentType]) else {
             throw APIError(.unsupportedMediaType, "send the body as Content-Type: application/json")
         }
+        if let refusal = Self.encodingRefusal(contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding]) {
+            throw APIError(.unsupportedMediaType, refusal)
+        }
+        // A model or version asked for in the URL would otherwise be ignored without a word.
+        if let query = request.uri.query, !query.isEmpty {
+            throw APIError(.invalidRequest, "POST /predict takes no query parameters (got '\(query)'): name the model in the body's \"model\" member")
+        }
         // A declared length over the limit is refused before a byte of the body is read: the client
         // learns at once, instead of after sending (or stalling on) a body that would be refused.
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > configuration.maxBodyBytes {
@@ -120,6 +127,25 @@ struct PredictController: Sendable {
             }
         }
         return (copy, moved)
+    }
+
+    /// Why a JSON body is not taken as it is declared, or nil: a compressed body (no coding is
+    /// decoded here), or a charset other than UTF-8 (JSON is UTF-8, RFC 8259). Parameters are read
+    /// only when there are any: the usual header has none.
+    static func encodingRefusal(contentType: String?, contentEncoding: String?) -> String? {
+        if let coding = contentEncoding?.trimmingCharacters(in: .whitespaces), !coding.isEmpty, coding.lowercased() != "identity" {
+            return "Content-Encoding \(coding) is not accepted: send the body uncompressed"
+        }
+        guard let contentType, contentType.utf8.contains(UInt8(ascii: ";")) else { return nil }
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, pair[0].lowercased() == "charset" else { continue }
+            let charset = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+            if charset != "utf-8" && charset != "utf8" {
+                return "charset \(pair[1]) is not accepted: send the body as UTF-8"
+            }
+        }
+        return nil
     }
 
     /// `application/json` in any letter case, with or without parameters such as `; charset=utf-8`.

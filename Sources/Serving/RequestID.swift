@@ -37,9 +37,10 @@ public enum RequestID {
 extension RequestID {
     public static let maxLength = 128
 
-    /// Why `id` cannot be a request id, or nil when it can: 1 to 128 bytes of printable text.
+    /// Why `id` cannot be a request id, or nil when it can: 1 to 128 characters (code points, as
+    /// JSON Schema's `maxLength` in the OpenAPI document counts them) of printable text.
     public static func problem(with id: String) -> String? {
-        guard !id.isEmpty, id.utf8.count <= maxLength else { return "\"request_id\" must have 1 to \(maxLength) bytes" }
+        guard !id.isEmpty, id.unicodeScalars.count <= maxLength else { return "\"request_id\" must have 1 to \(maxLength) characters" }
         guard PrintableText.isPrintable(id) else {
             return "\"request_id\" must not contain control characters, format characters or line separators"
         }

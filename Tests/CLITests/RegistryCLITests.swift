@@ -260,7 +260,7 @@ struct RegistryCLITests {
         let refusals: [(String, String)] = [
             ("{\"request_id\": \"a\\nb\", " + line.dropFirst(), "\"request_id\" must not contain control characters"),
             ("{\"request_id\": 5, " + line.dropFirst(), "\"request_id\" must be a string"),
-            ("{\"request_id\": \"" + String(repeating: "r", count: 129) + "\", " + line.dropFirst(), "must have 1 to 128 bytes"),
+            ("{\"request_id\": \"" + String(repeating: "r", count: 129) + "\", " + line.dropFirst(), "must have 1 to 128 characters"),
             (line.replacingOccurrences(of: "\"amount\":", with: "\"amount\": 1, \"amount\":"), "\"amount\" is given twice"),
             (line.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1e400,", options: .regularExpression), "too large for a double"),
             // C's line reading stops at a NUL: what follows must not vanish, nor the line be taken for blank.

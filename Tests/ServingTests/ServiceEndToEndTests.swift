@@ -149,6 +149,8 @@ struct ServiceEndToEndTests {
             ("trailing garbage", "{\"features\": \(row)} x", "application/json", 400, "invalid_json", nil),
             ("wrong content type", "{\"features\": \(row)}", "text/plain", 415, "unsupported_media_type", nil),
             ("no content type", "{\"features\": \(row)}", nil, 415, "unsupported_media_type", nil),
+            ("a charset other than UTF-8", "{\"features\": \(row)}", "application/json; charset=utf-16", 415, "unsupported_media_type", nil),
+            ("UTF-8 named as the charset", "{\"features\": \(row)}", "Application/JSON ; Charset=\"UTF-8\"", 200, "", nil),
             ("too large", "{\"features\": \(row), \"request_id\": \"\(String(repeating: "x", count: 5000))\"}", "application/json", 413, "body_too_large", nil),
             ("missing feature", "{\"features\": \(withoutAmount), \"model\": \"fraud\"}", "application/json", 422, "invalid_features", "amount"),
             ("unknown feature", "{\"features\": \(extra), \"model\": \"fraud\"}", "application/json", 422, "invalid_features", "colour"),
@@ -222,8 +224,17 @@ struct ServiceEndToEndTests {
             print(connection.recv(4096).split(b"\\r\\n")[0].decode())
             """, stdin: "", arguments: ["\(h.port)"])
         #expect(declared == "HTTP/1.1 413 Payload Too Large", "\(declared)")
-        // The logistic example imputes, so null was accepted and scored; nothing else was recorded.
-        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+        // A compressed body (the service takes none), and a query (the body names the model).
+        let json = ("content-type", "application/json")
+        let compressed = try await h.post("/predict", body: "{\"features\": \(row)}", headers: [json, ("content-encoding", "gzip")])
+        #expect(compressed.status == 415 && compressed.json?["error"] as? String == "unsupported_media_type"
+                && compressed.body.contains("Content-Encoding gzip"), "\(compressed.body)")
+        let queried = try await h.post("/predict?model=other", body: "{\"features\": \(row)}", headers: [json])
+        #expect(queried.status == 400 && queried.json?["error"] as? String == "invalid_request"
+                && queried.body.contains("model=other"), "\(queried.body)")
+        // The logistic example imputes, so null was accepted and scored, and UTF-8 named as the
+        // charset; nothing else was recorded.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "2")
         let notFound = try await h.get("/nope")
         #expect(notFound.status == 404 && notFound.json?["error"] as? String == "not_found")
         // A known path with another method: 405 naming the methods it has, in the body and in Allow.
@@ -599,6 +610,9 @@ struct ServiceEndToEndTests {
         #expect(rename(h.dbPath, moved) == 0)
         let reply = try await h.post("/predict", body: golden.bodies[0])
         #expect(reply.status == 503 && reply.body.contains("deleted, renamed or replaced"), "\(reply.body)")
+        // /models says so in its own terms (a 503 the OpenAPI document lists).
+        let models = try await h.get("/models")
+        #expect(models.status == 503 && models.json?["error"] as? String == "registry_unavailable", "\(models.body)")
         #expect(try await h.stop() == 0)
         #expect(try h.sqlite("SELECT count(*) FROM predictions", db: moved) == "1")
     }

@@ -178,6 +178,14 @@ final class ServiceHarness: @unchecked Sendable {
         return try await send(request, timeout: timeout)
     }
 
+    func post(_ path: String, body: String, headers: [(String, String)]) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: body))
+        return try await send(request)
+    }
+
     func post(_ path: String, bytes: [UInt8]) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST

@@ -555,8 +555,69 @@ def main() -> None:
               Xs, y3, 1).save_model(str(uns / "lightgbm-multiclass.txt"))
     lgb_train({"objective": "binary", "linear_tree": True, "num_leaves": 4, "min_data_in_leaf": 50},
               Xs, ys, 3).save_model(str(uns / "lightgbm-linear-tree.txt"))
+    # Early stopping keeps every tree and notes best_iteration: the scikit-learn wrapper then
+    # predicts with fewer trees than Booster.predict, so Sentinel cannot tell which was meant.
+    dm_tr = xgb.DMatrix(Xs[:2000], label=ys[:2000], feature_names=FEATURES)
+    dm_va = xgb.DMatrix(Xs[2000:], label=ys[2000:], feature_names=FEATURES)
+    xgb.train({"objective": "binary:logistic", "max_depth": 3, "learning_rate": 0.8, "nthread": 1, "seed": 0},
+              dm_tr, num_boost_round=30, evals=[(dm_va, "valid")], early_stopping_rounds=2,
+              verbose_eval=False).save_model(str(uns / "xgboost-early-stopped.json"))
+    lgb_train({"objective": "binary", "boosting": "rf", "bagging_freq": 1, "bagging_fraction": 0.5,
+               "num_leaves": 4, "min_data_in_leaf": 50}, Xs, ys, 3).save_model(str(uns / "lightgbm-random-forest.txt"))
     for p in sorted(uns.iterdir()):
         print(f"unsupported/{p.name:24s} size={p.stat().st_size}")
+
+    # ---------------- compat: categories given by value (a DataFrame's) ----------
+    # merchant_category 0..19 stands for these merchant category codes. A team trains on a
+    # DataFrame whose category column holds the codes themselves; both libraries keep the list in
+    # the artifact and re-code a DataFrame through it, so requests give the MCC (5411), not its
+    # position. A code the model never saw is missing, as pandas codes it.
+    mccs = [4111, 4121, 4511, 4722, 4812, 4829, 4900, 5311, 5411, 5541,
+            5651, 5691, 5732, 5812, 5912, 5944, 5999, 6011, 6051, 7995]
+
+    def by_value(X):
+        X = X.copy()
+        mc = X[:, CAT_INDEX]
+        X[:, CAT_INDEX] = np.where(np.isnan(mc), np.nan, np.take(mccs, np.nan_to_num(mc, nan=0).astype(np.int64)))
+        return X
+
+    def mcc_frame(X):
+        df = pd.DataFrame(X, columns=FEATURES)
+        df["merchant_category"] = pd.Categorical(df["merchant_category"], categories=mccs)
+        return df
+
+    X_mcc_tr, X_mcc_gold = by_value(X_tr[:20000]), by_value(Xg50)
+    # One row with a code the model was not trained on: scored as missing.
+    unseen = X_mcc_gold[:1].copy()
+    unseen[0, CAT_INDEX] = 9999
+    unseen_as_missing = unseen.copy()
+    unseen_as_missing[0, CAT_INDEX] = np.nan
+
+    folder = compat / "xgboost-categories-by-value"
+    b = xgb.train({"objective": "binary:logistic", "max_depth": 3, "learning_rate": 0.3, "nthread": 1,
+                   "seed": 0, "tree_method": "hist", "max_cat_to_onehot": 1},
+                  xgb.DMatrix(mcc_frame(X_mcc_tr), label=y_tr[:20000], enable_categorical=True), num_boost_round=10)
+    folder.mkdir(parents=True, exist_ok=True)
+    b.save_model(str(folder / "model.json"))
+    scores = b.predict(xgb.DMatrix(mcc_frame(np.vstack([X_mcc_gold, unseen_as_missing])), enable_categorical=True))
+    write_golden(folder / "golden.jsonl", np.vstack([X_mcc_gold, unseen]), scores)
+    write_meta(folder, "xgboost-categories-by-value", "xgboost-json", "model.json", 0.5,
+               "XGBoost 3.4.1 binary:logistic, 10 trees, depth 3, trained on a DataFrame whose "
+               "merchant_category is a pandas category of merchant category codes (requests give the code).")
+    print(f"{'xgboost-categories-by-value':24s} size={(folder / 'model.json').stat().st_size}")
+
+    folder = compat / "lightgbm-categories-by-value"
+    b = lgb.train({"objective": "binary", "num_leaves": 8, "learning_rate": 0.2, "num_threads": 1, "seed": 0,
+                   "deterministic": True, "force_row_wise": True, "verbose": -1, "max_cat_to_onehot": 4},
+                  lgb.Dataset(mcc_frame(X_mcc_tr), label=y_tr[:20000]), num_boost_round=10)
+    folder.mkdir(parents=True, exist_ok=True)
+    b.save_model(str(folder / "model.txt"))
+    scores = b.predict(mcc_frame(np.vstack([X_mcc_gold, unseen_as_missing])))
+    write_golden(folder / "golden.jsonl", np.vstack([X_mcc_gold, unseen]), scores)
+    write_meta(folder, "lightgbm-categories-by-value", "lightgbm-text", "model.txt", 0.5,
+               "LightGBM 4.7.0 binary, 10 trees, 8 leaves, trained on a DataFrame whose "
+               "merchant_category is a pandas category of merchant category codes (requests give the code).")
+    print(f"{'lightgbm-categories-by-value':24s} size={(folder / 'model.txt').stat().st_size}")
 
 
 if __name__ == "__main__":

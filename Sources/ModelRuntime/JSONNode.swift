@@ -7,6 +7,14 @@ struct JSONNode {
     static func parse(_ bytes: [UInt8], what: String) throws(ModelLoadError) -> JSONNode {
         let value: JSONValue
         do throws(JSONParseError) { value = try JSONParser.parse(bytes) } catch {
+            // XGBoost 2.x writes a bare NaN (no JSON value) into categorical splits' split_conditions.
+            if bytes.dropFirst(error.offset).starts(with: Array("NaN".utf8)) {
+                throw ModelLoadError.unsupported("\(what) holds a bare NaN at byte \(error.offset), which JSON does not allow (XGBoost 2.x writes one for categorical splits): load it with XGBoost 3 and save it again")
+            }
+            // UBJSON (save_model("model.ubj")) opens with '{' too, then a type marker.
+            if bytes.first == UInt8(ascii: "{"), let marker = bytes.dropFirst().first, "#$iUIlLdDSTFZ".utf8.contains(marker) {
+                throw ModelLoadError.unsupported("\(what) is UBJSON (a .ubj file), not JSON: save it with save_model(\"model.json\")")
+            }
             throw ModelLoadError.malformed("\(what) is not valid JSON (truncated or corrupt): \(error)")
         }
         return JSONNode(value: value, path: "")

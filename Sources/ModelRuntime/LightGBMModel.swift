@@ -88,6 +88,8 @@ public struct LightGBMModel: ScoringModel {
     let categorySets: [CategorySet]
     let categoryWords: [UInt32]
     let sigmoidScale: Double
+    /// Categories a request gives by value, re-coded as LightGBM re-codes a DataFrame (nil: none).
+    let categoryCodes: CategoryCodes?
 
     init(text bytes: [UInt8]) throws(ModelLoadError) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -108,7 +110,8 @@ public struct LightGBMModel: ScoringModel {
         if let perIteration = header["num_tree_per_iteration"], perIteration != "1" {
             throw ModelLoadError.unsupported("\(perIteration) trees per iteration (multiclass)")
         }
-        if header["average_output"] != nil {
+        // LightGBM writes it as a bare line, which also ends the key=value header.
+        if header["average_output"] != nil || lines.first == "average_output" {
             throw ModelLoadError.unsupported("average_output (random-forest mode)")
         }
         let objectiveLine = try headerValue("objective")
@@ -179,6 +182,30 @@ public struct LightGBMModel: ScoringModel {
         self.treeCount = roots.count
         self.categorySets = sets
         self.categoryWords = words
+        let pandasLine = lines.last(where: { $0.hasPrefix("pandas_categorical:") })?.dropFirst("pandas_categorical:".count)
+        self.categoryCodes = try Self.categoryCodes(pandasLine.map(String.init), featureInfos: header["feature_infos"], featureNames: names)
+    }
+
+    /// The categories of a model trained on a DataFrame: the file's last line,
+    /// `pandas_categorical:[[4829, 5411, ...], ...]`, holds one list per category column of the
+    /// DataFrame, in column order; `feature_infos` tells which features are categorical (their
+    /// entry lists categories, `-1:3:5`, where a numeric one gives a range, `[0:23]`, or `none`).
+    static func categoryCodes(_ pandas: String?, featureInfos: String?, featureNames: [String]) throws(ModelLoadError) -> CategoryCodes? {
+        guard let pandas, pandas != "null" else { return nil }
+        let lists = try JSONNode.parse(Array(pandas.utf8), what: "pandas_categorical").array()
+        let infos = featureInfos?.split(separator: " ") ?? []
+        let categorical = infos.indices.filter { !infos[$0].hasPrefix("[") && infos[$0] != "none" }
+        guard infos.count == featureNames.count, lists.count == categorical.count else {
+            throw ModelLoadError.unsupported("pandas_categorical holds \(lists.count) category lists for \(categorical.count) categorical features: which list belongs to which feature cannot be told")
+        }
+        var byFeature: [Int: [Double]] = [:]
+        for (list, feature) in zip(lists, categorical) {
+            guard case .array(let values) = list.value, values.allSatisfy({ if case .number = $0 { true } else { false } }) else {
+                throw ModelLoadError.unsupported("feature '\(featureNames[feature])' was trained on text categories; requests give numbers, so train it on numeric categories")
+            }
+            byFeature[feature] = try list.doubles()
+        }
+        return try CategoryCodes(lists: byFeature, featureCount: featureNames.count, featureNames: featureNames)
     }
 
     /// Reads `key=value` lines up to the first blank line or a line that is not `key=value`.
@@ -350,6 +377,12 @@ public struct LightGBMModel: ScoringModel {
                 table[Int(DecisionColumn.zeroGoesRight.rawValue) * width + i] = zeroOrMissing ? .nan : x
                 table[Int(DecisionColumn.zeroGoesLeft.rawValue) * width + i] = zeroOrMissing ? -.infinity : x
                 table[Int(DecisionColumn.nanGoesLeft.rawValue) * width + i] = x.isNaN ? -.infinity : x
+            }
+            if let categoryCodes {
+                // Categorical splits read the raw column; NaN (an unseen category) goes right there.
+                for i in categoryCodes.features {
+                    table[Int(DecisionColumn.raw.rawValue) * width + i] = categoryCodes.code(row[i], feature: i)
+                }
             }
             // What every leaf reads: -inf <= any leaf value, so a leaf's step returns the leaf itself.
             table[columns * width] = -.infinity

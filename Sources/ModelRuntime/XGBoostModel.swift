@@ -69,6 +69,8 @@ public struct XGBoostModel: ScoringModel {
     let categoryWords: [UInt32]
     /// The base score turned into margin space, as XGBoost does when it loads the model.
     let baseMargin: Float
+    /// Categories a request gives by value, re-coded as XGBoost re-codes a DataFrame (nil: none).
+    let categoryCodes: CategoryCodes?
 
     static let supportedObjectives: [String: ModelOutput] = [
         "binary:logistic": .probability,
@@ -133,6 +135,7 @@ public struct XGBoostModel: ScoringModel {
         if let info = model.optionalMember("tree_info"), try info.ints().contains(where: { $0 != 0 }) {
             throw ModelLoadError.unsupported("trees for more than one output group (tree_info)")
         }
+        try Self.refuseEarlyStopped(learner: learner, model: model, treeCount: trees.count)
 
         var nodes: [Node] = []
         var roots: [UInt32] = []
@@ -150,6 +153,41 @@ public struct XGBoostModel: ScoringModel {
         self.treeCount = roots.count
         self.categorySets = sets
         self.categoryWords = words
+        self.categoryCodes = try Self.categoryCodes(model.optionalMember("cats"), featureNames: featureNames)
+    }
+
+    /// An early-stopped model keeps every tree it grew and notes the best iteration: XGBoost's
+    /// scikit-learn wrapper then predicts with the trees up to it, `Booster.predict` with all of
+    /// them. The two disagree, so which one the team compared against cannot be told.
+    static func refuseEarlyStopped(learner: JSONNode, model: JSONNode, treeCount: Int) throws(ModelLoadError) {
+        guard let best = learner.optionalMember("attributes")?.optionalMember("best_iteration") else { return }
+        let bestIteration = try best.numberOrNumericString()
+        var iterations = treeCount
+        if let pointers = model.optionalMember("iteration_indptr") { iterations = try pointers.ints().count - 1 }
+        guard bestIteration + 1 < Double(iterations) else { return }
+        throw ModelLoadError.unsupported("an early-stopped model (best_iteration \(Int(bestIteration)) of \(iterations) iterations): XGBoost's scikit-learn wrapper scores it with the first \(Int(bestIteration) + 1) and Booster.predict with all \(iterations); save only the trees meant, booster[: best_iteration + 1].save_model(...), and register that")
+    }
+
+    /// The categories of a model trained on a DataFrame (XGBoost 3 keeps them in
+    /// `gradient_booster.model.cats.enc`, one entry per feature: numbers under `type` and `values`,
+    /// text under `offsets` and `values`, both empty for a feature that is not categorical).
+    static func categoryCodes(_ cats: JSONNode?, featureNames: [String]) throws(ModelLoadError) -> CategoryCodes? {
+        guard let encodings = try cats?.optionalMember("enc")?.array(), !encodings.isEmpty else { return nil }
+        guard encodings.count == featureNames.count else {
+            throw ModelLoadError.malformed("learner.gradient_booster.model.cats.enc has \(encodings.count) entries for \(featureNames.count) features")
+        }
+        var lists: [Int: [Double]] = [:]
+        for (feature, encoding) in encodings.enumerated() {
+            if encoding.optionalMember("offsets") != nil {
+                guard try encoding.member("values").array().isEmpty else {
+                    throw ModelLoadError.unsupported("feature '\(featureNames[feature])' was trained on text categories; requests give numbers, so train it on numeric categories")
+                }
+                continue
+            }
+            let values = try encoding.member("values").doubles()
+            if !values.isEmpty { lists[feature] = values }
+        }
+        return try CategoryCodes(lists: lists, featureCount: featureNames.count, featureNames: featureNames)
     }
 
     /// XGBoost 2.x writes `"5E-1"`, 3.x writes `"[5E-1]"` (a vector with one entry per target).
@@ -296,6 +334,13 @@ public struct XGBoostModel: ScoringModel {
                 let x = Float(row[i])
                 table[DecisionColumn.missingGoesRight.rawValue * width + i] = x
                 table[DecisionColumn.missingGoesLeft.rawValue * width + i] = x.isNaN ? -.infinity : x
+            }
+            if let categoryCodes {
+                for i in categoryCodes.features {
+                    let x = Float(categoryCodes.code(row[i], feature: i))
+                    table[DecisionColumn.missingGoesRight.rawValue * width + i] = x
+                    table[DecisionColumn.missingGoesLeft.rawValue * width + i] = x.isNaN ? -.infinity : x
+                }
             }
             table[DecisionColumn.sentinelSlot(featureCount: width)] = 0
             let input = UnsafeBufferPointer(table)

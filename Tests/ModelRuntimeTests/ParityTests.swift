@@ -8,6 +8,7 @@ struct ParityTests {
     static let required = [
         "fraud-logistic", "fraud-xgboost", "fraud-lightgbm", "fraud-xgboost-large", "fraud-lightgbm-large",
         "xgboost2-binary", "xgboost-reg-logistic", "xgboost-binary-logitraw", "xgboost-reg-squarederror", "lightgbm-regression",
+        "xgboost-categories-by-value", "lightgbm-categories-by-value",
     ]
 
     @Test func everyRequiredExampleIsPresent() {
@@ -43,6 +44,21 @@ struct ParityTests {
         let lgbModel = try #require(try ModelLoader.load(.lightgbmText, from: ExampleModels.bytes(lgb.artifact)) as? LightGBMModel)
         #expect(lgbModel.nodes.contains { $0.isCategorical }, "no categorical split in the large LightGBM model")
         #expect(xgbModel.treeCount > 200 && lgbModel.treeCount > 150)
+    }
+
+    /// Trained on a DataFrame whose category column holds merchant category codes, both libraries
+    /// keep the list and re-code through it; the evaluators do too (the golden rows above give the
+    /// codes themselves, and one the model never saw, scored as missing). Categories 0..n-1, as
+    /// the large models', need no re-coding.
+    @Test func categoriesGivenByValueAreRecoded() throws {
+        for (name, format) in [("xgboost-categories-by-value", ModelFormat.xgboostJSON), ("lightgbm-categories-by-value", .lightgbmText)] {
+            let example = try ExampleModels.named(name)
+            let model = try ModelLoader.load(format, from: ExampleModels.bytes(example.artifact))
+            let codes = (model as? XGBoostModel)?.categoryCodes ?? (model as? LightGBMModel)?.categoryCodes
+            #expect(codes?.features == [model.featureNames.firstIndex(of: "merchant_category")!], "\(name)")
+        }
+        let large = try ExampleModels.named("fraud-xgboost-large")
+        #expect((try ModelLoader.load(.xgboostJSON, from: ExampleModels.bytes(large.artifact)) as? XGBoostModel)?.categoryCodes == nil)
     }
 
     @Test func goldenVerifyRefusesAScoreOffByMoreThanTheTolerance() throws {

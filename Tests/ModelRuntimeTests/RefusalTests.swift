@@ -23,6 +23,8 @@ struct RefusalTests {
         ("xgboost-multiclass.json", .xgboostJSON, "multi:softprob"),
         ("lightgbm-multiclass.txt", .lightgbmText, "multiclass"),
         ("lightgbm-linear-tree.txt", .lightgbmText, "linear tree"),
+        ("lightgbm-random-forest.txt", .lightgbmText, "average_output (random-forest mode)"),
+        ("xgboost-early-stopped.json", .xgboostJSON, "early-stopped model (best_iteration 2 of"),
     ])
     func librariesOwnUnsupportedModelsAreRefused(file: String, format: ModelFormat, message: String) throws {
         let bytes = try ExampleModels.bytes(Self.unsupported.appendingPathComponent(file))
@@ -64,6 +66,47 @@ struct RefusalTests {
         edit(&learner)
         document["learner"] = learner
         return refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+    }
+
+    /// Categories the DataFrame held as text cannot come in a request, which gives numbers; a list
+    /// of categories that cannot be matched to its feature cannot be used either.
+    @Test func categoriesThatRequestsCannotGiveAreRefused() throws {
+        let xgb = try ExampleModels.named("xgboost-categories-by-value")
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: xgb.artifact)) as? [String: Any])
+        var learner = document["learner"] as! [String: Any]
+        var booster = learner["gradient_booster"] as! [String: Any]
+        var model = booster["model"] as! [String: Any]
+        var cats = model["cats"] as! [String: Any]
+        var encodings = cats["enc"] as! [[String: Any]]
+        let position = (learner["feature_names"] as! [String]).firstIndex(of: "merchant_category")!
+        encodings[position] = ["offsets": [0, 4, 9], "values": Array("food" + "fuels").map { Int($0.asciiValue!) }]
+        cats["enc"] = encodings
+        model["cats"] = cats
+        booster["model"] = model
+        learner["gradient_booster"] = booster
+        document["learner"] = learner
+        let text = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+        #expect(text?.contains("feature 'merchant_category' was trained on text categories") == true, "\(text ?? "accepted")")
+
+        let lgb = try ExampleModels.named("lightgbm-categories-by-value")
+        let original = try String(contentsOf: lgb.artifact, encoding: .utf8)
+        let pandasLine = try #require(original.split(separator: "\n").last { $0.hasPrefix("pandas_categorical:") })
+        let textual = original.replacingOccurrences(of: pandasLine, with: "pandas_categorical:[[\"food\", \"fuel\"]]")
+        #expect(Self.refusal(.lightgbmText, text: textual)?.contains("feature 'merchant_category' was trained on text categories") == true)
+        let twoLists = original.replacingOccurrences(of: pandasLine, with: "pandas_categorical:[[1, 2], [3, 4]]")
+        #expect(Self.refusal(.lightgbmText, text: twoLists)?.contains("2 category lists for 1 categorical features") == true)
+    }
+
+    /// Two files that are not JSON but are XGBoost's own are named for what they are: 2.x's bare NaN
+    /// in categorical splits, and a model saved as UBJSON.
+    @Test func xgboostFilesThatAreNotJSONSayWhatTheyAre() throws {
+        let example = try ExampleModels.named("fraud-xgboost")
+        let text = try String(contentsOf: example.artifact, encoding: .utf8)
+        let range = try #require(text.range(of: "\"split_conditions\":["))
+        let withNaN = text.replacingCharacters(in: range, with: "\"split_conditions\":[NaN,")
+        #expect(Self.refusal(.xgboostJSON, text: withNaN)?.contains("holds a bare NaN at byte") == true)
+        let ubj: [UInt8] = [UInt8(ascii: "{"), UInt8(ascii: "L"), 0, 0, 0, 0, 0, 0, 0, 7] + Array("learner".utf8)
+        #expect(Self.refusal(.xgboostJSON, ubj)?.contains("is UBJSON (a .ubj file)") == true)
     }
 
     @Test func xgboostChildOutsideTheTree() throws {

@@ -1,0 +1,40 @@
+/// The categories a model was trained on, for features that a request gives as the categories
+/// themselves (a merchant category code such as 5411) while the trees split on each category's
+/// position in the training data's list (pandas' category codes). Both libraries keep that list in
+/// the artifact when they are trained on a DataFrame (XGBoost's `cats`, LightGBM's
+/// `pandas_categorical`) and re-code a DataFrame through it before predicting; this does the same.
+///
+/// A value that is not in the list becomes missing, as pandas codes it (-1, read as NaN). A list
+/// that is just 0, 1, ..., n-1 needs no table: its values are their own codes, and such a feature is
+/// read as it is (odd values such as 3.7 or -1 then follow the library's rule for raw codes).
+struct CategoryCodes: Sendable {
+    /// For each feature position, the code of each category; nil for a feature read as it is.
+    private let tables: [[Double: Double]?]
+    /// The positions that have a table.
+    let features: [Int]
+
+    /// Nil when no feature needs a table. `lists` maps a feature's position to its categories in
+    /// code order; throws when one repeats a category.
+    init?(lists: [Int: [Double]], featureCount: Int, featureNames: [String]) throws(ModelLoadError) {
+        var tables = [[Double: Double]?](repeating: nil, count: featureCount)
+        for (feature, categories) in lists where !categories.enumerated().allSatisfy({ Double($0.offset) == $0.element }) {
+            var table: [Double: Double] = [:]
+            for (code, category) in categories.enumerated() {
+                guard category.isFinite, table.updateValue(Double(code), forKey: category) == nil else {
+                    throw ModelLoadError.malformed("the categories stored for feature '\(featureNames[feature])' repeat \(category) or are not finite")
+                }
+            }
+            tables[feature] = table
+        }
+        let features = tables.indices.filter { tables[$0] != nil }
+        guard !features.isEmpty else { return nil }
+        self.tables = tables
+        self.features = features
+    }
+
+    /// The value the trees read for `value` of feature `feature` (one that has a table).
+    @inline(__always)
+    func code(_ value: Double, feature: Int) -> Double {
+        value.isNaN ? .nan : tables[feature]![value] ?? .nan
+    }
+}

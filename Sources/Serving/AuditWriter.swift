@@ -71,7 +71,11 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private var catchUpWanted = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
     /// Where the checkpoint thread waits between rounds; the writer wakes it when it has finished.
-    private let checkpointPause = NSCondition()
+    /// The checkpoint thread's pause between rounds; the writer signals it once it has finished.
+    /// A semaphore, whose timeout runs on the monotonic clock: a condition's deadline is a wall-clock
+    /// time, and a clock stepped back (NTP, a restored VM) stretched a 200 ms pause by the step,
+    /// with no checkpoint, and the WAL growing at the commit rate, meanwhile.
+    private let checkpointPause = DispatchSemaphore(value: 0)
 
     /// Used only by the writer thread once started.
     private let registry: Registry
@@ -228,13 +232,11 @@ public final class AuditWriter: Service, @unchecked Sendable {
     }
 
     /// Waits out the 200 ms before the next round; returns true instead, at once or when woken, once
-    /// the writer has finished. The writer signals while holding `checkpointPause`, and `finished` is
-    /// read under it, so that wake-up cannot fall between the read and the wait.
+    /// the writer has finished. The writer's signal stays counted until it is taken, so it cannot
+    /// fall between the read of `finished` and the wait.
     private func pausedUntilTheNextRound() -> Bool {
-        checkpointPause.lock()
-        defer { checkpointPause.unlock() }
         if writerFinished() { return true }
-        _ = checkpointPause.wait(until: Date().addingTimeInterval(0.2))
+        _ = checkpointPause.wait(timeout: .now() + .milliseconds(200))
         return writerFinished()
     }
 
@@ -249,8 +251,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// the checkpoint thread instead added a hand-over on a busy scheduler.
     private func catchUpCheckpoint() {
         do {
-            try registry.checkpoint()
-            metrics.auditWALRestarts.increment()
+            let result = try registry.checkpoint()
+            // Only a checkpoint that copied every frame lets the next commit start the WAL over.
+            if result.checkpointedFrames == result.walFrames { metrics.auditWALRestarts.increment() }
             catchUpFailures.succeeded(logger: logger)
         } catch {
             catchUpFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
@@ -295,7 +298,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
     }
 
     private func writeLoop() {
-        var lastPrune = Date.distantPast
+        var nextPrune: UInt64 = 0
         while true {
             condition.lock()
             while queue.isEmpty && !closed {
@@ -313,17 +316,20 @@ public final class AuditWriter: Service, @unchecked Sendable {
                 condition.unlock()
                 logger.info("audit writer drained and stopped")
                 // The checkpoint thread runs the last checkpoint, then releases the waiters.
-                checkpointPause.lock()
                 checkpointPause.signal()
-                checkpointPause.unlock()
                 return
             }
-            var batch: [Pending] = []
+            // Taken off the front at once: one at a time, a full queue (20,000 entries) shifted its
+            // rest for each, under the lock every request takes to enqueue.
+            var taken = 0
             var rows = 0
-            while let next = queue.first, rows == 0 || rows + next.drafts.count <= settings.maxRowsPerTransaction {
-                batch.append(queue.removeFirst())
+            for next in queue {
+                guard rows == 0 || rows + next.drafts.count <= settings.maxRowsPerTransaction else { break }
+                taken += 1
                 rows += next.drafts.count
             }
+            let batch = Array(queue.prefix(taken))
+            queue.removeFirst(taken)
             queuedRows -= rows
             metrics.auditQueueDepth.record(queuedRows)
             let catchUp = catchUpWanted
@@ -333,9 +339,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
             if !batch.isEmpty { commit(batch, rows: rows) }
             if catchUp { catchUpCheckpoint() }
             if DispatchTime.now().uptimeNanoseconds >= nextFold { foldMinuteCounts() }
-            if let days = settings.retentionDays, Date().timeIntervalSince(lastPrune) >= 60 {
-                lastPrune = Date()
-                prune(olderThanDays: days)
+            if let days = settings.retentionDays, DispatchTime.now().uptimeNanoseconds >= nextPrune {
+                let behind = prune(olderThanDays: days)
+                nextPrune = DispatchTime.now().uptimeNanoseconds + (behind ? Self.pruneCatchUpInterval : Self.pruneInterval)
             }
         }
     }
@@ -479,19 +485,37 @@ public final class AuditWriter: Service, @unchecked Sendable {
         }
     }
 
-    private func prune(olderThanDays days: Int) {
+    /// Retention's pace: a second between rounds once a round has removed every row past the cutoff
+    /// (a round with nothing to remove is one index probe); while rows are left (a round stops at
+    /// the first prediction queued behind it), a batch every 100 ms between commits, up to 10,000
+    /// rows a second. With a round a minute, a busy service pruned one batch a minute, and its table
+    /// grew without end past ≈ 170 predictions/s.
+    static let pruneInterval: UInt64 = 1_000_000_000
+    static let pruneCatchUpInterval: UInt64 = 100_000_000
+    /// Rows a prune batch removes in one transaction: ≈ 10 ms of the writer's time (three indexes).
+    static let pruneBatchRows = 1_000
+
+    /// Removes rows older than the retention, a batch at a time until none is left or a prediction
+    /// is queued; returns whether rows past the cutoff may remain.
+    private func prune(olderThanDays days: Int) -> Bool {
         let cutoff = Timestamp.format(Date().addingTimeInterval(-Double(days) * 86_400))
+        var behind = false
         do {
             var total = 0
             while true {
-                let removed = try registry.waitingForLocksAtMost(lockWaitForQueuedRows()) { try registry.pruneAudit(olderThan: cutoff) }
+                let removed = try registry.waitingForLocksAtMost(lockWaitForQueuedRows()) {
+                    try registry.pruneAudit(olderThan: cutoff, limit: Self.pruneBatchRows)
+                }
                 total += removed
-                if removed == 0 { break }
+                if removed < Self.pruneBatchRows { break }
                 // Let queued predictions through between prune batches.
                 condition.lock()
                 let waiting = !queue.isEmpty
                 condition.unlock()
-                if waiting { break }
+                if waiting {
+                    behind = true
+                    break
+                }
             }
             if total > 0 {
                 metrics.auditRowsPruned.increment(by: Int64(total))
@@ -500,5 +524,6 @@ public final class AuditWriter: Service, @unchecked Sendable {
         } catch {
             logger.error("audit pruning failed", metadata: ["error": "\(error)"])
         }
+        return behind
     }
 }

@@ -40,7 +40,8 @@ public struct AuditSettings: Sendable {
         /// The default promise, "no answer without a record": a response leaves only after the
         /// transaction holding its record has committed.
         case sync
-        /// Answer first, record right after. Faster, and a crash can lose answered predictions;
+        /// Answer first, record right after. Faster, and a crash or a failed commit loses answered
+        /// predictions (counted in `sentinel_audit_rows_failed_total` when the commit failed);
         /// every such response is counted in `sentinel_audit_async_responses_total`.
         case async
     }

@@ -264,6 +264,36 @@ struct ServiceUnderLoadTests {
         #expect(try await h.post("/predict", body: body).json?["version"] as? String == "v1")
     }
 
+    /// Rows that pass the retention while predictions keep coming are pruned within seconds: a
+    /// round stops at the first queued prediction and the next follows 100 ms later. (With a round
+    /// a minute, a busy service pruned one batch a minute and its table grew without end.)
+    @Test func retentionKeepsUpUnderSteadyLoad() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        // 30,000 rows that pass a one-day retention 3 s from now, while the load below runs.
+        _ = try h.sqlite("""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
+            INSERT INTO predictions (predicted_at, request_id, model_id, version_id, features, score, decision, latency_us)
+            SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day', '+3 seconds'), 'old-' || i, 1, 1, '{}', 0.1, 'legit', 100 FROM n
+            """)
+        try await h.start(["--audit-retention-days", "1"])
+        let bodies = try GoldenRequests("fraud-xgboost").bodies
+        async let outcomes = Self.load(h, bodies: bodies, concurrency: 4, count: 1_000_000, seconds: 10, tag: "steady")
+        let deadline = Date().addingTimeInterval(10)
+        var old = 30_000
+        while old > 0 && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            old = Int(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id LIKE 'old-%'")) ?? -1
+        }
+        let results = await outcomes
+        #expect(old == 0, "\(old) rows past the retention left after 10 s under load")
+        let answered = results.filter { $0.status == 200 }.count
+        #expect(answered > 100 && answered == results.count, "\(answered) of \(results.count) answered")
+        #expect(try await h.stop() == 0)
+        // Every answered prediction is still there; only the old rows went.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(answered)")
+    }
+
     @Test func killedMidLoadLosesNoAnsweredPrediction() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()

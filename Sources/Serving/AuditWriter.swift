@@ -70,7 +70,6 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// The checkpoint thread asks the writer to finish a checkpoint (see `checkpointLoop`).
     private var catchUpWanted = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
-    /// Where the checkpoint thread waits between rounds; the writer wakes it when it has finished.
     /// The checkpoint thread's pause between rounds; the writer signals it once it has finished.
     /// A semaphore, whose timeout runs on the monotonic clock: a condition's deadline is a wall-clock
     /// time, and a clock stepped back (NTP, a restored VM) stretched a 200 ms pause by the step,
@@ -87,6 +86,10 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private var nextFold: UInt64 = 0
     /// Rows of the current catch-up read back so far, for its log line.
     private var minuteRowsReadBack = 0
+    /// Rows pruned since the last log line about it, and when that line was: with a round a
+    /// second, a line a round would flood the log.
+    private var prunedUnlogged = 0
+    private var lastPruneLog: UInt64 = 0
     /// Used only by the checkpoint thread: WAL checkpoints (and their fsyncs) happen there, beside
     /// the commits rather than inside them.
     private let checkpointer: Registry
@@ -492,6 +495,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// grew without end past ≈ 170 predictions/s.
     static let pruneInterval: UInt64 = 1_000_000_000
     static let pruneCatchUpInterval: UInt64 = 100_000_000
+    static let pruneLogInterval: UInt64 = 60_000_000_000
     /// Rows a prune batch removes in one transaction: ≈ 10 ms of the writer's time (three indexes).
     static let pruneBatchRows = 1_000
 
@@ -517,9 +521,13 @@ public final class AuditWriter: Service, @unchecked Sendable {
                     break
                 }
             }
-            if total > 0 {
-                metrics.auditRowsPruned.increment(by: Int64(total))
-                logger.info("pruned audit rows", metadata: ["audit.rows": "\(total)", "audit.cutoff": "\(cutoff)"])
+            if total > 0 { metrics.auditRowsPruned.increment(by: Int64(total)) }
+            prunedUnlogged += total
+            let now = DispatchTime.now().uptimeNanoseconds
+            if prunedUnlogged > 0, now >= lastPruneLog + Self.pruneLogInterval {
+                logger.info("pruned audit rows", metadata: ["audit.rows": "\(prunedUnlogged)", "audit.cutoff": "\(cutoff)"])
+                prunedUnlogged = 0
+                lastPruneLog = now
             }
         } catch {
             logger.error("audit pruning failed", metadata: ["error": "\(error)"])

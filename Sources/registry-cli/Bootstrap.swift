@@ -34,7 +34,12 @@ extension RegistryCLI {
             // database is touched, and the new ones are registered in one transaction: a broken
             // example anywhere in the bundle leaves the registry as it was.
             let verified = try bundle.examples.map { example in
-                (example, try Registry.verify(example.registration(model: model, by: actor)))
+                do {
+                    return (example, try Registry.verify(example.registration(model: model, by: actor)))
+                } catch let error as RegistryError {
+                    // Which of the bundle's examples: "golden row 3" alone does not say.
+                    throw BundleError(path: example.directory, reason: "is refused: \(error.description)")
+                }
             }
             _ = try Registry.initialise(path: options.databasePath, busyTimeoutMilliseconds: options.busyTimeout)
             let registry = try options.openRegistry(.write)

@@ -89,7 +89,7 @@ struct DeploymentCLITests {
 
         let fresh = try h.cli(["bootstrap", "--models", bundle.path])
         #expect(fresh.status != 0)
-        #expect(fresh.stderr.split(separator: "\n").count == 1 && fresh.stderr.contains("golden row"), "\(fresh.stderr)")
+        #expect(fresh.stderr.split(separator: "\n").count == 1 && fresh.stderr.contains("fraud-xgboost is refused: golden row"), "\(fresh.stderr)")
         #expect(!FileManager.default.fileExists(atPath: h.dbPath))
 
         #expect(try h.cli(["init"]).status == 0)

@@ -511,6 +511,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
                     try registry.pruneAudit(olderThan: cutoff, limit: Self.pruneBatchRows)
                 }
                 total += removed
+                // Counted as each batch commits: a later batch's failure does not undo this one.
+                if removed > 0 { metrics.auditRowsPruned.increment(by: Int64(removed)) }
                 if removed < Self.pruneBatchRows { break }
                 // Let queued predictions through between prune batches.
                 condition.lock()
@@ -521,7 +523,6 @@ public final class AuditWriter: Service, @unchecked Sendable {
                     break
                 }
             }
-            if total > 0 { metrics.auditRowsPruned.increment(by: Int64(total)) }
             prunedUnlogged += total
             let now = DispatchTime.now().uptimeNanoseconds
             if prunedUnlogged > 0, now >= lastPruneLog + Self.pruneLogInterval {

@@ -18,7 +18,7 @@ enum MetricHelp {
         "sentinel_audit_rows_refused_total": "Audit rows refused because the queue was full (their requests got 503).",
         "sentinel_audit_rows_failed_total": "Audit rows whose transaction failed (their requests got 503, or were lost in async mode).",
         "sentinel_audit_rows_pruned_total": "Audit rows deleted by the retention setting.",
-        "sentinel_audit_async_responses_total": "Responses sent before their audit record committed (audit mode async).",
+        "sentinel_audit_async_responses_total": "Audit rows answered before they committed (audit mode async): a batch counts once per row.",
         "sentinel_audit_commit_rows": "Audit rows per group commit.",
         "sentinel_audit_commit_duration_seconds": "Time of one audit group commit.",
         "sentinel_audit_wal_restarts_total": "Catch-up checkpoints the audit writer ran so that the WAL file could start over.",

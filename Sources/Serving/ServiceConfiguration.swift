@@ -42,7 +42,7 @@ public struct AuditSettings: Sendable {
         case sync
         /// Answer first, record right after. Faster, and a crash or a failed commit loses answered
         /// predictions (counted in `sentinel_audit_rows_failed_total` when the commit failed);
-        /// every such response is counted in `sentinel_audit_async_responses_total`.
+        /// every row so answered is counted in `sentinel_audit_async_responses_total`.
         case async
     }
 

@@ -286,7 +286,7 @@ public struct StatusPage {
         let finished = ContinuousClock.now
         html += "<footer id=\"render-stats\" data-audit-rows=\"\(audit.rowCount)\" data-window-start=\"\(audit.window.start)\" data-window-end=\"\(audit.window.end)\">"
         html += "<p>Summarised <strong>\(DisplayNumber.grouped(audit.rowCount))</strong> audit rows from \(Self.time(audit.window.start)) to \(Self.time(audit.window.end)) UTC "
-        html += "(per-minute counts, plus \(DisplayNumber.grouped(audit.rowsReadDirectly)) newer rows read one by one; latency percentiles to within a bucket, 12 a decade). "
+        html += "(per-minute counts, plus \(DisplayNumber.grouped(audit.rowsReadDirectly)) newer rows read one by one; latency percentiles to within a bucket, 12 a decade, over scored rows: each row of a batch carries its request's latency). "
         html += "Server time <strong>\(DisplayNumber.milliseconds(finished - started))</strong>: registry reads \(DisplayNumber.milliseconds(report.readDuration)), "
         html += "rendering \(DisplayNumber.milliseconds(finished - renderStarted)).</p></footer>"
     }

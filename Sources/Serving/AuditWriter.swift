@@ -503,36 +503,35 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// is queued; returns whether rows past the cutoff may remain.
     private func prune(olderThanDays days: Int) -> Bool {
         let cutoff = Timestamp.format(Date().addingTimeInterval(-Double(days) * 86_400))
-        var behind = false
+        defer { logPruned(cutoff: cutoff) }
         do {
-            var total = 0
             while true {
                 let removed = try registry.waitingForLocksAtMost(lockWaitForQueuedRows()) {
                     try registry.pruneAudit(olderThan: cutoff, limit: Self.pruneBatchRows)
                 }
-                total += removed
                 // Counted as each batch commits: a later batch's failure does not undo this one.
-                if removed > 0 { metrics.auditRowsPruned.increment(by: Int64(removed)) }
-                if removed < Self.pruneBatchRows { break }
-                // Let queued predictions through between prune batches.
+                if removed > 0 {
+                    metrics.auditRowsPruned.increment(by: Int64(removed))
+                    prunedUnlogged += removed
+                }
+                if removed < Self.pruneBatchRows { return false }
+                // Let queued predictions through between prune batches; the next round follows shortly.
                 condition.lock()
                 let waiting = !queue.isEmpty
                 condition.unlock()
-                if waiting {
-                    behind = true
-                    break
-                }
-            }
-            prunedUnlogged += total
-            let now = DispatchTime.now().uptimeNanoseconds
-            if prunedUnlogged > 0, now >= lastPruneLog + Self.pruneLogInterval {
-                logger.info("pruned audit rows", metadata: ["audit.rows": "\(prunedUnlogged)", "audit.cutoff": "\(cutoff)"])
-                prunedUnlogged = 0
-                lastPruneLog = now
+                if waiting { return true }
             }
         } catch {
             logger.error("audit pruning failed", metadata: ["error": "\(error)"])
+            return false
         }
-        return behind
+    }
+
+    private func logPruned(cutoff: String) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard prunedUnlogged > 0, now >= lastPruneLog + Self.pruneLogInterval else { return }
+        logger.info("pruned audit rows", metadata: ["audit.rows": "\(prunedUnlogged)", "audit.cutoff": "\(cutoff)"])
+        prunedUnlogged = 0
+        lastPruneLog = now
     }
 }

@@ -34,11 +34,13 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
         let close = !head.isKeepAlive
         closeAsked.append(close)
-        if close { head.headers.replaceOrAdd(name: "connection", value: "close") }
         // HTTP/1.0 clients do not know the interim answer (RFC 9110 §10.1.1).
         if (head.version.major, head.version.minor) >= (1, 1), head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
         }
+        // The usual request passes as it came; only one asking to close is rewritten.
+        guard close else { return context.fireChannelRead(data) }
+        head.headers.replaceOrAdd(name: "connection", value: "close")
         context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 
@@ -46,9 +48,10 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         switch unwrapOutboundIn(data) {
         case .head(var head) where head.status.code >= 200:
             let asked = closeAsked.popFirst() ?? false
-            if asked { head.headers.replaceOrAdd(name: "connection", value: "close") }
             // Hummingbird shuts the connection after an answer to a request that asked for it.
             shutOutputAfterThisAnswer = !asked && !head.isKeepAlive
+            guard asked else { return context.write(data, promise: promise) }
+            head.headers.replaceOrAdd(name: "connection", value: "close")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end where shutOutputAfterThisAnswer:
             shutOutputAfterThisAnswer = false

@@ -13,10 +13,11 @@ struct PredictController: Sendable {
 
     func predict(_ request: Request, context: some RequestContext) async throws -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
-        guard Self.isJSON(request.headers[.contentType]) else {
+        let contentType = request.headers[.contentType]
+        guard Self.isJSON(contentType) else {
             throw APIError(.unsupportedMediaType, "send the body as Content-Type: application/json")
         }
-        if let refusal = Self.encodingRefusal(contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding]) {
+        if let refusal = Self.encodingRefusal(contentType: contentType, contentEncoding: request.headers[.contentEncoding]) {
             throw APIError(.unsupportedMediaType, refusal)
         }
         // A model or version asked for in the URL would otherwise be ignored without a word.

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = {"sentinel": "Sentinel", "peer": "peer (FastAPI + XGBoost)", "stack": "Hummingbird bare (Sentinel's HTTP stack)",
+NAMES = {"sentinel": "Sentinel", "peer": "peer (FastAPI + XGBoost)", "stack": "bare stack (Sentinel's HTTP pipeline, constant answer)",
          "nginx": "nginx (ceiling)"}
 
 
@@ -337,9 +337,11 @@ generator shares the CPUs with the server under test.
   uvloop + httptools), pydantic validation of all 30 features, XGBoost's own
   `{settings['peer_predict']}` with one thread per worker (`OMP_NUM_THREADS=1`), in `async def`
   endpoints (FastAPI's thread pool for plain `def` was about 3x slower here); it writes no audit record.
-- Bare stack: `sentinel-bench http-ceiling`, Hummingbird 2 on NIO's event loops exactly as
-  `registry-cli serve` runs it, answering a constant of Sentinel's size after collecting the body:
-  no parsing, scoring, metrics or audit. Sentinel's share of it is what its own work costs.
+- Bare stack: `sentinel-bench http-ceiling`, the same HTTP pipeline as `registry-cli serve` (NIO's
+  event loops and HTTP/1 codec, Hummingbird 2's HTTP/1 channel handlers, Sentinel's connection
+  rules) answering a constant of Sentinel's size after collecting the body, in the pipeline where
+  Sentinel answers `/predict`: no parsing, scoring, metrics or audit. Sentinel's share of it is
+  what its own work costs.
 - nginx: `return 200` with a constant JSON answer, `worker_processes {settings['nginx_workers']}`, access log off.
 - Every run: {settings['warmup']} s of warm-up, then {settings['duration']} s measured at each concurrency;
   request bodies are the {settings['rows']} golden rows of the model, cycled (each wrk thread from its

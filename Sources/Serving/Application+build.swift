@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 import ModelRuntime
 import Registry
 import ServiceLifecycle
@@ -35,7 +36,8 @@ public func buildApplication(
         reader: StatusReader(connection: RegistryConnection(configuration, access: .read, logger: logger)),
         models: models, metrics: metrics)
     let routes = RouteTable([
-        .init(method: .post, path: "/predict", handler: predict.predict),
+        // Answered before the router, by `PredictChannelHandler`: listed for 405's `Allow`.
+        .init(method: .post, path: "/predict", handler: nil),
         .init(method: .get, path: "/models", handler: catalogue.list),
         .init(method: .get, path: "/models/{name}", handler: catalogue.one),
         .init(method: .get, path: "/healthz", handler: health.alive),
@@ -62,7 +64,8 @@ public func buildApplication(
     // (and the desired-versions applier), and the audit writer last, draining every record it accepted.
     return Application(
         router: router,
-        server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds) { metrics.malformed(status: $0) },
+        server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds, refused: { metrics.malformed(status: $0) },
+                               predictions: { PredictChannelHandler(controller: predict, drain: drain) }),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sentinel"),
         services: [audit, reloader] + (desired.map { [$0] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
@@ -72,16 +75,18 @@ public func buildApplication(
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 as the service runs it: the idle timeout, HTTP/1.1's connection rules
-    /// (`HTTP1ConnectionRules`), and JSON refusals for requests that are not HTTP, each reported to
-    /// `refused` with its status. The benchmark's bare stack uses it too,
-    /// so that both carry the same pipeline.
+    /// (`HTTP1ConnectionRules`), JSON refusals for requests that are not HTTP, each reported to
+    /// `refused` with its status, and `predictions`, a handler made for each connection that
+    /// answers `POST /predict` before the router (`PredictChannelHandler`). The benchmark's bare
+    /// stack uses it too, with a handler answering a constant, so that both carry the same pipeline.
     public static func sentinelHTTP1(idleTimeoutSeconds: Double,
-                                     refused: @escaping @Sendable (Int) -> Void = { _ in }) -> HTTPServerBuilder {
+                                     refused: @escaping @Sendable (Int) -> Void = { _ in },
+                                     predictions: @escaping @Sendable () -> any RemovableChannelHandler) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             SentinelHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(
                 additionalChannelHandlers: [MalformedRequestAnswer(refused: refused)],
                 idleTimeout: .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
-            )))
+            )), predictions: predictions)
         }
     }
 }

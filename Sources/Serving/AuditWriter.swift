@@ -47,12 +47,14 @@ public enum AuditError: Error, CustomStringConvertible, Sendable {
 /// the commit rate follows the load without a timer, and up to `maxRowsPerTransaction` rows share a
 /// commit. SQLite runs on a dedicated thread because a commit (and a WAL checkpoint's fsync) blocks,
 /// and the cooperative pool has only as many threads as cores.
+/// What a request waiting for its rows' commit is told: success, or why they were not recorded.
+typealias AuditCommitted = @Sendable (Result<Void, Error>) -> Void
+
 public final class AuditWriter: Service, @unchecked Sendable {
     private struct Pending {
         let drafts: [AuditDraft]
-        let continuation: CheckedContinuation<Void, Error>?
-        /// The event loop the request was running on, where its continuation is resumed.
-        let eventLoop: (any EventLoop)?
+        /// Told of the commit on its connection's event loop (sync mode); nil in async mode.
+        let waiting: (committed: AuditCommitted, eventLoop: any EventLoop)?
         /// When it was queued (uptime, ns): its wait for the write lock counts from here.
         let queuedAt: UInt64
     }
@@ -134,24 +136,22 @@ public final class AuditWriter: Service, @unchecked Sendable {
         return failure.reason
     }
 
-    /// Queues `drafts`. With `wait`, returns once their transaction has committed, and throws if it
-    /// failed; without, returns once they are queued. Throws `.queueFull` when the writer is behind.
-    public func submit(_ drafts: [AuditDraft], wait: Bool) async throws {
-        if wait {
-            // Resumed on the event loop the request runs on (its connection's): resumed from the
-            // writer's thread, the request would continue on any loop and write its response
-            // through a hop back to its own.
-            let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                if let error = enqueue(drafts, continuation: continuation, eventLoop: eventLoop) { continuation.resume(throwing: error) }
-            }
-        } else if let error = enqueue(drafts, continuation: nil, eventLoop: nil) {
-            throw error
-        }
+    /// Queues the rows of a request answered on `eventLoop` (`PredictChannelHandler`, sync mode):
+    /// `committed` is called on that loop once they are committed, or with the reason they are not:
+    /// one wake-up per loop per commit, and the answer is written where its connection lives.
+    /// Returns the refusal (`.queueFull`, `.closed`) when they are not even queued; `committed` is
+    /// then not called.
+    func submit(_ drafts: [AuditDraft], on eventLoop: any EventLoop, committed: @escaping AuditCommitted) -> AuditError? {
+        enqueue(drafts, waiting: (committed, eventLoop))
     }
 
-    private func enqueue(_ drafts: [AuditDraft], continuation: CheckedContinuation<Void, Error>?,
-                         eventLoop: (any EventLoop)?) -> AuditError? {
+    /// Queues the rows of an async-mode request: nobody waits for their commit. Returns the refusal
+    /// when they are not queued.
+    func submitWithoutWaiting(_ drafts: [AuditDraft]) -> AuditError? {
+        enqueue(drafts, waiting: nil)
+    }
+
+    private func enqueue(_ drafts: [AuditDraft], waiting: (committed: AuditCommitted, eventLoop: any EventLoop)?) -> AuditError? {
         condition.lock()
         defer { condition.unlock() }
         if closed { return .closed }
@@ -162,7 +162,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
             return .queueFull(capacity: settings.queueCapacity)
         }
         queueFullRefusals.succeeded(logger: logger)
-        queue.append(Pending(drafts: drafts, continuation: continuation, eventLoop: eventLoop,
+        queue.append(Pending(drafts: drafts, waiting: waiting,
                              queuedAt: DispatchTime.now().uptimeNanoseconds))
         queuedRows += drafts.count
         metrics.auditQueueDepth.record(queuedRows)
@@ -440,20 +440,16 @@ public final class AuditWriter: Service, @unchecked Sendable {
         return busyTimeoutMilliseconds - Int32(clamping: waitedMilliseconds)
     }
 
-    /// Resumes the waiting requests, each on its own event loop: one task per loop per commit,
+    /// Tells the waiting requests, each on its own event loop: one task per loop per commit,
     /// rather than one wake-up per request.
     private static func resume(_ batch: [Pending], with result: Result<Void, Error>) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, continuations: [CheckedContinuation<Void, Error>])] = [:]
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, waiting: [AuditCommitted])] = [:]
         for pending in batch {
-            guard let continuation = pending.continuation else { continue }
-            guard let loop = pending.eventLoop else {
-                continuation.resume(with: result)
-                continue
-            }
-            byLoop[ObjectIdentifier(loop), default: (loop, [])].continuations.append(continuation)
+            guard let (committed, loop) = pending.waiting else { continue }
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].waiting.append(committed)
         }
-        for (loop, continuations) in byLoop.values {
-            loop.execute { for continuation in continuations { continuation.resume(with: result) } }
+        for (loop, waiting) in byLoop.values {
+            loop.execute { for committed in waiting { committed(result) } }
         }
     }
 

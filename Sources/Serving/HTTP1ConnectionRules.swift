@@ -68,18 +68,21 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
     }
 }
 
-/// Hummingbird's HTTP/1.1 channel with `HTTP1ConnectionRules` placed below its HTTP-types codec,
-/// the one place in its pipeline that its configuration cannot reach.
+/// Hummingbird's HTTP/1.1 channel with two handlers placed where its configuration cannot reach:
+/// `HTTP1ConnectionRules` below its HTTP-types codec, and the predictions' handler behind its
+/// connection-state handler (the last before the router's requests are handed to a task).
 struct SentinelHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
 
     let base: HTTP1Channel
+    let predictions: @Sendable () -> any RemovableChannelHandler
     var responder: HTTPChannelHandler.Responder { base.responder }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
             try pipeline.addHandler(HTTP1ConnectionRules(), position: .before(pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+            try pipeline.addHandler(predictions(), position: .after(pipeline.handler(type: HTTPConnectionStateHandler.self)))
             return value
         }
     }

@@ -1,49 +1,55 @@
 import Foundation
 import Hummingbird
-import NIOHTTP1
+import NIOCore
 import ModelRuntime
 import Registry
 
-/// `POST /predict`: parse, score with the version active at the request's start, record, answer.
+/// `POST /predict`'s rules, apart from how the request arrives: what its head alone refuses, and
+/// how a complete body becomes scores, audit rows and the answer. `PredictChannelHandler` runs
+/// them on the connection's event loop.
 struct PredictController: Sendable {
     let models: ActiveModels
     let audit: AuditWriter
     let metrics: ServingMetrics
     let configuration: ServiceConfiguration
 
-    func predict(_ request: Request, context: some RequestContext) async throws -> Response {
-        let started = DispatchTime.now().uptimeNanoseconds
-        let contentType = request.headers[.contentType]
+    /// A request scored: its rows for the audit log and the answer to send once they are recorded.
+    struct Scored {
+        let drafts: [AuditDraft]
+        let model: String
+        let version: String
+        let answer: ByteBuffer
+    }
+
+    /// The refusal a request's head earns before any of its body is read, or nil.
+    func refusal(for head: HTTPRequest) -> APIError? {
+        let contentType = head.headerFields[.contentType]
         guard Self.isJSON(contentType) else {
-            throw APIError(.unsupportedMediaType, "send the body as Content-Type: application/json")
+            return APIError(.unsupportedMediaType, "send the body as Content-Type: application/json")
         }
-        if let refusal = Self.encodingRefusal(contentType: contentType, contentEncoding: request.headers[.contentEncoding]) {
-            throw APIError(.unsupportedMediaType, refusal)
+        if let refusal = Self.encodingRefusal(contentType: contentType, contentEncoding: head.headerFields[.contentEncoding]) {
+            return APIError(.unsupportedMediaType, refusal)
         }
         // A model or version asked for in the URL would otherwise be ignored without a word.
-        if let query = request.uri.query, !query.isEmpty {
-            throw APIError(.invalidRequest, "POST /predict takes no query parameters (got '\(query)'): name the model in the body's \"model\" member")
+        if let path = head.path, let mark = path.firstIndex(of: "?"), path.index(after: mark) < path.endIndex {
+            let query = path[path.index(after: mark)...]
+            return APIError(.invalidRequest, "POST /predict takes no query parameters (got '\(query)'): name the model in the body's \"model\" member")
         }
         // A declared length over the limit is refused before a byte of the body is read: the client
         // learns at once, instead of after sending (or stalling on) a body that would be refused.
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > configuration.maxBodyBytes {
-            throw APIError(.bodyTooLarge, "the request body is over \(configuration.maxBodyBytes) bytes")
+        if let declared = head.headerFields[.contentLength].flatMap({ Int($0) }), declared > configuration.maxBodyBytes {
+            return bodyTooLarge
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw APIError(.bodyTooLarge, "the request body is over \(configuration.maxBodyBytes) bytes")
-        } catch let error as HTTPParserError {
-            // The body's framing broke (a chunk size that is not hexadecimal...): the client's doing.
-            throw APIError(parserError: error)
-        } catch {
-            // The connection ended or broke before the body did: the client's doing, not a fault of
-            // the service (nobody reads this answer, but it is counted as a 400, not a 500).
-            throw APIError(.invalidRequest, "the request body ended before it was complete")
-        }
+        return nil
+    }
+
+    var bodyTooLarge: APIError { APIError(.bodyTooLarge, "the request body is over \(configuration.maxBodyBytes) bytes") }
+
+    /// Parses and scores a complete body with the versions active now. `started` (uptime, ns) is
+    /// when its head was read: `latency_us` counts from there.
+    func score(_ body: ByteBuffer, started: UInt64) throws(APIError) -> Scored {
         let snapshot = models.snapshot()
-        let parsed = try body.withUnsafeReadableBytes { bytes in
+        let parsed = try body.withUnsafeReadableBytes { (bytes) throws(APIError) in
             try PredictRequestParser.parse(bytes, models: snapshot, maxBatchSize: configuration.maxBatchSize)
         }
         let loaded = parsed.model
@@ -71,15 +77,6 @@ struct PredictController: Sendable {
                                      featureJSON: loaded.featureJSON, body: text, spans: spans[index], score: score,
                                      decision: loaded.decision(for: score), latencyMicroseconds: latency))
         }
-        // "No answer without a record": in sync mode this returns only after the commit.
-        do {
-            try await audit.submit(drafts, wait: configuration.audit.mode == .sync)
-        } catch let error as AuditError {
-            throw APIError(.auditUnavailable, "prediction not recorded, so not answered: \(error)")
-        }
-        if configuration.audit.mode == .async { metrics.auditAsyncResponses.increment(by: Int64(drafts.count)) }
-
-        metrics.predictions(drafts, model: version.model, version: version.label.description)
         var answer = ByteBuffer()
         answer.reserveCapacity(parsed.isBatch ? 160 + 48 * drafts.count : 224)
         answer.writeString("{\"request_id\":")
@@ -102,9 +99,18 @@ struct PredictController: Sendable {
         answer.writeString("\"latency_us\":")
         answer.writeString(String(latency))
         answer.writeString("}")
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
+        return Scored(drafts: drafts, model: version.model, version: version.label.description, answer: answer)
+    }
+
+    /// The refusal for rows the audit log did not take or did not commit: no answer without a record.
+    static func notRecorded(_ error: any Error) -> APIError {
+        APIError(.auditUnavailable, "prediction not recorded, so not answered: \(error)")
+    }
+
+    /// Counts a request's predictions once they are recorded (or, in async mode, queued).
+    func recorded(_ scored: Scored) {
+        if configuration.audit.mode == .async { metrics.auditAsyncResponses.increment(by: Int64(scored.drafts.count)) }
+        metrics.predictions(scored.drafts, model: scored.model, version: scored.version)
     }
 
     /// The bytes the audit writer will copy the rows' numbers from: the body itself, shared, unless

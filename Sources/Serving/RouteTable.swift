@@ -9,7 +9,8 @@ struct RouteTable: Sendable {
         let method: HTTPRequest.Method
         /// A Hummingbird route pattern: `{name}` stands for one path segment.
         let path: String
-        let handler: Handler
+        /// Nil for a route answered in the channel pipeline, before the router (`PredictChannelHandler`).
+        let handler: Handler?
     }
 
     let routes: [Route]
@@ -17,7 +18,10 @@ struct RouteTable: Sendable {
     init(_ routes: [Route]) { self.routes = routes }
 
     func register(on router: Router<BasicRequestContext>) {
-        for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
+        for route in routes {
+            guard let handler = route.handler else { continue }
+            router.on(RouterPath(route.path), method: route.method, use: handler)
+        }
     }
 
     /// The methods `path` is served with (HEAD with GET: the router answers it for every GET

@@ -456,6 +456,68 @@ struct ServiceEndToEndTests {
     /// leaves to the application: a request that asks to close (HTTP/1.0 by default, `close` in any
     /// case or list) is answered with `Connection: close` and the connection ends there; others
     /// stay open; a client that waits for `100 Continue` gets it before it sends its body.
+    /// Predictions are answered in the channel pipeline and every other request by the router:
+    /// requests pipelined on one connection, of both kinds, are still answered in their order,
+    /// with the same headers, and a refused body (too large, sent in chunks) is dropped without
+    /// losing the requests behind it.
+    @Test func pipelinedRequestsOfBothKindsAreAnsweredInOrder() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start(["--max-body-bytes", "4096"])
+        defer { Task { try? await h.stop() } }
+        let features = try GoldenRequests("fraud-xgboost", limit: 1).features[0]
+        let report = try Python.run("""
+            import json, socket, sys
+            features = sys.stdin.read()
+            def predict(request_id, extra=b""):
+                body = ('{"request_id":"%s","features":%s}' % (request_id, features)).encode()
+                return (b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n" + extra +
+                        b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
+            def get(path):
+                return b"GET " + path + b" HTTP/1.1\\r\\nHost: s\\r\\n\\r\\n"
+            chunk = b"x" * 1000
+            too_large = (b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
+                         b"Transfer-Encoding: chunked\\r\\n\\r\\n" + (b"3e8\\r\\n" + chunk + b"\\r\\n") * 6 + b"0\\r\\n\\r\\n")
+            requests = [get(b"/models"), predict("p1"), get(b"/healthz"), predict("p2"), predict("p3"),
+                        too_large, get(b"/readyz"),
+                        b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\nContent-Length: 5\\r\\n\\r\\n{oops",
+                        predict("p4", b"Connection: close\\r\\n")]
+            connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            connection.settimeout(20)
+            connection.sendall(b"".join(requests))
+            received = b""
+            while chunk := connection.recv(65536):
+                received += chunk
+            answers = []
+            while received:
+                head, _, rest = received.partition(b"\\r\\n\\r\\n")
+                lines = head.decode("latin-1").split("\\r\\n")
+                fields = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+                length = int(fields.get("content-length", "0"))
+                answers.append({"status": int(lines[0].split()[1]), "fields": fields, "body": rest[:length].decode()})
+                received = rest[length:]
+            print(json.dumps(answers))
+            """, stdin: features, arguments: ["\(h.port)"])
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [[String: Any]], "\(report)")
+        #expect(answers.map { $0["status"] as? Int } == [200, 200, 200, 200, 200, 413, 200, 400, 200], "\(report)")
+        guard answers.count == 9 else { return }
+        let bodies = answers.map { $0["body"] as? String ?? "" }
+        #expect(bodies[0].contains("\"fraud\"") && bodies[2].contains("\"ok\"") && bodies[6].contains("\"ready\""), "\(report)")
+        for (index, id) in [(1, "p1"), (3, "p2"), (4, "p3"), (8, "p4")] {
+            #expect(bodies[index].contains("\"request_id\":\"\(id)\"") && bodies[index].contains("\"decision\""), "\(index): \(bodies[index])")
+        }
+        #expect(bodies[5].contains("\"body_too_large\"") && bodies[7].contains("\"invalid_json\""), "\(report)")
+        for answer in answers {
+            // The same headers whichever part of the service answered.
+            let fields = answer["fields"] as? [String: String] ?? [:]
+            #expect(fields["server"] == "sentinel" && fields["date"]?.hasSuffix(" GMT") == true
+                    && fields["content-type"]?.hasPrefix("application/json") == true, "\(fields)")
+        }
+        #expect((answers[8]["fields"] as? [String: String])?["connection"] == "close", "\(report)")
+        #expect(try await h.stop() == 0)
+        #expect(try h.sqlite("SELECT group_concat(request_id, ' ') FROM (SELECT request_id FROM predictions ORDER BY id)") == "p1 p2 p3 p4")
+    }
+
     @Test func connectionsFollowHTTP11sRules() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
@@ -498,11 +560,15 @@ struct ServiceEndToEndTests {
                 "keep-alive, close": exchange(get + b"Connection: keep-alive, close\\r\\n\\r\\n"),
                 "HTTP/1.0 keep-alive": exchange(b"GET /healthz HTTP/1.0\\r\\nConnection: keep-alive\\r\\n\\r\\n"),
                 "HTTP/1.1": exchange(get + b"\\r\\n" + get + b"\\r\\n"),
+                "prediction over HTTP/1.0": exchange(b"POST /predict HTTP/1.0\\r\\nContent-Type: application/json\\r\\n"
+                                                     b"Content-Length: %d\\r\\n\\r\\n" % len(row) + row),
+                "prediction asking to close": exchange(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nConnection: Close\\r\\n"
+                                                       b"Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(row) + row),
                 "100-continue": expecting_continue(),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: [String: Any]], "\(report)")
-        for name in ["HTTP/1.0", "Close", "keep-alive, close"] {
+        for name in ["HTTP/1.0", "Close", "keep-alive, close", "prediction over HTTP/1.0", "prediction asking to close"] {
             let answers = try #require(cases[name]?["answers"] as? String, "\(report)")
             #expect(cases[name]?["ended"] as? Bool == true, "\(name): the connection stayed open")
             #expect(answers.hasPrefix("HTTP/1.1 200") && answers.lowercased().contains("connection: close"), "\(name): \(answers)")
@@ -517,7 +583,8 @@ struct ServiceEndToEndTests {
         #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
         #expect((cases["100-continue"]?["answer"] as? String)?.contains("\"decision\"") == true, "\(report)")
         #expect(try await h.stop() == 0)
-        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+        // The two predictions that asked to close and the one that expected 100-continue.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")
     }
 
     /// A request NIO's parser rejects (request line, headers, framing) gets the API's JSON refusal

@@ -1,0 +1,306 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// Answers `POST /predict` where its request is read: on its connection's event loop, in the
+/// channel pipeline, in front of Hummingbird's router. Every other request passes on to the router.
+///
+/// Why not a route: Hummingbird hands each request to a task through an async sequence and takes
+/// the answer back through another. On two cores that hand-off cost more than parsing, scoring
+/// and recording a prediction together: Hummingbird answering a constant did 17,000–22,000
+/// requests/s where NIO's own HTTP/1 pipeline answering the same constant did 42,000–57,000
+/// (bench/README.md). Predictions are the service's whole load, so they skip it; the rare routes
+/// keep the router.
+///
+/// It sits behind Hummingbird's `HTTPConnectionStateHandler`, so the idle timeout and a graceful
+/// shutdown see these requests too, and in front of `MalformedRequestAnswer` and
+/// `HTTP1ConnectionRules` on the way out, so its answers get the same treatment as the router's.
+/// Answers leave in the order their requests came (pipelining): a prediction behind a request the
+/// router has not answered yet waits for that answer, and requests behind a prediction waiting for
+/// its audit commit wait for it, without more of the connection being read meanwhile.
+final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// This request is the router's: its parts pass on.
+        case passing
+        /// A prediction's body is being read.
+        case reading(Reading)
+        /// A prediction answered before its body ended (refused): the rest of the body is dropped.
+        case discarding
+        /// A prediction scored, waiting for its rows' commit.
+        case answering
+        /// The connection's last answer is written: nothing more is read from it.
+        case closed
+    }
+
+    private struct Reading {
+        /// Uptime (ns) when its head was read.
+        let started: UInt64
+        /// The request asked for the connection to close (`HTTP1ConnectionRules` spells it so).
+        let closing: Bool
+        var body: ByteBuffer?
+    }
+
+    /// What arrived while answers were outstanding, in order.
+    private enum Held {
+        case part(HTTPRequestPart)
+        case error(any Error)
+        case event(Any)
+    }
+
+    private let controller: PredictController
+    private let drain: ShutdownDrain
+    private var state = State.idle
+    private var held = CircularBuffer<Held>()
+    /// Requests passed to the router whose answers have not ended yet.
+    private var routerUnanswered = 0
+    /// A read was asked for while requests were held.
+    private var readDeferred = false
+    private var date = HTTPDateHeader()
+
+    init(controller: PredictController, drain: ShutdownDrain) {
+        self.controller = controller
+        self.drain = drain
+    }
+
+    /// Requests are held while a prediction waits for its commit, or while a prediction waits for
+    /// the router's answers ahead of it: then everything behind it waits too.
+    private var holding: Bool {
+        if case .answering = state { return true }
+        return !held.isEmpty
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if holding { return held.append(.part(part)) }
+        take(part, context: context)
+    }
+
+    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (state, part) {
+        case (.idle, .head(let head)) where Self.isPrediction(head):
+            // Its answer would overtake the router's to the requests ahead of it.
+            guard routerUnanswered == 0 else { return held.append(.part(part)) }
+            begin(head, context: context)
+        case (.idle, .head):
+            routerUnanswered += 1
+            state = .passing
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.passing, _), (.idle, _):
+            if case .end = part { state = .idle }
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.reading(var reading), .body(var chunk)):
+            state = .idle  // set again below: `reading` stays uniquely referenced while its body grows
+            if reading.body == nil {
+                reading.body = chunk
+            } else {
+                reading.body!.writeBuffer(&chunk)
+            }
+            if reading.body!.readableBytes > controller.configuration.maxBodyBytes {
+                return refuse(controller.bodyTooLarge, started: reading.started, closing: reading.closing, bodyEnded: false, context: context)
+            }
+            state = .reading(reading)
+        case (.reading(let reading), .end):
+            finish(reading, context: context)
+        case (.reading, .head):
+            // The codec never sends a head before the last request's end.
+            state = .idle
+            take(part, context: context)
+        case (.discarding, .end):
+            state = .idle
+        case (.discarding, _), (.closed, _), (.answering, _):
+            break
+        }
+    }
+
+    private func begin(_ head: HTTPRequest, context: ChannelHandlerContext) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let closing = head.headerFields[.connection] == "close"
+        if let refusal = controller.refusal(for: head) {
+            return refuse(refusal, started: started, closing: closing, bodyEnded: false, context: context)
+        }
+        state = .reading(Reading(started: started, closing: closing, body: nil))
+    }
+
+    private func finish(_ reading: Reading, context: ChannelHandlerContext) {
+        let scored: PredictController.Scored
+        do {
+            scored = try controller.score(reading.body ?? ByteBuffer(), started: reading.started)
+        } catch {
+            return refuse(error, started: reading.started, closing: reading.closing, bodyEnded: true, context: context)
+        }
+        guard controller.configuration.audit.mode == .sync else {
+            if let refusal = controller.audit.submitWithoutWaiting(scored.drafts) {
+                return refuse(PredictController.notRecorded(refusal), started: reading.started, closing: reading.closing,
+                              bodyEnded: true, context: context)
+            }
+            return answered(scored, reading: reading, context: context)
+        }
+        // "No answer without a record": the answer waits for the commit.
+        state = .answering
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let refusal = controller.audit.submit(scored.drafts, on: context.eventLoop) { result in
+            let (handler, context) = bound.value
+            switch result {
+            case .success:
+                handler.answered(scored, reading: reading, context: context)
+            case .failure(let error):
+                handler.refuse(PredictController.notRecorded(error), started: reading.started, closing: reading.closing,
+                               bodyEnded: true, context: context)
+            }
+            handler.releaseHeld(context: context)
+        }
+        if let refusal {
+            state = .idle
+            refuse(PredictController.notRecorded(refusal), started: reading.started, closing: reading.closing, bodyEnded: true, context: context)
+        }
+    }
+
+    private func answered(_ scored: PredictController.Scored, reading: Reading, context: ChannelHandlerContext) {
+        controller.recorded(scored)
+        state = .idle
+        send(.ok, body: scored.answer, retry: false, started: reading.started, closing: reading.closing, context: context)
+    }
+
+    /// Answers with the API's JSON refusal. A request refused before its body ended has the rest
+    /// of its body dropped, as the router's requests do.
+    private func refuse(_ error: APIError, started: UInt64, closing: Bool, bodyEnded: Bool, context: ChannelHandlerContext) {
+        state = bodyEnded ? .idle : .discarding
+        let retry = error.code == .auditUnavailable || error.code == .noActiveVersion
+        send(error.status, body: ByteBuffer(string: error.body), retry: retry, started: started, closing: closing, context: context)
+    }
+
+    /// Writes an answer, counts it as the router counts its own, and ends the connection after it
+    /// when its request asked for that or the service is draining to stop.
+    private func send(_ status: HTTPResponse.Status, body: ByteBuffer, retry: Bool, started: UInt64, closing: Bool,
+                       context: ChannelHandlerContext) {
+        var fields = HTTPFields()
+        fields.reserveCapacity(6)
+        fields[.contentType] = "application/json"
+        fields[.contentLength] = String(body.readableBytes)
+        fields[.date] = date.now()
+        fields[.server] = "sentinel"
+        if retry { fields[.retryAfter] = "1" }
+        let draining = drain.isDraining
+        // `HTTP1ConnectionRules` shuts the connection after an answer that says so on its own.
+        if draining { fields[.connection] = "close" }
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        controller.metrics.request(route: "/predict", status: status.code,
+                                   duration: .nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started)))
+        if closing || draining {
+            state = .closed
+            // What the router does after a request that asked to close: shut the sending side and
+            // let the client close (closing both could reset the answer away).
+            if closing { context.close(mode: .output, promise: nil) }
+        }
+    }
+
+    private func releaseHeld(context: ChannelHandlerContext) {
+        // The router's side of the pipeline hands on what it was given at a read's end.
+        let released = !held.isEmpty
+        defer { if released { context.fireChannelReadComplete() } }
+        while let next = held.first {
+            if case .answering = state { return }
+            if case .part(.head(let head)) = next, case .idle = state, Self.isPrediction(head), routerUnanswered > 0 { return }
+            held.removeFirst()
+            switch next {
+            case .part(let part): take(part, context: context)
+            case .error(let error): caught(error, context: context)
+            case .event(let event): triggered(event, context: context)
+            }
+        }
+        if readDeferred, !holding {
+            readDeferred = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Nothing more is read while requests wait: a client pipelining without end is held back
+        // by TCP, not by this handler's memory.
+        guard !holding else {
+            readDeferred = true
+            return
+        }
+        context.read()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Only the router's answers pass here (this handler's own start below it).
+        context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else { return }
+        // Its answer to a request that broke HTTP was to no request passed on.
+        routerUnanswered = max(0, routerUnanswered - 1)
+        if routerUnanswered == 0, !held.isEmpty { releaseHeld(context: context) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if holding { return held.append(.error(error)) }
+        caught(error, context: context)
+    }
+
+    private func caught(_ error: any Error, context: ChannelHandlerContext) {
+        if case .reading(let reading) = state, let parserError = error as? HTTPParserError {
+            // The body's framing broke (a chunk size that is not hexadecimal, the connection ended
+            // early): the client's doing. The router then closes the connection, as after any
+            // parser error; its own 400 is dropped by `MalformedRequestAnswer` as a second answer.
+            refuse(APIError(parserError: parserError), started: reading.started, closing: reading.closing, bodyEnded: false,
+                   context: context)
+            state = .closed
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if holding { return held.append(.event(event)) }
+        triggered(event, context: context)
+    }
+
+    private func triggered(_ event: Any, context: ChannelHandlerContext) {
+        if case .reading(let reading) = state, let event = event as? ChannelEvent, event == .inputClosed {
+            refuse(APIError(.invalidRequest, "the request body ended before it was complete"), started: reading.started,
+                   closing: reading.closing, bodyEnded: false, context: context)
+            state = .closed
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// `POST /predict` as the router matches it: empty segments (`//`, a trailing `/`) and the
+    /// query do not count.
+    static func isPrediction(_ head: HTTPRequest) -> Bool {
+        guard head.method == .post, let path = head.path else { return false }
+        if path == "/predict" { return true }
+        return path.prefix { $0 != "?" }.split(separator: "/") == ["predict"]
+    }
+}
+
+/// The `Date` header's value (RFC 9110 §5.6.7), formatted once a second.
+struct HTTPDateHeader {
+    private var second = 0
+    private var text = ""
+
+    mutating func now() -> String {
+        var clock = time(nil)
+        guard clock != second || text.isEmpty else { return text }
+        second = clock
+        var parts = tm()
+        gmtime_r(&clock, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        text = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        return text
+    }
+}

@@ -220,7 +220,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             case .event(let event): triggered(event, context: context)
             }
         }
-        if readDeferred, !holding {
+        if readDeferred, held.isEmpty {
             readDeferred = false
             context.read()
         }
@@ -228,8 +228,9 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func read(context: ChannelHandlerContext) {
         // Nothing more is read while requests wait: a client pipelining without end is held back
-        // by TCP, not by this handler's memory.
-        guard !holding else {
+        // by TCP, not by this handler's memory. Not while a prediction alone waits for its commit:
+        // that would take the socket out of epoll and put it back for every request.
+        guard held.isEmpty else {
             readDeferred = true
             return
         }

@@ -65,6 +65,10 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var routerUnanswered = 0
     /// A read was asked for while requests were held.
     private var readDeferred = false
+    /// Bytes of the held requests (a head counts as `heldHeadBytes`): reading stops past the budget.
+    private var heldBytes = 0
+    /// The last answer's write, once the connection is to end after it.
+    private var lastAnswer: EventLoopFuture<Void>?
     private var date = HTTPDateHeader()
 
     init(controller: PredictController, drain: ShutdownDrain) {
@@ -81,15 +85,27 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if holding { return held.append(.part(part)) }
+        if holding { return hold(part) }
         take(part, context: context)
     }
+
+    private func hold(_ part: HTTPRequestPart) {
+        switch part {
+        case .head: heldBytes += Self.heldHeadBytes
+        case .body(let chunk): heldBytes += chunk.readableBytes
+        case .end: break
+        }
+        held.append(.part(part))
+    }
+
+    /// What a held request head counts for against the read budget.
+    static let heldHeadBytes = 512
 
     private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)) where Self.isPrediction(head):
             // Its answer would overtake the router's to the requests ahead of it.
-            guard routerUnanswered == 0 else { return held.append(.part(part)) }
+            guard routerUnanswered == 0 else { return hold(part) }
             begin(head, context: context)
         case (.idle, .head):
             routerUnanswered += 1
@@ -117,6 +133,12 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             take(part, context: context)
         case (.discarding, .end):
             state = .idle
+        case (.closed, .head):
+            // Read behind the connection's last answer (the drain's, say): it will have none, and
+            // Hummingbird's connection-state handler, which counted it, would keep the connection
+            // (and a graceful shutdown) waiting for it. The connection ends once that answer is out.
+            let channel = context.channel
+            (lastAnswer ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in channel.close(promise: nil) }
         case (.discarding, _), (.closed, _), (.answering, _):
             break
         }
@@ -195,10 +217,12 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         if draining { fields[.connection] = "close" }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let written = (closing || draining) ? context.eventLoop.makePromise(of: Void.self) : nil
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         controller.metrics.request(route: "/predict", status: status.code,
                                    duration: .nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started)))
-        if closing || draining {
+        if let written {
+            lastAnswer = written.futureResult
             state = .closed
             // What the router does after a request that asked to close: shut the sending side and
             // let the client close (closing both could reset the answer away).
@@ -215,26 +239,42 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             if case .part(.head(let head)) = next, case .idle = state, Self.isPrediction(head), routerUnanswered > 0 { return }
             held.removeFirst()
             switch next {
-            case .part(let part): take(part, context: context)
+            case .part(let part):
+                if case .head = part { heldBytes -= Self.heldHeadBytes } else if case .body(let chunk) = part { heldBytes -= chunk.readableBytes }
+                take(part, context: context)
             case .error(let error): caught(error, context: context)
             case .event(let event): triggered(event, context: context)
             }
         }
-        if readDeferred, held.isEmpty {
+        if readDeferred, heldBytes <= readBudget {
             readDeferred = false
             context.read()
         }
     }
 
+    /// Reading goes on while the held requests are under this many bytes: a client pipelining
+    /// without end is then held back by TCP, not by this handler's memory. Under it, a request
+    /// held half-read is read to its end: Hummingbird's idle timer closes a connection whose
+    /// request has stopped arriving, even with an earlier prediction waiting for its commit.
+    /// (Stopping for any held request, or for a prediction alone waiting, would also take the
+    /// socket out of epoll and put it back for every request.)
+    private var readBudget: Int { controller.configuration.maxBodyBytes + 64 * Self.heldHeadBytes }
+
     func read(context: ChannelHandlerContext) {
-        // Nothing more is read while requests wait: a client pipelining without end is held back
-        // by TCP, not by this handler's memory. Not while a prediction alone waits for its commit:
-        // that would take the socket out of epoll and put it back for every request.
-        guard held.isEmpty else {
+        guard heldBytes <= readBudget else {
             readDeferred = true
             return
         }
         context.read()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The connection is gone (Hummingbird's connection-state handler does not pass
+        // `channelInactive` on): requests held behind a prediction waiting for its commit will
+        // get no answer, so they are neither scored nor recorded.
+        state = .closed
+        held.removeAll()
+        heldBytes = 0
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

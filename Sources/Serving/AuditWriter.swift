@@ -300,6 +300,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
         }
     }
 
+    /// Below this many queued rows the writer lets other threads run once before committing.
+    static let smallBatchRows = 16
+
     private func writeLoop() {
         var nextPrune: UInt64 = 0
         while true {
@@ -310,6 +313,15 @@ public final class AuditWriter: Service, @unchecked Sendable {
                 let now = DispatchTime.now().uptimeNanoseconds
                 _ = condition.wait(until: Date().addingTimeInterval(nextFold > now ? Double(nextFold - now) / 1e9 : 0))
                 if queue.isEmpty && !closed { break }
+            }
+            if queuedRows < Self.smallBatchRows && !closed {
+                // A few rows would pay a whole commit's fixed cost (locks, the WAL pages of every
+                // B-tree's last leaf, page 1) between them: give the CPU once to whoever is ready
+                // to run (an event loop with requests to score) and take what they queue too.
+                // With nothing else ready, sched_yield returns at once and no core idles.
+                condition.unlock()
+                sched_yield()
+                condition.lock()
             }
             if queue.isEmpty && closed {
                 condition.unlock()

@@ -517,7 +517,7 @@ start_servers() { # sets sentinel_url, peer_url, stack_url and nginx_url for the
     if has_phase stack; then
         start_stack
         stack_url=$base_url
-        log "bare stack on $stack_url (Sentinel's HTTP pipeline, constant answer after collecting the body)"
+        log "bare stack on $stack_url (Sentinel's HTTP pipeline, constant answer once the body has been read)"
     fi
     if has_phase nginx; then
         start_nginx

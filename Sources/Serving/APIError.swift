@@ -65,7 +65,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     /// A request NIO's HTTP parser rejected, in the head (answered by `MalformedRequestAnswer`) or in
-    /// a body's framing (answered by the route reading it).
+    /// a body's framing (answered by `PredictChannelHandler`, which reads the only bodies).
     init(parserError error: HTTPParserError) {
         switch error {
         case .headerOverflow:

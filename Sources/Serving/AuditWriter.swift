@@ -39,17 +39,19 @@ public enum AuditError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// The only writer of the audit table: requests hand their rows to a bounded queue, and one thread
-/// commits whatever has gathered in a single transaction (group commit), then releases the
-/// requests waiting on those rows.
-///
-/// The cadence is natural batching: while one transaction commits, the next requests queue up, so
-/// the commit rate follows the load without a timer, and up to `maxRowsPerTransaction` rows share a
-/// commit. SQLite runs on a dedicated thread because a commit (and a WAL checkpoint's fsync) blocks,
-/// and the cooperative pool has only as many threads as cores.
 /// What a request waiting for its rows' commit is told: success, or why they were not recorded.
 typealias AuditCommitted = @Sendable (Result<Void, Error>) -> Void
 
+/// The only writer of the audit table: requests hand their rows to a bounded queue, and one thread
+/// commits whatever has gathered in a single transaction (group commit), then tells the requests
+/// waiting on those rows, each on its connection's event loop.
+///
+/// The cadence is natural batching: while one transaction commits, the next requests queue up, so
+/// the commit rate follows the load without a timer, and up to `maxRowsPerTransaction` rows share a
+/// commit; below `smallBatchRows` the writer yields the CPU once first, so that loops with requests
+/// to score add theirs. SQLite runs on a dedicated thread because a commit (and a WAL checkpoint's
+/// fsync) blocks, and the event loops, which answer predictions and run Swift's tasks, are only as
+/// many as cores.
 public final class AuditWriter: Service, @unchecked Sendable {
     private struct Pending {
         let drafts: [AuditDraft]

@@ -10,9 +10,9 @@ import NIOHTTPTypesHTTP1
 /// still known:
 ///
 /// - A request that asks for the connection to close (HTTP/1.0 without keep-alive, or `close`
-///   among its `Connection` tokens, in any case) reaches Hummingbird with exactly
-///   `Connection: close`, the one spelling Hummingbird checks before it closes; its answer says
-///   so. Otherwise the connection stayed open until the idle timeout.
+///   among its `Connection` tokens, in any case) reaches Hummingbird (or `PredictChannelHandler`)
+///   with exactly `Connection: close`, the one spelling both check before they close; its answer
+///   says so. Otherwise the connection stayed open until the idle timeout.
 /// - An answer that says `Connection: close` on its own (the shutdown drain's) is the
 ///   connection's last: once it is written, the sending side is shut (RFC 9112 §9.6), so a client
 ///   that reads to the end of the stream is not left waiting.
@@ -48,7 +48,8 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         switch unwrapOutboundIn(data) {
         case .head(var head) where head.status.code >= 200:
             let asked = closeAsked.popFirst() ?? false
-            // Hummingbird shuts the connection after an answer to a request that asked for it.
+            // Hummingbird (or `PredictChannelHandler`) shuts the connection after an answer to a
+            // request that asked for it.
             shutOutputAfterThisAnswer = !asked && !head.isKeepAlive
             guard asked else { return context.write(data, promise: promise) }
             head.headers.replaceOrAdd(name: "connection", value: "close")

@@ -12,10 +12,11 @@ import NIOHTTPTypes
 /// The error can pass before the answers to requests that came ahead of it on the connection
 /// (pipelined) are written, so the answer filled in is told by its place: Hummingbird writes the
 /// parser's 400 when every request read so far has been answered, so it is an answer with no
-/// request head behind it. An error in the middle of a body reaches the route reading it, which
-/// answers that request as usual; if the route had answered without reading the body (a 415, a
-/// GET), Hummingbird's 400 would be a second answer to one request, which a pipelining client
-/// would take for the next one's: it is dropped (the connection is shut after it all the same).
+/// request head behind it. An error in the middle of a body reaches the handler reading it
+/// (`PredictChannelHandler`), which answers that request as usual; if it had answered without
+/// reading the body (a 415), or the router had (a GET), Hummingbird's 400 would be a second answer
+/// to one request, which a pipelining client would take for the next one's: it is dropped (the
+/// connection is shut after it all the same).
 final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart

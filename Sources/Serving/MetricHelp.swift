@@ -4,7 +4,7 @@
 enum MetricHelp {
     static let text: [String: String] = [
         "sentinel_http_requests_total": "HTTP requests answered, by matched route pattern (NotFound: no route; malformed: not HTTP) and status.",
-        "sentinel_http_request_duration_seconds": "Time the service spent answering a request, from routing to the response, by route.",
+        "sentinel_http_request_duration_seconds": "Time the service spent answering a request, by route: for POST /predict from its headers being read to its answer (the audit commit included), for other routes from routing to the response.",
         "sentinel_predictions_total": "Transactions scored (batch rows counted one by one), by model, version and decision.",
         "sentinel_prediction_score": "Scores (probability of fraud) given, by model.",
         "sentinel_model_active_info": "1 for the version each model serves now, 0 for versions it served before.",

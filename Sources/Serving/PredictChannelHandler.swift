@@ -20,7 +20,8 @@ import NIOHTTPTypes
 /// `HTTP1ConnectionRules` on the way out, so its answers get the same treatment as the router's.
 /// Answers leave in the order their requests came (pipelining): a prediction behind a request the
 /// router has not answered yet waits for that answer, and requests behind a prediction waiting for
-/// its audit commit wait for it, without more of the connection being read meanwhile.
+/// its audit commit wait for it. Reading goes on while the requests held stay under `readBudget`
+/// (so a request held half-sent is read to its end), and stops past it.
 final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart

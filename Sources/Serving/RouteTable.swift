@@ -1,7 +1,7 @@
 import Hummingbird
 
-/// Every route the service answers, in one list: the router is built from it, and a request for
-/// one of its paths with another method is answered 405 with an `Allow` header instead of 404.
+/// Every route the service answers, in one list: the router is built from the routes with a
+/// handler (`POST /predict` is answered before it), and a request for one of its paths with another method is answered 405 with an `Allow` header instead of 404.
 struct RouteTable: Sendable {
     typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
 

@@ -1,8 +1,9 @@
 import Hummingbird
 import Logging
 
-/// Wraps every route: any error becomes the API's JSON error with its status, and every request is
-/// counted and timed by route (the matched route pattern, so label values stay few).
+/// Wraps every route the router answers (all but `POST /predict`, which `PredictChannelHandler`
+/// answers, counts and times itself): any error becomes the API's JSON error with its status, and
+/// every request is counted and timed by route (the matched route pattern, so label values stay few).
 struct ServiceMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServingMetrics
     let routes: RouteTable

@@ -40,6 +40,8 @@ public final class ServingMetrics: Sendable {
 
     /// The statuses `/predict` answers with, made at 0 at start-up: a series that appears with its
     /// first increment is invisible to `rate()`, so the first burst of errors would not count.
+    /// (500 no longer comes from `/predict`, whose errors are all the API's; its series stays, at 0,
+    /// for the alerts and dashboards that name it.)
     static let predictStatuses = [200, 400, 404, 413, 415, 422, 500, 503]
 
     public init(registryPath: String? = nil) {

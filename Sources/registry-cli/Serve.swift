@@ -75,9 +75,10 @@ extension RegistryCLI {
         var maxBatchSize: Int = 1_000
 
         func run() async throws {
-            // Swift concurrency's jobs run on NIO's event loops instead of a separate pool, so a
-            // request is read, scored, answered and its audit wait resumed without a thread hop. The
-            // service's blocking work (SQLite, model loads) runs on its own threads for that reason.
+            // Swift concurrency's jobs (the router's routes, the background services) run on NIO's
+            // event loops instead of a separate pool, so no request changes thread; predictions are
+            // answered on the loop itself (`PredictChannelHandler`). The service's blocking work
+            // (SQLite, model loads) runs on its own threads for that reason.
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
             let environment = ProcessInfo.processInfo.environment
             let format = logFormat ?? environment["LOG_FORMAT"] ?? "text"

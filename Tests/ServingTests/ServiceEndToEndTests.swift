@@ -452,10 +452,6 @@ struct ServiceEndToEndTests {
         #expect(try await h.get("/healthz").status == 200)
     }
 
-    /// What HTTP/1.1 says of a connection's life and of `Expect: 100-continue`, which Hummingbird
-    /// leaves to the application: a request that asks to close (HTTP/1.0 by default, `close` in any
-    /// case or list) is answered with `Connection: close` and the connection ends there; others
-    /// stay open; a client that waits for `100 Continue` gets it before it sends its body.
     /// Predictions are answered in the channel pipeline and every other request by the router:
     /// requests pipelined on one connection, of both kinds, are still answered in their order,
     /// with the same headers, and a refused body (too large, sent in chunks) is dropped without
@@ -579,6 +575,10 @@ struct ServiceEndToEndTests {
         #expect(try h.sqlite("SELECT group_concat(request_id, ' ') FROM (SELECT request_id FROM predictions ORDER BY id)") == "first second")
     }
 
+    /// What HTTP/1.1 says of a connection's life and of `Expect: 100-continue`, which Hummingbird
+    /// leaves to the application: a request that asks to close (HTTP/1.0 by default, `close` in any
+    /// case or list) is answered with `Connection: close` and the connection ends there; others
+    /// stay open; a client that waits for `100 Continue` gets it before it sends its body.
     @Test func connectionsFollowHTTP11sRules() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()

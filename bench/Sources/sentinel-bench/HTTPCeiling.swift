@@ -7,9 +7,9 @@ import NIOPosix
 import Serving
 
 /// The floor under Sentinel's request cost: the same HTTP stack (Hummingbird 2's pipeline on NIO's
-/// event loops, run as `registry-cli serve` runs it) answering `POST /predict` with a constant reply
-/// of Sentinel's size after collecting the body, where Sentinel's `PredictChannelHandler` answers
-/// it, without parsing, scoring, metrics or audit. bench/serve.sh drives it beside the service, so
+/// event loops, run as `registry-cli serve` runs it) answering every `POST` with a constant reply
+/// of Sentinel's size once its body has been read (and discarded), where Sentinel's
+/// `PredictChannelHandler` answers `POST /predict`, without parsing, scoring, metrics or audit. bench/serve.sh drives it beside the service, so
 /// the report shows what share of the bare stack's throughput scoring and auditing leave.
 enum HTTPCeiling {
     static func run(arguments: [String]) async throws {
@@ -31,8 +31,8 @@ enum HTTPCeiling {
     }
 }
 
-/// Answers every `POST` with Sentinel's usual answer and headers once its body has been read;
-/// passes everything else on to the router.
+/// Answers every `POST` with Sentinel's usual answer, with its Content-Type, Content-Length and
+/// Server headers (no Date), once its body has been read; passes everything else to the router.
 private final class ConstantAnswer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart

@@ -104,10 +104,13 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         return text + "}"
     }
 
+    /// A refusal that passes once the service has caught up: it is answered with `Retry-After: 1`.
+    var asksToRetry: Bool { code == .auditUnavailable || code == .noActiveVersion }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        if code == .auditUnavailable || code == .noActiveVersion { headers[.retryAfter] = "1" }
+        if asksToRetry { headers[.retryAfter] = "1" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }

@@ -66,7 +66,7 @@ public func buildApplication(
         router: router,
         server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds, refused: { metrics.malformed(status: $0) },
                                predictions: { PredictChannelHandler(controller: predict, drain: drain) }),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sentinel"),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: ServiceConfiguration.serverName),
         services: [audit, reloader] + (desired.map { [$0] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger

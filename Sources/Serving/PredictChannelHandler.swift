@@ -66,7 +66,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var routerUnanswered = 0
     /// A read was asked for while requests were held.
     private var readDeferred = false
-    /// Bytes of the held requests (a head counts as `heldHeadBytes`): reading stops past the budget.
+    /// Bytes of the held requests (see `weight(of:)`): reading stops past `readBudget`.
     private var heldBytes = 0
     /// The last answer's write, once the connection is to end after it.
     private var lastAnswer: EventLoopFuture<Void>?
@@ -91,16 +91,18 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func hold(_ part: HTTPRequestPart) {
-        switch part {
-        case .head: heldBytes += Self.heldHeadBytes
-        case .body(let chunk): heldBytes += chunk.readableBytes
-        case .end: break
-        }
+        heldBytes += Self.weight(of: part)
         held.append(.part(part))
     }
 
-    /// What a held request head counts for against the read budget.
-    static let heldHeadBytes = 512
+    /// What a held part counts for against the read budget: a head 512 bytes, a body chunk its size.
+    private static func weight(of part: HTTPRequestPart) -> Int {
+        switch part {
+        case .head: 512
+        case .body(let chunk): chunk.readableBytes
+        case .end: 0
+        }
+    }
 
     private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
@@ -198,8 +200,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// of its body dropped, as the router's requests do.
     private func refuse(_ error: APIError, started: UInt64, closing: Bool, bodyEnded: Bool, context: ChannelHandlerContext) {
         state = bodyEnded ? .idle : .discarding
-        let retry = error.code == .auditUnavailable || error.code == .noActiveVersion
-        send(error.status, body: ByteBuffer(string: error.body), retry: retry, started: started, closing: closing, context: context)
+        send(error.status, body: ByteBuffer(string: error.body), retry: error.asksToRetry, started: started, closing: closing, context: context)
     }
 
     /// Writes an answer, counts it as the router counts its own, and ends the connection after it
@@ -211,7 +212,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(body.readableBytes)
         fields[.date] = date.now()
-        fields[.server] = "sentinel"
+        fields[.server] = ServiceConfiguration.serverName
         if retry { fields[.retryAfter] = "1" }
         let draining = drain.isDraining
         // `HTTP1ConnectionRules` shuts the connection after an answer that says so on its own.
@@ -241,7 +242,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             held.removeFirst()
             switch next {
             case .part(let part):
-                if case .head = part { heldBytes -= Self.heldHeadBytes } else if case .body(let chunk) = part { heldBytes -= chunk.readableBytes }
+                heldBytes -= Self.weight(of: part)
                 take(part, context: context)
             case .error(let error): caught(error, context: context)
             case .event(let event): triggered(event, context: context)
@@ -259,7 +260,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// request has stopped arriving, even with an earlier prediction waiting for its commit.
     /// (Stopping for any held request, or for a prediction alone waiting, would also take the
     /// socket out of epoll and put it back for every request.)
-    private var readBudget: Int { controller.configuration.maxBodyBytes + 64 * Self.heldHeadBytes }
+    private var readBudget: Int { controller.configuration.maxBodyBytes + 32 * 1_024 }
 
     func read(context: ChannelHandlerContext) {
         guard heldBytes <= readBudget else {
@@ -323,7 +324,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     static func isPrediction(_ head: HTTPRequest) -> Bool {
         guard head.method == .post, let path = head.path else { return false }
         if path == "/predict" { return true }
-        return path.prefix { $0 != "?" }.split(separator: "/") == ["predict"]
+        return RouteTable.segments(path.prefix { $0 != "?" }) == ["predict"]
     }
 }
 

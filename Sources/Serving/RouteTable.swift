@@ -39,7 +39,7 @@ struct RouteTable: Sendable {
     }
 
     /// As the router splits a path: empty segments (`//`, a trailing `/`) do not count.
-    private static func segments(_ path: String) -> [Substring] {
+    static func segments<Path: StringProtocol>(_ path: Path) -> [Path.SubSequence] {
         path.split(separator: "/")
     }
 }

@@ -3,6 +3,9 @@ import Registry
 /// Everything the scoring service is told at start-up. `registry-cli serve` fills it from flags and
 /// environment variables (documented there and in the README).
 public struct ServiceConfiguration: Sendable {
+    /// The `Server` header of every answer, the router's and `PredictChannelHandler`'s.
+    static let serverName = "sentinel"
+
     public var databasePath: String
     public var host: String = "127.0.0.1"
     /// 0 asks the OS for a free port (tests); the bound port is reported by `onServerRunning`.

@@ -19,6 +19,12 @@ import NIOHTTPTypesHTTP1
 /// - `Expect: 100-continue` gets its interim 100 at once. A client that waits for it would
 ///   otherwise send the body only after its own timeout (curl: 1 s), and that wait would count as
 ///   the request's latency in the answer, the histograms and its audit row.
+/// - An HTTP/1.1 request without `Host`, or any request with more than one, gets a 400 (RFC 9112
+///   §3.2: a server MUST). Hummingbird's codec takes the first `Host` as the request's authority
+///   and lets a request without one pass, so the service used to answer both. The request goes no
+///   further: it is refused as a request the parser rejects is (`HostHeaderFault` reaches
+///   `MalformedRequestAnswer` and Hummingbird as a parser error), after the answers to the requests
+///   ahead of it, and nothing read after it is passed on, as the connection ends with its answer.
 final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -29,9 +35,19 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
     private var closeAsked = CircularBuffer<Bool>()
     /// The answer being written said `Connection: close` when its request had not asked for it.
     private var shutOutputAfterThisAnswer = false
+    /// A request was refused for its `Host` header: what follows it on the connection is dropped.
+    private var refusedHost = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refusedHost else { return }
         guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        if let fault = HostHeaderFault(head) {
+            refusedHost = true
+            // Its answer, the refusal, says `Connection: close` on its own: the sending side is shut
+            // after it, as after the drain's.
+            closeAsked.append(false)
+            return context.fireErrorCaught(fault)
+        }
         let close = !head.isKeepAlive
         closeAsked.append(close)
         // HTTP/1.0 clients do not know the interim answer (RFC 9110 §10.1.1).
@@ -66,6 +82,26 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         default:
             context.write(data, promise: promise)
         }
+    }
+}
+
+/// What is wrong with a request's `Host` header fields, if anything (RFC 9112 §3.2).
+struct HostHeaderFault: Error, CustomStringConvertible {
+    /// How many `Host` fields the request has: none (HTTP/1.1) or more than one.
+    let count: Int
+
+    init?(_ head: HTTPRequestHead) {
+        var count = 0
+        for (name, _) in head.headers where name.utf8.count == 4 && name.lowercased() == "host" { count += 1 }
+        // HTTP/1.0 predates `Host`: one is optional there, two are not.
+        guard count > 1 || (count == 0 && (head.version.major, head.version.minor) >= (1, 1)) else { return nil }
+        self.count = count
+    }
+
+    var description: String {
+        count == 0
+            ? "an HTTP/1.1 request must have a Host header"
+            : "the request has \(count) Host headers; HTTP allows one"
     }
 }
 

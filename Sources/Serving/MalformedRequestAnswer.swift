@@ -7,7 +7,8 @@ import NIOHTTPTypes
 /// When NIO's parser rejects a request line or its headers, Hummingbird answers by itself, with a
 /// 400 that has no body and `Connection: close`, and offers no hook for it. This handler sits
 /// between the HTTP codec and Hummingbird: it notes the parser's error as it passes on its way up,
-/// then fills in the body of that one answer on its way down.
+/// then fills in the body of that one answer on its way down. A request `HTTP1ConnectionRules`
+/// refuses for its `Host` fields (`HostHeaderFault`) takes the same way, as a parser error.
 ///
 /// The error can pass before the answers to requests that came ahead of it on the connection
 /// (pipelined) are written, so the answer filled in is told by its place: Hummingbird writes the
@@ -24,7 +25,11 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let refused: @Sendable (Int) -> Void
-    private var parserError: HTTPParserError?
+    /// The refusal for the parser's error (or `HTTP1ConnectionRules`' Host fault) that passed up.
+    private var refusal: APIError?
+    /// The refusal is for a request cut off by its client closing the connection: nobody receives
+    /// it, so it is not counted.
+    private var refusalUnseen = false
     private var pendingBody: ByteBuffer?
     /// Request heads read less answer heads written on this connection: the parser's 400 is written
     /// with none outstanding.
@@ -49,7 +54,17 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? HTTPParserError { parserError = error }
+        if let error = error as? HTTPParserError {
+            refusal = APIError(parserError: error)
+            refusalUnseen = error == .invalidEOFState
+        } else if let fault = error as? HostHeaderFault {
+            refusal = APIError(.malformedHTTP, fault.description)
+            refusalUnseen = false
+            // Hummingbird answers a parser error, and only that, with its 400 and the connection's
+            // end; this handler fills that answer in as for any other. Which parser error is fired
+            // does not matter (the answer's words are the fault's); this one is in the headers.
+            return context.fireErrorCaught(HTTPParserError.invalidHeaderToken)
+        }
         context.fireErrorCaught(error)
     }
 
@@ -71,24 +86,22 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         let noRequestBehind = unanswered == 0
         if head.status.kind != .informational { unanswered -= 1 }
         // Every answer but the parser's passes as it came.
-        guard let error = parserError, noRequestBehind, head.status == .badRequest else {
+        guard let refusal, noRequestBehind, head.status == .badRequest else {
             return context.write(data, promise: promise)
         }
-        parserError = nil
+        self.refusal = nil
         if readingBody {
             // The request whose body broke was answered already.
             dropping = true
             promise?.succeed()
             return
         }
-        let refusal = APIError(parserError: error)
         let body = ByteBuffer(string: refusal.body)
         head.status = refusal.status
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.readableBytes)
         pendingBody = body
-        // A request cut off by its client closing the connection is no refusal anybody receives.
-        if error != .invalidEOFState { refused(refusal.status.code) }
+        if !refusalUnseen { refused(refusal.status.code) }
         context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 }

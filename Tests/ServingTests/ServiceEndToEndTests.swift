@@ -648,9 +648,10 @@ struct ServiceEndToEndTests {
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")
     }
 
-    /// A request NIO's parser rejects (request line, headers, framing) gets the API's JSON refusal
-    /// before the connection closes, not Hummingbird's empty 400; one after good requests on the
-    /// same connection leaves their answers as they were; nothing of it reaches the audit log.
+    /// A request NIO's parser rejects (request line, headers, framing), or one HTTP/1.1 refuses for
+    /// its Host fields, gets the API's JSON refusal before the connection closes, not Hummingbird's
+    /// empty 400 (or, for Host, an answer); one after good requests on the same connection leaves
+    /// their answers as they were; nothing of it reaches the audit log.
     @Test func requestsThatAreNotHTTPGetAJSONRefusal() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
@@ -684,10 +685,13 @@ struct ServiceEndToEndTests {
                                                  b"Transfer-Encoding: chunked\\r\\n\\r\\n5\\r\\n{\\"fea\\r\\nZZ\\r\\n"),
                 "a bad chunk after the answer": answers(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: text/plain\\r\\n"
                                                         b"Transfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello\\r\\nZZ\\r\\n"),
+                "HTTP/1.1 without Host": answers(b"GET /healthz HTTP/1.1\\r\\n\\r\\n"),
+                "two Host headers": answers(good.replace(b"Host: s\\r\\n", b"Host: s\\r\\nHOST: t\\r\\n")),
+                "no Host after a prediction": answers(good + good.replace(b"Host: s\\r\\n", b"") + good),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: String], "\(report)")
-        #expect(answers.count == 8)
+        #expect(answers.count == 11)
         // Answered (415) before its body was read: the body's broken framing gets no second answer,
         // which a pipelining client would take for its next request's.
         let answeredFirst = try #require(answers["a bad chunk after the answer"])
@@ -710,6 +714,13 @@ struct ServiceEndToEndTests {
             let body = try #require(try JSONSerialization.jsonObject(with: Data(parts[1].utf8)) as? [String: Any], "\(name): \(received)")
             #expect(body["error"] as? String == code && (body["detail"] as? String)?.isEmpty == false, "\(name): \(parts[1])")
         }
+        // RFC 9112 §3.2: the refusal names the Host fault; the prediction before it on the
+        // connection is answered, the one after it is not read.
+        #expect(answers["HTTP/1.1 without Host"]?.contains("an HTTP/1.1 request must have a Host header") == true, "\(answers)")
+        #expect(answers["two Host headers"]?.contains("the request has 2 Host headers") == true, "\(answers)")
+        let afterHostless = try #require(answers["no Host after a prediction"])
+        #expect(afterHostless.hasPrefix("HTTP/1.1 200 OK") && afterHostless.components(separatedBy: "HTTP/1.1 200 OK").count == 2,
+                "\(afterHostless)")
         let pipelined = try #require(answers["after two predictions"])
         #expect(pipelined.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(pipelined)")
         // The route's own 400 (with its body) ahead of the parser's is left as it was.
@@ -719,10 +730,11 @@ struct ServiceEndToEndTests {
         #expect(try await h.post("/predict", body: row).status == 200)
         // Counted in /metrics under their own route label, as no route saw them.
         let metrics = try await h.get("/metrics").body
-        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"400\"} 5"), "\(metrics)")
+        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"400\"} 8"), "\(metrics)")
         #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"431\"} 1"), "\(metrics)")
         #expect(try await h.stop() == 0)
-        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")
+        // Two pipelined, the one ahead of the request without Host, and the last.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "4")
     }
 
     /// A registry renamed away while the service has it open stays writable through the open file;

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -129,36 +130,57 @@ def table(header: list, rows: list) -> str:
     return "\n".join(lines)
 
 
-def single_table(results: list, ticks_per_second: int) -> str:
+def round_of(r: dict) -> int:
+    """Which round of the run measured it (bench/serve.sh's ROUNDS; reports from before say none)."""
+    return r.get("round", 1)
+
+
+def single_table(results: list, ticks_per_second: int, rounds: int) -> str:
     rows = []
     for r in results:
         w = r["wrk"]
         rows.append([
-            NAMES[r["target"]], r["connections"], f"{throughput(w):,.0f}", ms(w["p50_us"]), ms(w["p90_us"]),
+            NAMES[r["target"]], r["connections"], *([round_of(r)] if rounds > 1 else []),
+            f"{throughput(w):,.0f}", ms(w["p50_us"]), ms(w["p90_us"]),
             ms(w["p99_us"]), ms(w["max_us"]), w["predict_non2xx"], socket_errors(w),
             *cpu_cells(r, ticks_per_second), f"{r['rss_kb'] / 1024:.1f}", split_cell(r), audit_cell(r),
         ])
-    return table(["target", "connections", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx",
-                  "socket errors", "CPU µs a request", "requests/s per core", "max RSS MB",
-                  "workers' CPU split %", "audit rows vs 2xx answers"], rows)
+    return table(["target", "connections", *(["round"] if rounds > 1 else []), "requests/s", "p50 ms", "p90 ms",
+                  "p99 ms", "max ms", "non-2xx", "socket errors", "CPU µs a request", "requests/s per core",
+                  "max RSS MB", "workers' CPU split %", "audit rows vs 2xx answers"], rows)
 
 
-def comparison_table(results: list) -> str:
-    by = {(r["target"], r["connections"]): r["wrk"] for r in results}
+def comparison_table(results: list, rounds: int) -> str:
+    by = {(r["target"], r["connections"], round_of(r)): r["wrk"] for r in results}
     rows = []
-    for c in sorted({r["connections"] for r in results}):
-        s, p, n, h = by.get(("sentinel", c)), by.get(("peer", c)), by.get(("nginx", c)), by.get(("stack", c))
+    for c, n_round in sorted({(r["connections"], round_of(r)) for r in results}):
+        s, p = by.get(("sentinel", c, n_round)), by.get(("peer", c, n_round))
+        n, h = by.get(("nginx", c, n_round)), by.get(("stack", c, n_round))
         if not s:
             continue
-        row = [c, f"{throughput(s):,.0f}"]
+        row = [c, *([n_round] if rounds > 1 else []), f"{throughput(s):,.0f}"]
         row += [f"{throughput(p):,.0f}", f"{throughput(s) / throughput(p):.1f}x" if throughput(p) else "–",
                  ms(p["p99_us"]), f"{s['p99_us'] / p['p99_us']:.2f}" if p["p99_us"] else "–"] if p else ["–"] * 4
         row += [f"{throughput(h):,.0f}", f"{100 * throughput(s) / throughput(h):.0f}%" if throughput(h) else "–"] if h else ["–"] * 2
         row += [f"{throughput(n):,.0f}", f"{100 * throughput(s) / throughput(n):.0f}%" if throughput(n) else "–"] if n else ["–"] * 2
         rows.append(row)
-    return table(["connections", "Sentinel req/s", "peer req/s", "throughput Sentinel/peer", "peer p99 ms",
-                  "p99 Sentinel/peer", "bare stack req/s", "Sentinel share of its bare stack", "nginx req/s",
-                  "Sentinel share of the ceiling"], rows)
+    return table(["connections", *(["round"] if rounds > 1 else []), "Sentinel req/s", "peer req/s",
+                  "throughput Sentinel/peer", "peer p99 ms", "p99 Sentinel/peer", "bare stack req/s",
+                  "Sentinel share of its bare stack", "nginx req/s", "Sentinel share of the ceiling"], rows)
+
+
+def ratio_summary(results: list) -> str:
+    """Each concurrency's throughput ratio in every round, with their median: one round is one draw."""
+    by = {(r["target"], r["connections"], round_of(r)): r["wrk"] for r in results}
+    lines = []
+    for c in sorted({r["connections"] for r in results}):
+        ratios = [throughput(by[("sentinel", c, k)]) / throughput(by[("peer", c, k)])
+                  for k in sorted({round_of(r) for r in results})
+                  if ("sentinel", c, k) in by and ("peer", c, k) in by and throughput(by[("peer", c, k)]) > 0]
+        if ratios:
+            lines.append(f"- {c} connections: " + ", ".join(f"{x:.1f}x" for x in ratios)
+                         + f" (median {statistics.median(ratios):.1f}x)")
+    return "\n".join(lines)
 
 
 def batch_table(results: list, size: int, ticks_per_second: int) -> str:
@@ -191,11 +213,13 @@ def targets(single: list, reload: list) -> str:
     """The issue's targets, checked against this run's numbers."""
     lines = []
     sentinel = [r for r in single if r["target"] == "sentinel"]
-    peer = {r["connections"]: r["wrk"] for r in single if r["target"] == "peer"}
+    peer = {(r["connections"], round_of(r)): r["wrk"] for r in single if r["target"] == "peer"}
     # measure() in bench/serve.sh says whether the kept run was still lopsided after its retries.
-    one_worker = {r["connections"] for r in single if r["target"] == "peer" and r.get("workers", {}).get("lopsided")}
+    one_worker = {(r["connections"], round_of(r)) for r in single
+                  if r["target"] == "peer" and r.get("workers", {}).get("lopsided")}
+    rounds = max((round_of(r) for r in single), default=1)
     for r in sentinel:
-        w, c = r["wrk"], r["connections"]
+        w, c, key = r["wrk"], r["connections"], (r["connections"], round_of(r))
         checks = [
             ("≥ 10,000/s", throughput(w) >= 10_000),
             ("p99 ≤ 10 ms", w["p99_us"] <= 10_000),
@@ -203,12 +227,13 @@ def targets(single: list, reload: list) -> str:
             ("RSS ≤ 100 MB", r["rss_kb"] <= 100 * 1024),
             ("audit exact", bool(r.get("audit")) and r["audit"]["rows"] == r["audit"]["expected"] == r["audit"]["server_2xx_rows"]),
         ]
-        if c in peer:
-            p = peer[c]
+        if key in peer:
+            p = peer[key]
             checks.append(("≥ 10x peer", throughput(p) > 0 and throughput(w) >= 10 * throughput(p)))
             checks.append(("p99 below peer's", w["p99_us"] < p["p99_us"]))
-        line = f"- {c} connections: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks)
-        if c in one_worker:
+        label = f"{c} connections" + (f", round {round_of(r)}" if rounds > 1 else "")
+        line = f"- {label}: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks)
+        if key in one_worker:
             line += " (not a fair comparison: one of the peer's workers did under half its share in every run)"
         lines.append(line)
     for r in reload:
@@ -226,16 +251,20 @@ def plot(single: list, path: Path) -> str:
         return "matplotlib is not installed: no plot"
     fig, (achieved, offered) = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
     colours = {"sentinel": "tab:blue", "peer": "tab:red", "stack": "tab:green", "nginx": "tab:gray"}
-    for target in ("sentinel", "peer", "stack", "nginx"):
-        runs = sorted((r for r in single if r["target"] == target), key=lambda r: r["connections"])
+    rounds = sorted({round_of(r) for r in single})
+    for target, n_round in ((t, k) for t in ("sentinel", "peer", "stack", "nginx") for k in rounds):
+        runs = sorted((r for r in single if r["target"] == target and round_of(r) == n_round), key=lambda r: r["connections"])
         if not runs:
             continue
         rates = [throughput(r["wrk"]) for r in runs]
         conns = [r["connections"] for r in runs]
+        # Later rounds in the same colour, with hollow markers.
+        marker = {"marker": "o"} if n_round == rounds[0] else {"marker": "o", "markerfacecolor": "none"}
+        suffix = f", round {n_round}" if len(rounds) > 1 else ""
         for key, style, label in (("p99_us", "-", "p99"), ("p50_us", "--", "p50")):
             y = [r["wrk"][key] / 1000 for r in runs]
-            achieved.plot(rates, y, style, marker="o", color=colours[target], label=f"{NAMES[target]} {label}")
-            offered.plot(conns, y, style, marker="o", color=colours[target], label=f"{NAMES[target]} {label}")
+            achieved.plot(rates, y, style, color=colours[target], label=f"{NAMES[target]} {label}{suffix}", **marker)
+            offered.plot(conns, y, style, color=colours[target], label=f"{NAMES[target]} {label}{suffix}", **marker)
         for r, rate in zip(runs, rates):
             achieved.annotate(f"c={r['connections']}", (rate, r["wrk"]["p99_us"] / 1000), textcoords="offset points",
                               xytext=(4, 5), fontsize=7, color=colours[target])
@@ -263,7 +292,7 @@ def plot(single: list, path: Path) -> str:
 def line(r: dict) -> str:
     """One run as one line, printed by bench/serve.sh as the runs go."""
     w = r["wrk"]
-    text = (f"  {r['kind']:6} {r['target']:8} c={r['connections']:<4} {throughput(w):>9,.0f} req/s  "
+    text = (f"  {r['kind']:6} {r['target']:8} c={r['connections']:<4} round {round_of(r)}  {throughput(w):>9,.0f} req/s  "
             f"p50 {ms(w['p50_us'])}  p90 {ms(w['p90_us'])}  p99 {ms(w['p99_us'])}  max {ms(w['max_us'])} ms  "
             f"non-2xx {w['predict_non2xx']}  socket errors {socket_errors(w)}  RSS {r['rss_kb'] / 1024:.1f} MB")
     us = cpu_us(r, os.sysconf("SC_CLK_TCK"))
@@ -289,7 +318,9 @@ def main() -> None:
     settings = json.loads((work / "settings.json").read_text())
     results = [json.loads(l) for l in (work / "results.jsonl").read_text().splitlines() if l.strip()]
     # Measured in rounds (every server at one concurrency, then the next); reported server by server.
-    single = sorted((r for r in results if r["kind"] == "single"), key=lambda r: (list(NAMES).index(r["target"]), r["connections"]))
+    single = sorted((r for r in results if r["kind"] == "single"),
+                    key=lambda r: (list(NAMES).index(r["target"]), r["connections"], round_of(r)))
+    rounds = settings.get("rounds", 1)
     batch = [r for r in results if r["kind"] == "batch"]
     reload = [r for r in results if r["kind"] == "reload"]
     m, v = machine(), versions()
@@ -297,8 +328,10 @@ def main() -> None:
     sections = []
     if single:
         sections.append("## Single predictions (`POST /predict`, one transaction per request)\n\n"
-                        + single_table(single, settings["clock_ticks_per_second"]))
-        sections.append("## Sentinel beside the peer and the HTTP ceiling\n\n" + comparison_table(single))
+                        + single_table(single, settings["clock_ticks_per_second"], rounds))
+        sections.append("## Sentinel beside the peer and the HTTP ceiling\n\n" + comparison_table(single, rounds))
+        if rounds > 1:
+            sections.append(f"## Throughput Sentinel/peer in each of the {rounds} rounds\n\n" + ratio_summary(single))
     if batch:
         sections.append(f"## Batches ({settings['batch_size']} transactions per request)\n\n"
                         + batch_table(batch, settings["batch_size"], settings["clock_ticks_per_second"]))
@@ -343,7 +376,8 @@ generator shares the CPUs with the server under test.
   Sentinel answers `/predict`: no parsing, scoring, metrics or audit. Sentinel's share of it is
   what its own work costs.
 - nginx: `return 200` with a constant JSON answer, `worker_processes {settings['nginx_workers']}`, access log off.
-- Every run: {settings['warmup']} s of warm-up, then {settings['duration']} s measured at each concurrency;
+- Every run: {settings['warmup']} s of warm-up, then {settings['duration']} s measured at each concurrency
+  ({settings.get('rounds', 1)} round(s): each round measures every server at every concurrency, in turn);
   request bodies are the {settings['rows']} golden rows of the model, cycled (each wrk thread from its
   own offset). In the last {settings['drain_ms']} ms of each run wrk sends nothing more (the "drain":
   each connection goes quiet once its last answer is in), so no scoring request is in flight when

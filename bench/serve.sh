@@ -8,6 +8,7 @@
 #   bench/serve.sh [DURATION_SECONDS] [CONNECTIONS...]        e.g. bench/serve.sh 15 16 64 256
 #
 # Environment (arguments win): DURATION (15), CONNECTIONS ("16 64 256"), WARMUP (3 s per run),
+# ROUNDS (1: how many times every server is measured at every concurrency, round after round),
 # PHASES ("sentinel batch reload peer stack nginx"), BATCH_SIZE (100), BATCH_CONNECTIONS (16),
 # RELOAD_CONNECTIONS (64), DRAIN_MS (500), PEER_WORKERS (2), PEER_PREDICT (dmatrix | inplace),
 # NGINX_WORKERS (2), MAX_ATTEMPTS (3: runs of the peer or nginx in which a worker did under half its
@@ -33,6 +34,8 @@ read -r -a connections <<<"${CONNECTIONS:-16 64 256}"
 if [ $# -gt 0 ]; then connections=("$@"); fi
 read -r -a phases <<<"${PHASES:-sentinel batch reload peer stack nginx}"
 warmup=${WARMUP:-3}
+rounds=${ROUNDS:-1}
+round=1
 batch_size=${BATCH_SIZE:-100}
 batch_connections=${BATCH_CONNECTIONS:-16}
 reload_connections=${RELOAD_CONNECTIONS:-64}
@@ -447,8 +450,8 @@ measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up,
         audit=",\"audit\":{\"rows\":$rows,\"expected\":$answered,\"server_2xx_rows\":$ok}"
     fi
     # cpu_ticks: the server's processes (every thread, every worker) over the measured run.
-    printf '{"kind":"%s","target":"%s","connections":%d,"rss_kb":%d,"cpu_ticks":%d,"wrk":%s%s%s}\n' \
-        "$kind" "$target" "$c" "$(cat "$work/rss")" "$ticks" "$(cat "$work/run.json")" "$audit" "$workers" >>"$work/results.jsonl"
+    printf '{"kind":"%s","target":"%s","connections":%d,"round":%d,"rss_kb":%d,"cpu_ticks":%d,"wrk":%s%s%s}\n' \
+        "$kind" "$target" "$c" "$round" "$(cat "$work/rss")" "$ticks" "$(cat "$work/run.json")" "$audit" "$workers" >>"$work/results.jsonl"
     show_last
 }
 
@@ -537,7 +540,12 @@ single_round() { # CONNECTIONS: every chosen server in turn, single predictions
 bench_all() {
     start_servers
     local c pid
-    for c in "${connections[@]}"; do single_round "$c"; done
+    # A second round measures every pair again, minutes later: one run's ratio is one draw from a
+    # host whose speed drifts (see bench/README.md), and the report gives each round's.
+    for ((round = 1; round <= rounds; round++)); do
+        for c in "${connections[@]}"; do single_round "$c"; done
+    done
+    round=1
     if has_phase batch; then
         base_url=$sentinel_url
         measure batch sentinel "$sentinel_pid" "$batch_connections" "$work/batches.jsonl" /predict "$batch_size"
@@ -558,12 +566,12 @@ write_settings() { # the run's settings, for bench/report.py
     local allocator_shown=$allocator
     if [ "$allocator" = jemalloc ]; then allocator_shown+=" ($(jemalloc_library))"; fi
     local name
-    for name in DURATION CONNECTIONS PHASES WARMUP DRAIN_MS BATCH_SIZE BATCH_CONNECTIONS RELOAD_CONNECTIONS \
+    for name in DURATION CONNECTIONS ROUNDS PHASES WARMUP DRAIN_MS BATCH_SIZE BATCH_CONNECTIONS RELOAD_CONNECTIONS \
         PEER_PREDICT PEER_WORKERS NGINX_WORKERS MAX_ATTEMPTS WRK_THREADS WRK_TIMEOUT SERVE_ARGS MODEL ALLOCATOR \
         SKIP_BUILD BENCH_VENV PYTHON; do
         if [ -n "${!name:-}" ]; then shown+="$name=\"${!name}\" "; fi
     done
-    B_COMMAND="$shown$command_line" B_DURATION=$duration B_WARMUP=$warmup B_CONNECTIONS="${connections[*]}" \
+    B_COMMAND="$shown$command_line" B_DURATION=$duration B_WARMUP=$warmup B_CONNECTIONS="${connections[*]}" B_ROUNDS=$rounds \
     B_BATCH_SIZE=$batch_size B_BATCH_CONNECTIONS=$batch_connections B_RELOAD_CONNECTIONS=$reload_connections \
     B_DRAIN_MS=$drain_ms B_PEER_WORKERS=$peer_workers B_PEER_PREDICT=$peer_predict B_NGINX_WORKERS=$nginx_workers B_MAX_ATTEMPTS=$max_attempts \
     B_WRK_THREADS=$wrk_threads B_WRK_TIMEOUT=$wrk_timeout B_MODEL=$model B_DESCRIPTION="$(meta description)" \
@@ -576,7 +584,7 @@ serve_args = e["B_SERVE_ARGS"]
 async_mode = "--audit-mode async" in serve_args or "--audit-mode=async" in serve_args or e.get("AUDIT_MODE") == "async"
 json.dump({
     "command": e["B_COMMAND"].strip(),
-    "duration": int(e["B_DURATION"]), "warmup": int(e["B_WARMUP"]), "connections": e["B_CONNECTIONS"],
+    "duration": int(e["B_DURATION"]), "warmup": int(e["B_WARMUP"]), "connections": e["B_CONNECTIONS"], "rounds": int(e["B_ROUNDS"]),
     "batch_size": int(e["B_BATCH_SIZE"]), "batch_connections": int(e["B_BATCH_CONNECTIONS"]),
     "reload_connections": int(e["B_RELOAD_CONNECTIONS"]), "drain_ms": int(e["B_DRAIN_MS"]),
     "peer_workers": int(e["B_PEER_WORKERS"]),
@@ -596,6 +604,7 @@ main() {
         case $phase in sentinel | batch | reload | peer | stack | nginx) ;; *) die "PHASES: no phase is called '$phase' (sentinel batch reload peer stack nginx)" ;; esac
     done
     [ "$duration" -gt $(( (drain_ms + 999) / 1000 )) ] || die "DURATION must be longer than the drain ($drain_ms ms)"
+    [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number from 1 (got '$rounds')"
     need_tools
     # The interpreter itself, not a wrapper such as a pyenv shim: it starts fast on a busy machine.
     py=$(python3 -c 'import sys; print(sys.executable)')
@@ -604,7 +613,7 @@ main() {
     make_registry
     make_bodies
     : >"$work/results.jsonl"
-    log "Benchmark: $model, ${duration} s per run after ${warmup} s warm-up, connections ${connections[*]}, phases ${phases[*]}"
+    log "Benchmark: $model, ${duration} s per run after ${warmup} s warm-up, connections ${connections[*]}, $rounds round(s), phases ${phases[*]}"
     bench_all
     write_settings
     local python=$py

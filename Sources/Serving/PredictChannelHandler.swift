@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import NIOCore
@@ -149,7 +150,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func begin(_ head: HTTPRequest, context: ChannelHandlerContext) {
         let started = DispatchTime.now().uptimeNanoseconds
-        let closing = head.headerFields[.connection] == "close"
+        let closing = head.headerFields.combined(.connection) == "close"
         if let refusal = controller.refusal(for: head) {
             return refuse(refusal, started: started, closing: closing, bodyEnded: false, context: context)
         }
@@ -207,16 +208,17 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// when its request asked for that or the service is draining to stop.
     private func send(_ status: HTTPResponse.Status, body: ByteBuffer, retry: Bool, started: UInt64, closing: Bool,
                        context: ChannelHandlerContext) {
+        // Appended, not assigned: each is new, and assigning searches the fields for its name.
         var fields = HTTPFields()
         fields.reserveCapacity(6)
-        fields[.contentType] = "application/json"
-        fields[.contentLength] = String(body.readableBytes)
-        fields[.date] = date.now()
-        fields[.server] = ServiceConfiguration.serverName
-        if retry { fields[.retryAfter] = "1" }
+        fields.append(HTTPField(name: .contentType, value: "application/json"))
+        fields.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
+        fields.append(HTTPField(name: .date, value: date.now()))
+        fields.append(HTTPField(name: .server, value: ServiceConfiguration.serverName))
+        if retry { fields.append(HTTPField(name: .retryAfter, value: "1")) }
         let draining = drain.isDraining
         // `HTTP1ConnectionRules` shuts the connection after an answer that says so on its own.
-        if draining { fields[.connection] = "close" }
+        if draining { fields.append(HTTPField(name: .connection, value: "close")) }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         let written = (closing || draining) ? context.eventLoop.makePromise(of: Void.self) : nil

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import ModelRuntime
@@ -23,11 +24,11 @@ struct PredictController: Sendable {
 
     /// The refusal a request's head earns before any of its body is read, or nil.
     func refusal(for head: HTTPRequest) -> APIError? {
-        let contentType = head.headerFields[.contentType]
+        let contentType = head.headerFields.combined(.contentType)
         guard Self.isJSON(contentType) else {
             return APIError(.unsupportedMediaType, "send the body as Content-Type: application/json")
         }
-        if let refusal = Self.encodingRefusal(contentType: contentType, contentEncoding: head.headerFields[.contentEncoding]) {
+        if let refusal = Self.encodingRefusal(contentType: contentType, contentEncoding: head.headerFields.combined(.contentEncoding)) {
             return APIError(.unsupportedMediaType, refusal)
         }
         // A model or version asked for in the URL would otherwise be ignored without a word.
@@ -37,7 +38,7 @@ struct PredictController: Sendable {
         }
         // A declared length over the limit is refused before a byte of the body is read: the client
         // learns at once, instead of after sending (or stalling on) a body that would be refused.
-        if let declared = head.headerFields[.contentLength].flatMap({ Int($0) }), declared > configuration.maxBodyBytes {
+        if let declared = head.headerFields.combined(.contentLength).flatMap({ Int($0) }), declared > configuration.maxBodyBytes {
             return bodyTooLarge
         }
         return nil
@@ -174,5 +175,19 @@ struct PredictController: Sendable {
             while end < bytes.count, bytes[end] == UInt8(ascii: " ") || bytes[end] == UInt8(ascii: "\t") { end += 1 }
             return end == bytes.count || bytes[end] == UInt8(ascii: ";")
         }
+    }
+}
+
+extension HTTPFields {
+    /// What `self[name]` gives (the values of every field of that name, joined by ", "), without
+    /// building a joined string for the usual single field: `self[name]` does, through a lazy
+    /// sequence, and three such lookups cost a fortieth of a prediction's CPU.
+    func combined(_ name: HTTPField.Name) -> String? {
+        var value: String?
+        for field in self where field.name == name {
+            guard value == nil else { return self[name] }
+            value = field.value
+        }
+        return value
     }
 }

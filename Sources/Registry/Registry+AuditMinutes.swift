@@ -35,8 +35,9 @@ struct AuditMinuteCounts: Sendable {
 public struct PendingAuditMinutes: Sendable {
     public let buckets: LatencyBuckets
     private(set) var counts = AuditMinuteCounts()
-    /// `prediction_minutes_through` when counting began: the counted rows are meant to be exactly
-    /// the ids after it, which holds while nobody else appends in between.
+    /// The id before the first row counted (the mark it started after, while none is counted): the
+    /// counted rows are meant to be exactly the ids after it, which holds while nobody else appends
+    /// in between.
     public private(set) var afterID: Int64
     /// The id of the last row counted.
     public private(set) var lastID: Int64
@@ -52,6 +53,10 @@ public struct PendingAuditMinutes: Sendable {
 
     /// Counts `records`, just appended in one transaction whose last row got `lastID`.
     public mutating func add(_ records: [AuditRecord], lastID: Int64) {
+        // One transaction's rows have consecutive ids. Counting starts at the first of them, not at
+        // the mark: rows above the mark that are not this writer's (a killed writer's last ones)
+        // are then read back alone, and these counts still used.
+        if rows == 0 { afterID = lastID - Int64(records.count) }
         for record in records {
             counts.add(predictedAt: record.predictedAt, versionID: record.versionID,
                        bucket: buckets.index(of: record.latencyMicroseconds), fraud: record.decision == .fraud)
@@ -63,7 +68,17 @@ public struct PendingAuditMinutes: Sendable {
     /// The counts match the rows after `through`, up to `newest`, only when they started there and
     /// every id since is one this writer appended (SQLite gives each new row the largest id + 1).
     func coversExactly(through: Int64, newest: Int64) -> Bool {
-        rows > 0 && afterID == through && lastID == newest && lastID - afterID == Int64(rows)
+        coversNewest(newest) && afterID == through
+    }
+
+    /// The counts match the newest rows, from the one after `afterID` up to `newest`, with rows
+    /// above `through` before them that were not counted here.
+    func coversAfterAGap(through: Int64, newest: Int64) -> Bool {
+        coversNewest(newest) && afterID > through
+    }
+
+    private func coversNewest(_ newest: Int64) -> Bool {
+        rows > 0 && lastID == newest && lastID - afterID == Int64(rows)
     }
 
     mutating func restart(after through: Int64) {
@@ -128,8 +143,10 @@ extension Registry {
     /// Brings `prediction_minutes` up to date in one transaction: from `pending` when it counted
     /// exactly the rows appended since the last fold, otherwise from the rows themselves, at most
     /// `maxReadBack` of them a call (so a catch-up leaves the writer's lock between calls; 0 reads
-    /// none back and reports them remaining). Either way `pending` starts again empty after what is
-    /// now counted.
+    /// none back and reports them remaining). When `pending` counted the newest rows and only rows
+    /// before them are missing (a killed writer's), those are read back, and `pending` is kept
+    /// until they are all counted, then folded in: a writer that is never idle catches up. Else
+    /// `pending` starts again empty after what is now counted.
     @discardableResult
     public func foldAuditMinutes(_ pending: inout PendingAuditMinutes, maxReadBack: Int = 5_000) throws -> AuditMinutesFold {
         if pending.isEmpty {
@@ -141,14 +158,11 @@ extension Registry {
                 return AuditMinutesFold(rows: 0, readBack: false, remaining: false)
             }
         }
-        let (fold, through) = try write { () throws -> (AuditMinutesFold, Int64) in
+        let (fold, through) = try write { () throws -> (AuditMinutesFold, Int64?) in
             let through = try minutesThrough()
             let newest = Int64(try db.scalarInt(Self.selectNewestAuditID) ?? 0)
             if pending.coversExactly(through: through, newest: newest) {
-                let upsert = try db.cached(Self.upsertMinuteCount)
-                for (key, count) in pending.counts.counts {
-                    try upsert.run([key.minute, key.versionID, pending.buckets.starts[key.bucket], count.predictions, count.flagged])
-                }
+                try upsert(pending)
                 try db.run(Self.updateMinutesThrough, [newest])
                 return (AuditMinutesFold(rows: pending.rows, readBack: false, remaining: false), newest)
             }
@@ -158,14 +172,30 @@ extension Registry {
                 if newest < through { try db.run(Self.updateMinutesThrough, [newest]) }
                 return (AuditMinutesFold(rows: 0, readBack: false, remaining: false), newest)
             }
-            guard maxReadBack > 0 else { return (AuditMinutesFold(rows: 0, readBack: false, remaining: true), through) }
-            let upTo = min(newest, through + Int64(maxReadBack))
+            let gapOnly = pending.coversAfterAGap(through: through, newest: newest)
+            guard maxReadBack > 0 else {
+                return (AuditMinutesFold(rows: 0, readBack: false, remaining: true), gapOnly ? nil : through)
+            }
+            let upTo = min(gapOnly ? pending.afterID : newest, through + Int64(maxReadBack))
             try db.run(Self.foldMinuteCountsFromRows, [through, upTo])
             let counted = try db.scalarInt(Self.countAuditRowsInIDRange, [through, upTo]) ?? 0
-            try db.run(Self.updateMinutesThrough, [upTo])
-            return (AuditMinutesFold(rows: counted, readBack: true, remaining: upTo < newest), upTo)
+            guard gapOnly, upTo == pending.afterID else {
+                try db.run(Self.updateMinutesThrough, [upTo])
+                return (AuditMinutesFold(rows: counted, readBack: true, remaining: upTo < newest), gapOnly ? nil : upTo)
+            }
+            try upsert(pending)
+            try db.run(Self.updateMinutesThrough, [newest])
+            return (AuditMinutesFold(rows: counted + pending.rows, readBack: true, remaining: false), newest)
         }
-        pending.restart(after: through)
+        // nil: the writer's counts wait for the rows before them.
+        if let through { pending.restart(after: through) }
         return fold
+    }
+
+    private func upsert(_ pending: PendingAuditMinutes) throws {
+        let upsert = try db.cached(Self.upsertMinuteCount)
+        for (key, count) in pending.counts.counts {
+            try upsert.run([key.minute, key.versionID, pending.buckets.starts[key.bucket], count.predictions, count.flagged])
+        }
     }
 }

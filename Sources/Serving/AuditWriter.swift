@@ -467,12 +467,19 @@ public final class AuditWriter: Service, @unchecked Sendable {
         }
     }
 
+    /// Audit rows a fold reads back from the table at most, with the queue empty (≈ 7 ms, the next
+    /// step at once) and with predictions waiting (≈ 2 ms, the next step 100 ms later).
+    static let idleReadBackRows = 2_000
+    static let busyReadBackRows = 500
+
     /// Brings `prediction_minutes` up to date with what has been committed, so that the status page
     /// reads a minute's counts instead of its rows. Once a second: a few upserts of the counts kept
     /// here, or, when another process appended meanwhile (or at start, or after an upgrade: possibly
-    /// a billion rows), a read-back of the rows in steps of 2,000 (≈ 7 ms), taken only while no
-    /// request waits for the writer, so that a catch-up uses the slack between commits and holds
-    /// up at most the requests arriving during one step. A failure leaves the rows uncounted, not
+    /// a billion rows), a read-back of the rows in steps: large ones while no request waits for the
+    /// writer, so that a catch-up uses the slack between commits, and small ones between commits
+    /// while requests do, which hold up at most the requests arriving during one. The counts kept
+    /// here wait for the rows read back before them (`Registry.foldAuditMinutes`), so a writer that
+    /// is never idle catches up after one killed mid-load. A failure leaves the rows uncounted, not
     /// lost: readers count them directly until a later fold, tried again after a pause rather than
     /// at once, succeeds.
     private func foldMinuteCounts() {
@@ -481,8 +488,10 @@ public final class AuditWriter: Service, @unchecked Sendable {
         condition.unlock()
         let now = DispatchTime.now().uptimeNanoseconds
         do {
+            // Busy, a few rows a step: rows nobody counted (a killed writer's last ones) are then read
+            // back between commits, and a writer that is never idle catches up too.
             let fold = try registry.waitingForLocksAtMost(lockWaitForQueuedRows()) {
-                try registry.foldAuditMinutes(&minuteCounts, maxReadBack: idle ? 2_000 : 0)
+                try registry.foldAuditMinutes(&minuteCounts, maxReadBack: idle ? Self.idleReadBackRows : Self.busyReadBackRows)
             }
             // Behind: at once while idle, else shortly, in case the writer has caught its breath.
             nextFold = now + (!fold.remaining ? 1_000_000_000 : idle ? 0 : 100_000_000)

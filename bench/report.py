@@ -292,7 +292,10 @@ def plot(single: list, path: Path) -> str:
 def line(r: dict) -> str:
     """One run as one line, printed by bench/serve.sh as the runs go."""
     w = r["wrk"]
-    text = (f"  {r['kind']:6} {r['target']:8} c={r['connections']:<4} round {round_of(r)}  {throughput(w):>9,.0f} req/s  "
+    # Batches and the reload run come once, after the rounds.
+    numbered = r["kind"] == "single" and os.environ.get("B_ROUNDS", "1") != "1"
+    text = (f"  {r['kind']:6} {r['target']:8} c={r['connections']:<4}{f' round {round_of(r)}' if numbered else ''} "
+            f"{throughput(w):>9,.0f} req/s  "
             f"p50 {ms(w['p50_us'])}  p90 {ms(w['p90_us'])}  p99 {ms(w['p99_us'])}  max {ms(w['max_us'])} ms  "
             f"non-2xx {w['predict_non2xx']}  socket errors {socket_errors(w)}  RSS {r['rss_kb'] / 1024:.1f} MB")
     us = cpu_us(r, os.sysconf("SC_CLK_TCK"))
@@ -317,7 +320,8 @@ def main() -> None:
     work, results_md, plot_png = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     settings = json.loads((work / "settings.json").read_text())
     results = [json.loads(l) for l in (work / "results.jsonl").read_text().splitlines() if l.strip()]
-    # Measured in rounds (every server at one concurrency, then the next); reported server by server.
+    # Measured in blocks (every server at one concurrency, then the next), a round of blocks after
+    # another; reported server by server.
     single = sorted((r for r in results if r["kind"] == "single"),
                     key=lambda r: (list(NAMES).index(r["target"]), r["connections"], round_of(r)))
     rounds = settings.get("rounds", 1)
@@ -330,8 +334,9 @@ def main() -> None:
         sections.append("## Single predictions (`POST /predict`, one transaction per request)\n\n"
                         + single_table(single, settings["clock_ticks_per_second"], rounds))
         sections.append("## Sentinel beside the peer and the HTTP ceiling\n\n" + comparison_table(single, rounds))
-        if rounds > 1:
-            sections.append(f"## Throughput Sentinel/peer in each of the {rounds} rounds\n\n" + ratio_summary(single))
+        summary = ratio_summary(single) if rounds > 1 else ""
+        if summary:
+            sections.append(f"## Throughput Sentinel/peer in each of the {rounds} rounds\n\n" + summary)
     if batch:
         sections.append(f"## Batches ({settings['batch_size']} transactions per request)\n\n"
                         + batch_table(batch, settings["batch_size"], settings["clock_ticks_per_second"]))

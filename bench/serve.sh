@@ -458,7 +458,7 @@ measure() { # KIND TARGET PID CONNECTIONS BODIES PATH ROWS_PER_REQUEST: warm-up,
 json_field() { "$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 show_last() { # one line per run on stderr, as the runs go
-    tail -1 "$work/results.jsonl" | "$py" bench/report.py --line >&2
+    tail -1 "$work/results.jsonl" | B_ROUNDS=$rounds "$py" bench/report.py --line >&2
 }
 
 reload_run() { # promote v2 a third of the way into a wrk run at RELOAD_CONNECTIONS
@@ -500,7 +500,7 @@ reload_run() { # promote v2 a third of the way into a wrk run at RELOAD_CONNECTI
 
 # ------------------------------------------------------------------------------------ the phases
 
-# Every server runs from the start, and each concurrency is a round: Sentinel, the peer, the bare
+# Every server runs from the start, and each concurrency is a block: Sentinel, the peer, the bare
 # stack and nginx in turn, a minute or two apart. A shared host's speed drifts by a quarter and more
 # within an hour (two runs of this script an hour apart here: the bare stack alike, Sentinel 15-30 %
 # apart); measured phase after phase, ten minutes apart, a ratio took the drift in. The servers not
@@ -529,7 +529,7 @@ start_servers() { # sets sentinel_url, peer_url, stack_url and nginx_url for the
     fi
 }
 
-single_round() { # CONNECTIONS: every chosen server in turn, single predictions
+single_block() { # CONNECTIONS: every chosen server in turn, single predictions
     local c=$1
     if has_phase sentinel; then base_url=$sentinel_url; measure single sentinel "$sentinel_pid" "$c" "$work/bodies.jsonl" /predict 1; fi
     if has_phase peer; then base_url=$peer_url; measure single peer "$peer_pid" "$c" "$work/bodies.jsonl" /predict 1; fi
@@ -540,10 +540,11 @@ single_round() { # CONNECTIONS: every chosen server in turn, single predictions
 bench_all() {
     start_servers
     local c pid
-    # A second round measures every pair again, minutes later: one run's ratio is one draw from a
-    # host whose speed drifts (see bench/README.md), and the report gives each round's.
+    # A round is every block once; a second one measures every pair again, minutes later: one run's
+    # ratio is one draw from a host whose speed drifts (see bench/README.md), and the report gives
+    # each round's.
     for ((round = 1; round <= rounds; round++)); do
-        for c in "${connections[@]}"; do single_round "$c"; done
+        for c in "${connections[@]}"; do single_block "$c"; done
     done
     round=1
     if has_phase batch; then

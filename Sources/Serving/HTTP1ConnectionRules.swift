@@ -60,6 +60,13 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The parser goes on with the bytes behind a refused request; its findings there would take
+        // the place of the refusal's words in the connection's last answer.
+        if refusedHost, error is HTTPParserError { return }
+        context.fireErrorCaught(error)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head) where head.status.code >= 200:
@@ -92,7 +99,8 @@ struct HostHeaderFault: Error, CustomStringConvertible {
 
     init?(_ head: HTTPRequestHead) {
         var count = 0
-        for (name, _) in head.headers where name.utf8.count == 4 && name.lowercased() == "host" { count += 1 }
+        // Compared byte by byte, in any case: every request's every header passes here.
+        for (name, _) in head.headers where name.utf8.elementsEqual("host".utf8, by: { $0 | 0x20 == $1 }) { count += 1 }
         // HTTP/1.0 predates `Host`: one is optional there, two are not.
         guard count > 1 || (count == 0 && (head.version.major, head.version.minor) >= (1, 1)) else { return nil }
         self.count = count

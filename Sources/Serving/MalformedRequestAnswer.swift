@@ -101,7 +101,12 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.readableBytes)
         pendingBody = body
-        if !refusalUnseen { refused(refusal.status.code) }
-        context.write(wrapOutboundOut(.head(head)), promise: promise)
+        guard !refusalUnseen else { return context.write(wrapOutboundOut(.head(head)), promise: promise) }
+        // Counted once written: behind an answer that ended the connection, it never leaves.
+        let written = context.eventLoop.makePromise(of: Void.self)
+        let refused = self.refused, status = refusal.status.code
+        written.futureResult.whenSuccess { refused(status) }
+        if let promise { written.futureResult.cascade(to: promise) }
+        context.write(wrapOutboundOut(.head(head)), promise: written)
     }
 }

@@ -688,10 +688,13 @@ struct ServiceEndToEndTests {
                 "HTTP/1.1 without Host": answers(b"GET /healthz HTTP/1.1\\r\\n\\r\\n"),
                 "two Host headers": answers(good.replace(b"Host: s\\r\\n", b"Host: s\\r\\nHOST: t\\r\\n")),
                 "no Host after a prediction": answers(good + good.replace(b"Host: s\\r\\n", b"") + good),
+                "no Host, then garbage": answers(b"GET /healthz HTTP/1.1\\r\\n\\r\\nBL\\x01H / HTTP/1.1\\r\\n\\r\\n"),
+                "no Host behind a prediction asking to close": answers(
+                    good.replace(b"Host: s\\r\\n", b"Host: s\\r\\nConnection: close\\r\\n") + b"GET /healthz HTTP/1.1\\r\\n\\r\\n"),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: String], "\(report)")
-        #expect(answers.count == 11)
+        #expect(answers.count == 13)
         // Answered (415) before its body was read: the body's broken framing gets no second answer,
         // which a pipelining client would take for its next request's.
         let answeredFirst = try #require(answers["a bad chunk after the answer"])
@@ -700,7 +703,11 @@ struct ServiceEndToEndTests {
         let badChunk = try #require(answers["a bad chunk in a body"])
         #expect(badChunk.hasPrefix("HTTP/1.1 400") && badChunk.contains("\"error\":\"malformed_http\"")
                 && badChunk.contains("a chunk size is not hexadecimal"), "\(badChunk)")
-        for (name, received) in answers where !name.hasPrefix("a bad chunk") {
+        // The connection ended with the prediction's answer: the refusal behind it is never sent
+        // (nor counted).
+        let closedFirst = try #require(answers["no Host behind a prediction asking to close"])
+        #expect(closedFirst.hasPrefix("HTTP/1.1 200 OK") && closedFirst.components(separatedBy: "HTTP/1.1 ").count == 2, "\(closedFirst)")
+        for (name, received) in answers where !name.hasPrefix("a bad chunk") && name != "no Host behind a prediction asking to close" {
             // The last answer on each connection is the refusal, framed by its Content-Length.
             let start = try #require(received.range(of: "HTTP/1.1 4", options: .backwards), "\(name): \(received)")
             let refusal = received[start.lowerBound...].dropFirst("HTTP/1.1 ".count)
@@ -718,6 +725,8 @@ struct ServiceEndToEndTests {
         // connection is answered, the one after it is not read.
         #expect(answers["HTTP/1.1 without Host"]?.contains("an HTTP/1.1 request must have a Host header") == true, "\(answers)")
         #expect(answers["two Host headers"]?.contains("the request has 2 Host headers") == true, "\(answers)")
+        // What the parser makes of the bytes behind it does not take the refusal's place.
+        #expect(answers["no Host, then garbage"]?.contains("an HTTP/1.1 request must have a Host header") == true, "\(answers)")
         let afterHostless = try #require(answers["no Host after a prediction"])
         #expect(afterHostless.hasPrefix("HTTP/1.1 200 OK") && afterHostless.components(separatedBy: "HTTP/1.1 200 OK").count == 2,
                 "\(afterHostless)")
@@ -730,11 +739,11 @@ struct ServiceEndToEndTests {
         #expect(try await h.post("/predict", body: row).status == 200)
         // Counted in /metrics under their own route label, as no route saw them.
         let metrics = try await h.get("/metrics").body
-        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"400\"} 8"), "\(metrics)")
+        #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"400\"} 9"), "\(metrics)")
         #expect(metrics.contains("sentinel_http_requests_total{route=\"malformed\",status=\"431\"} 1"), "\(metrics)")
         #expect(try await h.stop() == 0)
-        // Two pipelined, the one ahead of the request without Host, and the last.
-        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "4")
+        // Two pipelined, the ones ahead of a request without Host, and the last.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "5")
     }
 
     /// A registry renamed away while the service has it open stays writable through the open file;

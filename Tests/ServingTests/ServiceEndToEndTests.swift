@@ -409,7 +409,9 @@ struct ServiceEndToEndTests {
         let (first, second, third) = try await (a, b, c)
 
         #expect(first.status == 503 && first.milliseconds >= timeout - 50, "a: \(first.status) after \(first.milliseconds) ms")
-        #expect(second.status == 503 && second.milliseconds < timeout * 5 / 4,
+        // Giving up before the lock goes (3 s in, 2.5 s after it was sent) is what 503 says; the
+        // bound leaves room for a busy host to deliver the answer late.
+        #expect(second.status == 503 && second.milliseconds < timeout * 3 / 2,
                 "b: \(second.status) after \(second.milliseconds) ms for a \(timeout) ms timeout")
         #expect(second.body.contains("locked by another process (waited \(timeout) ms)"), "\(second.body)")
         #expect(third.status == 200 && third.milliseconds < timeout, "c: \(third.status) after \(third.milliseconds) ms: \(third.body)")

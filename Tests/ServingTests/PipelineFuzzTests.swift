@@ -13,7 +13,7 @@ struct PipelineFuzzTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start(["--max-body-bytes", "4096", "--audit-mode", auditMode])
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let features = try GoldenRequests("fraud-xgboost", limit: 1).features[0]
         // Seeds 1-3, five connections each: a failure names its seed, connection and request.
         let report = try Python.run("""

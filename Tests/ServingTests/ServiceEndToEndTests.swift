@@ -12,7 +12,7 @@ struct ServiceEndToEndTests {
         try h.register("fraud-lightgbm")
         #expect(try h.cli(["promote", "v1"]).status == 0)
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
 
         #expect(try await h.get("/healthz").status == 200)
         let ready = try await h.get("/readyz")
@@ -81,7 +81,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
 
         // The golden row's members in the model's order, as (name, number text).
         let object = try GoldenRequests("fraud-xgboost").features[0]
@@ -131,7 +131,7 @@ struct ServiceEndToEndTests {
         try h.register("fraud-xgboost", as: "other")
         #expect(try h.cli(["promote", "v1", "--model", "fraud"]).status == 0)
         try await h.start(["--max-body-bytes", "4096", "--max-batch-size", "3"])
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
 
         let golden = try GoldenRequests("fraud-logistic")
         let row = golden.features[0]
@@ -328,7 +328,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start(["--busy-timeout", "200"])
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let golden = try GoldenRequests("fraud-xgboost", limit: 1)
         func body(_ id: String) -> String { "{\"request_id\":\"\(id)\",\"features\":\(golden.features[0])}" }
 
@@ -371,7 +371,7 @@ struct ServiceEndToEndTests {
         try h.initWithXGBoostPromoted()
         let timeout = 2_000
         try await h.start(["--busy-timeout", "\(timeout)"])
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let golden = try GoldenRequests("fraud-xgboost", limit: 1)
         func body(_ id: String) -> String { "{\"request_id\":\"\(id)\",\"features\":\(golden.features[0])}" }
         // The per-minute counts are folded in once a second. Just after a fold has counted every row,
@@ -425,7 +425,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start(["--idle-timeout", "1"])
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let report = try Python.run("""
             import json, socket, sys, time
             def closed_after(payload):
@@ -462,7 +462,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start(["--max-body-bytes", "4096"])
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let features = try GoldenRequests("fraud-xgboost", limit: 1).features[0]
         let report = try Python.run("""
             import json, socket, sys
@@ -539,7 +539,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start(["--idle-timeout", "1", "--busy-timeout", "5000"])
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let features = try GoldenRequests("fraud-xgboost", limit: 1).features[0]
         let report = try Python.run("""
             import socket, sqlite3, sys, threading, time
@@ -585,7 +585,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let row = try GoldenRequests("fraud-xgboost", limit: 1).bodies[0]
         let report = try Python.run("""
             import json, socket, sys
@@ -658,7 +658,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let row = try GoldenRequests("fraud-xgboost", limit: 1).bodies[0]
         let report = try Python.run("""
             import json, socket, sys
@@ -754,7 +754,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let golden = try GoldenRequests("fraud-xgboost", limit: 1)
         #expect(try await h.post("/predict", body: golden.bodies[0]).status == 200)
         let moved = h.directory.appendingPathComponent("moved.db").path
@@ -773,7 +773,7 @@ struct ServiceEndToEndTests {
         #expect(try h.cli(["init"]).status == 0)
         try h.register("fraud-logistic")
         try await h.start(waitForReady: false)
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         try await Task.sleep(for: .milliseconds(400))
         let ready = try await h.get("/readyz")
         #expect(ready.status == 503 && ready.json?["error"] as? String == "not_ready")
@@ -790,7 +790,7 @@ struct ServiceEndToEndTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let golden = try GoldenRequests("fraud-xgboost", limit: 40)
         for body in golden.bodies { _ = try await h.post("/predict", body: body) }
         _ = try await h.post("/predict", body: "{", contentType: "application/json")

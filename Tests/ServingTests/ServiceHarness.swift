@@ -135,6 +135,13 @@ final class ServiceHarness: @unchecked Sendable {
         throw HarnessError("server never became ready")
     }
 
+    /// Ends the server at once if it still runs: every test's cleanup, on any way out of it. (A
+    /// detached `Task { await stop() }` in a `defer` kept the harness alive and could lose the race
+    /// with the test process's exit: a failed fresh-clone CI run left a server running after it.)
+    func killIfRunning() {
+        if let server, server.isRunning { kill(server.processIdentifier, SIGKILL) }
+    }
+
     /// Sends `signal` to the server and waits for it to exit; returns its exit status.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) async throws -> Int32 {

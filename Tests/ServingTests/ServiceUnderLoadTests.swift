@@ -211,7 +211,7 @@ struct ServiceUnderLoadTests {
         // Break v3 as corruption would: its golden scores no longer match what it computes.
         _ = try h.sqlite("DROP TRIGGER model_versions_artifact_immutable; UPDATE model_versions SET golden_rows = replace(golden_rows, '\"score\":0.', '\"score\":0.9') WHERE version = 3")
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         let bodies = try GoldenRequests("fraud-xgboost").bodies
 
         async let outcomes = Self.load(h, bodies: bodies, concurrency: 8, count: 100_000, seconds: 6, tag: "reload")
@@ -265,7 +265,7 @@ struct ServiceUnderLoadTests {
         try h.register("fraud-lightgbm")
         _ = try h.sqlite("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 2")
         try await h.start()
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
         #expect(try h.cli(["promote", "v2"]).status == 0)
         // Past /readyz's freshness bound (2 s at this 100 ms reload interval).
         try await Task.sleep(for: .milliseconds(3_000))

@@ -13,7 +13,7 @@ struct StatusPageTests {
         let h = try ServiceHarness()
         #expect(try h.cli(["init"]).status == 0)
         try await h.start(waitForReady: false)
-        defer { Task { try? await h.stop() } }
+        defer { h.killIfRunning() }
 
         // An empty registry: a page that says so, not an error.
         let empty = try await h.get("/")

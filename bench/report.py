@@ -135,6 +135,11 @@ def round_of(r: dict) -> int:
     return r.get("round", 1)
 
 
+def by_run(results: list) -> dict:
+    """wrk's numbers by (target, connections, round)."""
+    return {(r["target"], r["connections"], round_of(r)): r["wrk"] for r in results}
+
+
 def single_table(results: list, ticks_per_second: int, rounds: int) -> str:
     rows = []
     for r in results:
@@ -151,7 +156,7 @@ def single_table(results: list, ticks_per_second: int, rounds: int) -> str:
 
 
 def comparison_table(results: list, rounds: int) -> str:
-    by = {(r["target"], r["connections"], round_of(r)): r["wrk"] for r in results}
+    by = by_run(results)
     rows = []
     for c, n_round in sorted({(r["connections"], round_of(r)) for r in results}):
         s, p = by.get(("sentinel", c, n_round)), by.get(("peer", c, n_round))
@@ -169,13 +174,13 @@ def comparison_table(results: list, rounds: int) -> str:
                   "Sentinel share of its bare stack", "nginx req/s", "Sentinel share of the ceiling"], rows)
 
 
-def ratio_summary(results: list) -> str:
+def ratio_summary(results: list, rounds: int) -> str:
     """Each concurrency's throughput ratio in every round, with their median: one round is one draw."""
-    by = {(r["target"], r["connections"], round_of(r)): r["wrk"] for r in results}
+    by = by_run(results)
     lines = []
     for c in sorted({r["connections"] for r in results}):
         ratios = [throughput(by[("sentinel", c, k)]) / throughput(by[("peer", c, k)])
-                  for k in sorted({round_of(r) for r in results})
+                  for k in range(1, rounds + 1)
                   if ("sentinel", c, k) in by and ("peer", c, k) in by and throughput(by[("peer", c, k)]) > 0]
         if ratios:
             lines.append(f"- {c} connections: " + ", ".join(f"{x:.1f}x" for x in ratios)
@@ -209,7 +214,7 @@ def reload_table(results: list) -> str:
                   "wrk answers from the new version", "audit rows vs 2xx answers"], rows)
 
 
-def targets(single: list, reload: list) -> str:
+def targets(single: list, reload: list, rounds: int) -> str:
     """The issue's targets, checked against this run's numbers."""
     lines = []
     sentinel = [r for r in single if r["target"] == "sentinel"]
@@ -217,7 +222,6 @@ def targets(single: list, reload: list) -> str:
     # measure() in bench/serve.sh says whether the kept run was still lopsided after its retries.
     one_worker = {(r["connections"], round_of(r)) for r in single
                   if r["target"] == "peer" and r.get("workers", {}).get("lopsided")}
-    rounds = max((round_of(r) for r in single), default=1)
     for r in sentinel:
         w, c, key = r["wrk"], r["connections"], (r["connections"], round_of(r))
         checks = [
@@ -242,7 +246,7 @@ def targets(single: list, reload: list) -> str:
     return "\n".join(lines)
 
 
-def plot(single: list, path: Path) -> str:
+def plot(single: list, path: Path, rounds: int) -> str:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -251,16 +255,15 @@ def plot(single: list, path: Path) -> str:
         return "matplotlib is not installed: no plot"
     fig, (achieved, offered) = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
     colours = {"sentinel": "tab:blue", "peer": "tab:red", "stack": "tab:green", "nginx": "tab:gray"}
-    rounds = sorted({round_of(r) for r in single})
-    for target, n_round in ((t, k) for t in ("sentinel", "peer", "stack", "nginx") for k in rounds):
+    for target, n_round in ((t, k) for t in ("sentinel", "peer", "stack", "nginx") for k in range(1, rounds + 1)):
         runs = sorted((r for r in single if r["target"] == target and round_of(r) == n_round), key=lambda r: r["connections"])
         if not runs:
             continue
         rates = [throughput(r["wrk"]) for r in runs]
         conns = [r["connections"] for r in runs]
         # Later rounds in the same colour, with hollow markers.
-        marker = {"marker": "o"} if n_round == rounds[0] else {"marker": "o", "markerfacecolor": "none"}
-        suffix = f", round {n_round}" if len(rounds) > 1 else ""
+        marker = {"marker": "o"} if n_round == 1 else {"marker": "o", "markerfacecolor": "none"}
+        suffix = f", round {n_round}" if rounds > 1 else ""
         for key, style, label in (("p99_us", "-", "p99"), ("p50_us", "--", "p50")):
             y = [r["wrk"][key] / 1000 for r in runs]
             achieved.plot(rates, y, style, color=colours[target], label=f"{NAMES[target]} {label}{suffix}", **marker)
@@ -334,7 +337,7 @@ def main() -> None:
         sections.append("## Single predictions (`POST /predict`, one transaction per request)\n\n"
                         + single_table(single, settings["clock_ticks_per_second"], rounds))
         sections.append("## Sentinel beside the peer and the HTTP ceiling\n\n" + comparison_table(single, rounds))
-        summary = ratio_summary(single) if rounds > 1 else ""
+        summary = ratio_summary(single, rounds) if rounds > 1 else ""
         if summary:
             sections.append(f"## Throughput Sentinel/peer in each of the {rounds} rounds\n\n" + summary)
     if batch:
@@ -343,8 +346,8 @@ def main() -> None:
     if reload:
         sections.append("## Hot reload under load (v2 promoted during the run)\n\n" + reload_table(reload))
     if single or reload:
-        sections.append("## The issue's targets, on this run\n\n" + targets(single, reload))
-    picture = plot(single, plot_png) if single else "no single-prediction runs: no plot"
+        sections.append("## The issue's targets, on this run\n\n" + targets(single, reload, rounds))
+    picture = plot(single, plot_png, rounds) if single else "no single-prediction runs: no plot"
     packages = ", ".join(f"{k} {val}" for k, val in v["packages"].items()) or "none (no bench venv)"
 
     text = f"""# Benchmark results
@@ -382,7 +385,7 @@ generator shares the CPUs with the server under test.
   what its own work costs.
 - nginx: `return 200` with a constant JSON answer, `worker_processes {settings['nginx_workers']}`, access log off.
 - Every run: {settings['warmup']} s of warm-up, then {settings['duration']} s measured at each concurrency
-  ({settings.get('rounds', 1)} round(s): each round measures every server at every concurrency, in turn);
+  ({rounds} round(s): each round measures every server at every concurrency, in turn);
   request bodies are the {settings['rows']} golden rows of the model, cycled (each wrk thread from its
   own offset). In the last {settings['drain_ms']} ms of each run wrk sends nothing more (the "drain":
   each connection goes quiet once its last answer is in), so no scoring request is in flight when

@@ -41,7 +41,17 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refusedHost else { return }
         guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
-        if let fault = HostHeaderFault(head) {
+        // One pass over every request's headers, for both rules that read them.
+        var hosts = 0
+        var expectsContinue = false
+        for (name, value) in head.headers {
+            if Self.isNamed(name, "host") {
+                hosts += 1
+            } else if Self.isNamed(name, "expect"), value.lowercased() == "100-continue" {
+                expectsContinue = true
+            }
+        }
+        if let fault = HostHeaderFault(hosts: hosts, version: head.version) {
             refusedHost = true
             // Its answer, the refusal, says `Connection: close` on its own: the sending side is shut
             // after it, as after the drain's.
@@ -51,13 +61,18 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         let close = !head.isKeepAlive
         closeAsked.append(close)
         // HTTP/1.0 clients do not know the interim answer (RFC 9110 §10.1.1).
-        if (head.version.major, head.version.minor) >= (1, 1), head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+        if expectsContinue, (head.version.major, head.version.minor) >= (1, 1) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
         }
         // The usual request passes as it came; only one asking to close is rewritten.
         guard close else { return context.fireChannelRead(data) }
         head.headers.replaceOrAdd(name: "connection", value: "close")
         context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    /// A header name compared with a lower-case one, in any case, without making a string.
+    private static func isNamed(_ name: String, _ lowercased: String) -> Bool {
+        name.utf8.elementsEqual(lowercased.utf8) { $0 | 0x20 == $1 }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -97,13 +112,11 @@ struct HostHeaderFault: Error, CustomStringConvertible {
     /// How many `Host` fields the request has: none (HTTP/1.1) or more than one.
     let count: Int
 
-    init?(_ head: HTTPRequestHead) {
-        var count = 0
-        // Compared byte by byte, in any case: every request's every header passes here.
-        for (name, _) in head.headers where name.utf8.elementsEqual("host".utf8, by: { $0 | 0x20 == $1 }) { count += 1 }
+    /// `hosts`: how many `Host` fields a request of `version` has.
+    init?(hosts: Int, version: HTTPVersion) {
         // HTTP/1.0 predates `Host`: one is optional there, two are not.
-        guard count > 1 || (count == 0 && (head.version.major, head.version.minor) >= (1, 1)) else { return nil }
-        self.count = count
+        guard hosts > 1 || (hosts == 0 && (version.major, version.minor) >= (1, 1)) else { return nil }
+        count = hosts
     }
 
     var description: String {

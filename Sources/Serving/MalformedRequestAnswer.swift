@@ -25,11 +25,10 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let refused: @Sendable (Int) -> Void
-    /// The refusal for the parser's error (or `HTTP1ConnectionRules`' Host fault) that passed up.
-    private var refusal: APIError?
-    /// The refusal is for a request cut off by its client closing the connection: nobody receives
-    /// it, so it is not counted.
-    private var refusalUnseen = false
+    /// The refusal for the parser's error (or `HTTP1ConnectionRules`' Host fault) that passed up,
+    /// and whether it counts: one for a request cut off by its client closing the connection is
+    /// received by nobody.
+    private var refusal: (answer: APIError, counted: Bool)?
     private var pendingBody: ByteBuffer?
     /// Request heads read less answer heads written on this connection: the parser's 400 is written
     /// with none outstanding.
@@ -55,11 +54,9 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? HTTPParserError {
-            refusal = APIError(parserError: error)
-            refusalUnseen = error == .invalidEOFState
+            refusal = (APIError(parserError: error), counted: error != .invalidEOFState)
         } else if let fault = error as? HostHeaderFault {
-            refusal = APIError(.malformedHTTP, fault.description)
-            refusalUnseen = false
+            refusal = (APIError(.malformedHTTP, fault.description), counted: true)
             // Hummingbird answers a parser error, and only that, with its 400 and the connection's
             // end; this handler fills that answer in as for any other. Which parser error is fired
             // does not matter (the answer's words are the fault's); this one is in the headers.
@@ -86,7 +83,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         let noRequestBehind = unanswered == 0
         if head.status.kind != .informational { unanswered -= 1 }
         // Every answer but the parser's passes as it came.
-        guard let refusal, noRequestBehind, head.status == .badRequest else {
+        guard case let (refusal, counted)? = refusal, noRequestBehind, head.status == .badRequest else {
             return context.write(data, promise: promise)
         }
         self.refusal = nil
@@ -101,7 +98,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.readableBytes)
         pendingBody = body
-        guard !refusalUnseen else { return context.write(wrapOutboundOut(.head(head)), promise: promise) }
+        guard counted else { return context.write(wrapOutboundOut(.head(head)), promise: promise) }
         // Counted once written: behind an answer that ended the connection, it never leaves.
         let written = context.eventLoop.makePromise(of: Void.self)
         let refused = self.refused, status = refusal.status.code

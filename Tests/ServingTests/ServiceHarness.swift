@@ -27,7 +27,7 @@ final class ServiceHarness: @unchecked Sendable {
     }
 
     deinit {
-        if let server, server.isRunning { kill(server.processIdentifier, SIGKILL) }
+        killIfRunning()
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -37,6 +37,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     private var readingBody = false
     /// Dropping the parts of a second answer to an answered request.
     private var dropping = false
+    private var date = HTTPDateHeader()
 
     /// `refused` hears of each refusal, with its status (the service counts them in /metrics).
     init(refused: @escaping @Sendable (Int) -> Void) {
@@ -97,6 +98,10 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         head.status = refusal.status
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.readableBytes)
+        // Hummingbird's own 400 has neither; every other answer of the service has both (RFC 9110
+        // §6.6.1 asks an origin server with a clock for a Date).
+        if head.headerFields[.date] == nil { head.headerFields[.date] = date.now() }
+        if head.headerFields[.server] == nil { head.headerFields[.server] = ServiceConfiguration.serverName }
         pendingBody = body
         guard counted else { return context.write(wrapOutboundOut(.head(head)), promise: promise) }
         // Counted once written: behind an answer that ended the connection, it never leaves.

@@ -720,6 +720,10 @@ struct ServiceEndToEndTests {
             #expect(parts[0].lowercased().contains("content-type: application/json")
                     && parts[0].lowercased().contains("connection: close")
                     && parts[0].lowercased().contains("content-length: \(parts[1].utf8.count)"), "\(name): \(parts[0])")
+            // Dated and signed as every other answer is: once each.
+            let fields = parts[0].lowercased().components(separatedBy: "\r\n")
+            #expect(fields.filter { $0.hasPrefix("date: ") && $0.hasSuffix(" gmt") }.count == 1
+                    && fields.filter { $0 == "server: sentinel" }.count == 1, "\(name): \(parts[0])")
             let body = try #require(try JSONSerialization.jsonObject(with: Data(parts[1].utf8)) as? [String: Any], "\(name): \(received)")
             #expect(body["error"] as? String == code && (body["detail"] as? String)?.isEmpty == false, "\(name): \(parts[1])")
         }

@@ -380,7 +380,7 @@ generator shares the CPUs with the server under test.
   endpoints (FastAPI's thread pool for plain `def` was about 3x slower here); it writes no audit record.
 - Bare stack: `sentinel-bench http-ceiling`, the same HTTP pipeline as `registry-cli serve` (NIO's
   event loops and HTTP/1 codec, Hummingbird 2's HTTP/1 channel handlers, Sentinel's connection
-  rules) answering a constant of Sentinel's size once its body has been read (and discarded), in the pipeline where
+  rules) answering a constant of Sentinel's size, with the same header fields (Date included), once its body has been read (and discarded), in the pipeline where
   Sentinel answers `/predict`: no parsing, scoring, metrics or audit. Sentinel's share of it is
   what its own work costs.
 - nginx: `return 200` with a constant JSON answer, `worker_processes {settings['nginx_workers']}`, access log off.

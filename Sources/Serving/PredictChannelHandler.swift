@@ -329,23 +329,3 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         return RouteTable.segments(path.prefix { $0 != "?" }) == ["predict"]
     }
 }
-
-/// The `Date` header's value (RFC 9110 §5.6.7), formatted once a second.
-struct HTTPDateHeader {
-    private var second = 0
-    private var text = ""
-
-    mutating func now() -> String {
-        var clock = time(nil)
-        guard clock != second || text.isEmpty else { return text }
-        second = clock
-        var parts = tm()
-        gmtime_r(&clock, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        text = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
-        return text
-    }
-}

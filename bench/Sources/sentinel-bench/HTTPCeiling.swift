@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import NIOCore
@@ -31,8 +32,9 @@ enum HTTPCeiling {
     }
 }
 
-/// Answers every `POST` with Sentinel's usual answer, with its Content-Type, Content-Length and
-/// Server headers (no Date), once its body has been read; passes everything else to the router.
+/// Answers every `POST` with Sentinel's usual answer and the header fields Sentinel's answers carry
+/// (Content-Type, Content-Length, Date and Server, appended in the same way), once its body has
+/// been read; passes everything else to the router.
 private final class ConstantAnswer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -43,6 +45,7 @@ private final class ConstantAnswer: ChannelInboundHandler, RemovableChannelHandl
         "score":0.012345678901234567,"decision":"legit","latency_us":25}
         """)
     private var answering = false
+    private var date = HTTPDateHeader()
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -53,9 +56,11 @@ private final class ConstantAnswer: ChannelInboundHandler, RemovableChannelHandl
         case .end:
             guard answering else { break }
             var fields = HTTPFields()
-            fields[.contentType] = "application/json"
-            fields[.contentLength] = String(Self.reply.readableBytes)
-            fields[.server] = "http-ceiling"
+            fields.reserveCapacity(4)
+            fields.append(HTTPField(name: .contentType, value: "application/json"))
+            fields.append(HTTPField(name: .contentLength, value: String(Self.reply.readableBytes)))
+            fields.append(HTTPField(name: .date, value: date.now()))
+            fields.append(HTTPField(name: .server, value: "http-ceiling"))
             context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
             context.write(wrapOutboundOut(.body(Self.reply)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

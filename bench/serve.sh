@@ -99,7 +99,7 @@ need_tools() {
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         log "installing ${missing[*]} from Debian"
         # A fresh machine (or container) has no package lists yet: without them nothing is found.
-        apt-get update -qq >/dev/null
+        apt-get update -qq >/dev/null || log "apt-get update failed: trying the package lists already here"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
         die "needs ${missing[*]} (Debian: apt-get install wrk sqlite3 curl python3 nginx-light libjemalloc2)"

@@ -37,7 +37,6 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     private var readingBody = false
     /// Dropping the parts of a second answer to an answered request.
     private var dropping = false
-    private var date = HTTPDateHeader()
 
     /// `refused` hears of each refusal, with its status (the service counts them in /metrics).
     init(refused: @escaping @Sendable (Int) -> Void) {
@@ -98,8 +97,9 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         head.status = refusal.status
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.readableBytes)
-        // Hummingbird's own 400 has neither; every other answer of the service has both (RFC 9110
-        // §6.6.1 asks an origin server with a clock for a Date).
+        // Hummingbird's own 400 has neither (kept if a later one adds them); every other answer of
+        // the service has both, and RFC 9110 §6.6.1 asks an origin server with a clock for a Date.
+        var date = HTTPDateHeader()
         if head.headerFields[.date] == nil { head.headerFields[.date] = date.now() }
         if head.headerFields[.server] == nil { head.headerFields[.server] = ServiceConfiguration.serverName }
         pendingBody = body

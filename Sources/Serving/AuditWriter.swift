@@ -206,18 +206,20 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// than `AuditSettings.walRestartFrames`, more rounds copy what the writer appended during the
     /// last, and then the writer itself checkpoints the few frames left between two of its commits
     /// (`catchUpCheckpoint`); its next transaction reuses the WAL from the start. Each round here
-    /// leaves what it copied on disk (`Registry.checkpoint`), so the catch-up's fsyncs flush only its
-    /// own few pages: 2-5 ms here, whatever the bound. One more round was enough for single
-    /// predictions, but batches append faster than one round copies: a round of 8,000 frames took
-    /// 70-125 ms, the writer appended 2,000-4,500 frames meanwhile, the next round took 20-75 ms,
-    /// and the catch-up, holding every commit, still had 1,600-2,700 frames to copy, 10-90 ms.
+    /// leaves what it copied on disk (`Registry.checkpoint`), so the catch-up's fsyncs flush only
+    /// what came after the last round. One more round was enough for single predictions (catch-ups
+    /// under 3 ms), but batches append faster than one round copies: a first round copied 6,000-12,000
+    /// frames in 72-125 ms while the writer appended 1,600-4,500, a second copied those in 20-75 ms,
+    /// and the catch-up, during which no commit runs, still took 12-88 ms; after more rounds, 4-26 ms
+    /// (bench/README.md).
     private func checkpointLoop() {
         while !pausedUntilTheNextRound() {
             do {
                 var result = try checkpointer.checkpoint()
                 if result.walFrames >= settings.walRestartFrames {
                     // Each round copies what was appended during the one before, a shorter time:
-                    // stop once that was little, or when a reader keeps frames from being copied.
+                    // stop once that was little (or negative: SQLite started the WAL over between
+                    // two rounds), or when a reader keeps frames from being copied.
                     var rounds = 1
                     var appended: Int
                     repeat {
@@ -258,9 +260,13 @@ public final class AuditWriter: Service, @unchecked Sendable {
         return writerFinished()
     }
 
-    /// The writer's catch-up is left at most about this many frames (4 MiB of 4-KiB pages), unless
-    /// `maxCheckpointRounds` rounds did not get there (a disk slower than the writer).
+    /// The rounds stop once one found at most this many frames (4 MiB of 4-KiB pages) appended during
+    /// the one before: below it the fsyncs every round pays, not the copying, set the catch-up's
+    /// length (256 frames gave no shorter catch-ups under batches).
     static let catchUpFrames = 1_024
+    /// On a disk whose fsync is slow against the writer's rate the rounds never get below
+    /// `catchUpFrames`: this bounds the fsyncs a 200-ms cycle adds, and how long a stopping service's
+    /// last checkpoint waits behind them.
     static let maxCheckpointRounds = 6
 
     private func writerFinished() -> Bool {

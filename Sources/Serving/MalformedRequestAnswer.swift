@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
@@ -99,8 +100,7 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
         head.headerFields[.contentLength] = String(body.readableBytes)
         // Hummingbird's own 400 has neither (kept if a later one adds them); every other answer of
         // the service has both, and RFC 9110 §6.6.1 asks an origin server with a clock for a Date.
-        var date = HTTPDateHeader()
-        if head.headerFields[.date] == nil { head.headerFields[.date] = date.now() }
+        if head.headerFields[.date] == nil { head.headerFields[.date] = HTTPDateHeader.format(time(nil)) }
         if head.headerFields[.server] == nil { head.headerFields[.server] = ServiceConfiguration.serverName }
         pendingBody = body
         guard counted else { return context.write(wrapOutboundOut(.head(head)), promise: promise) }

@@ -188,6 +188,48 @@ def ratio_summary(results: list, rounds: int) -> str:
     return "\n".join(lines)
 
 
+# The issue's latency bound: a rate counts as Sentinel's capacity only where its p99 stays under it.
+P99_BOUND_US = 10_000
+
+
+def clean(w: dict) -> bool:
+    return w["predict_non2xx"] == 0 and socket_errors(w) == 0
+
+
+def capacity(results: list, n_round: int) -> dict | None:
+    """Each server's capacity in one round, as a sizing question asks it: Sentinel's highest
+    requests/s among its runs with zero errors and a p99 within P99_BOUND_US, against the peer's
+    highest requests/s at any p99 (its best, with no latency bound). Each at the concurrency that
+    gave it: the same concurrency for both measures a closed loop's latency as much as the server
+    (at 16 connections every Sentinel answer waits for its audit commit; the peer is already at its
+    rate there). None when either side has no such run."""
+    runs = [r for r in results if round_of(r) == n_round]
+    sentinel = [r for r in runs if r["target"] == "sentinel" and clean(r["wrk"]) and r["wrk"]["p99_us"] <= P99_BOUND_US]
+    peer = [r for r in runs if r["target"] == "peer" and throughput(r["wrk"]) > 0]
+    if not sentinel or not peer:
+        return None
+    s = max(sentinel, key=lambda r: throughput(r["wrk"]))
+    p = max(peer, key=lambda r: throughput(r["wrk"]))
+    return {"sentinel": s, "peer": p, "ratio": throughput(s["wrk"]) / throughput(p["wrk"]),
+            "p99_lower": s["wrk"]["p99_us"] < p["wrk"]["p99_us"]}
+
+
+def capacity_table(results: list, rounds: int) -> str:
+    rows = []
+    for n_round in range(1, rounds + 1):
+        cap = capacity(results, n_round)
+        if not cap:
+            continue
+        s, p = cap["sentinel"], cap["peer"]
+        rows.append([*([n_round] if rounds > 1 else []),
+                     f"{throughput(s['wrk']):,.0f} at {s['connections']}", ms(s["wrk"]["p99_us"]),
+                     f"{throughput(p['wrk']):,.0f} at {p['connections']}", ms(p["wrk"]["p99_us"]),
+                     f"{cap['ratio']:.1f}x"])
+    return table([*(["round"] if rounds > 1 else []), f"Sentinel's best req/s with p99 ≤ {P99_BOUND_US // 1000} ms, at connections",
+                  "its p99 ms", "peer's best req/s at any p99, at connections", "its p99 ms",
+                  "throughput Sentinel/peer"], rows)
+
+
 def batch_table(results: list, size: int, ticks_per_second: int) -> str:
     rows = []
     for r in results:
@@ -238,6 +280,18 @@ def targets(single: list, reload: list, rounds: int) -> str:
         label = f"{c} connections" + (f", round {round_of(r)}" if rounds > 1 else "")
         line = f"- {label}: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks)
         if key in one_worker:
+            line += " (not a fair comparison: one of the peer's workers did under half its share in every run)"
+        lines.append(line)
+    for n_round in range(1, rounds + 1):
+        cap = capacity(single, n_round)
+        if not cap:
+            continue
+        s, p = cap["sentinel"], cap["peer"]
+        label = "capacity" + (f", round {n_round}" if rounds > 1 else "")
+        line = (f"- {label} (Sentinel's best within p99 ≤ {P99_BOUND_US // 1000} ms, {s['connections']} connections, against the"
+                f" peer's best, {p['connections']}): ≥ 10x peer {'met' if cap['ratio'] >= 10 else '**missed**'}"
+                f" ({cap['ratio']:.1f}x), p99 below peer's {'met' if cap['p99_lower'] else '**missed**'}")
+        if (p["connections"], n_round) in one_worker:
             line += " (not a fair comparison: one of the peer's workers did under half its share in every run)"
         lines.append(line)
     for r in reload:
@@ -340,6 +394,12 @@ def main() -> None:
         summary = ratio_summary(single, rounds) if rounds > 1 else ""
         if summary:
             sections.append(f"## Throughput Sentinel/peer in each of the {rounds} rounds\n\n" + summary)
+        capacities = capacity_table(single, rounds)
+        if capacities.count("\n") > 1:
+            sections.append("## Capacity: each server at its best\n\n"
+                            "The table above compares the two at the same number of connections. A sizing question asks"
+                            " instead what each sustains: Sentinel's highest rate among its runs with zero errors and a"
+                            f" p99 within {P99_BOUND_US // 1000} ms, against the peer's highest rate at any p99.\n\n" + capacities)
     if batch:
         sections.append(f"## Batches ({settings['batch_size']} transactions per request)\n\n"
                         + batch_table(batch, settings["batch_size"], settings["clock_ticks_per_second"]))

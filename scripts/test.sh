@@ -9,4 +9,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
 swift test --skip-build "$@"
-python3 -m pytest -q -rs -p no:cacheprovider Tests/deployment Tests/monitoring Tests/loadtest
+python3 -m pytest -q -rs -p no:cacheprovider Tests/deployment Tests/monitoring Tests/loadtest Tests/bench

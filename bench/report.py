@@ -98,8 +98,8 @@ def impossible_latencies(r: dict) -> str | None:
         return None
     in_flight = w["mean_us"] / 1e6 * throughput(w)
     # Runs here have given up to 1.27 times the connections (nginx at 16 connections, 0.24 ms at
-    # 84,287/s): wrk's latencies run a little long against a rate counted over the sending window.
-    # Twice the connections is past what that explains.
+    # 84,287/s), which a closed loop should not either, for a cause not found: twice the
+    # connections is well past it.
     if in_flight <= 2 * r["connections"]:
         return None
     return (f"mean latency {ms(w['mean_us'])} ms × {throughput(w):,.0f}/s = {in_flight:,.0f} requests in flight on"

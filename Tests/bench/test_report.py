@@ -97,7 +97,7 @@ def test_a_lopsided_peer_run_anywhere_in_the_round_is_flagged():
 def test_latencies_that_littles_law_rules_out_are_called_so():
     # Round 2 as one run on a restored virtual machine gave it: 82.7 ms on average at 21,138/s on
     # 64 connections is 1,749 requests in flight. 1.5 times the connections passes (runs here gave
-    # up to 1.27 for reasons of wrk's own).
+    # up to 1.27, for a cause not found).
     runs = [run("sentinel", 64, 22_347, 6.8, n_round=1, mean_ms=64 / 22_347 * 1000 * 1.5),
             run("sentinel", 64, 21_138, 1_483.6, n_round=2, mean_ms=82.7), run("peer", 64, 2_361, 69.0, n_round=1),
             run("peer", 64, 2_639, 68.6, n_round=2)]

@@ -87,23 +87,27 @@ def socket_errors(w: dict) -> int:
     return w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
 
 
-def impossible_latencies(r: dict) -> str | None:
-    """Why a run's latency figures cannot be right, or None. Each connection has one request in
-    flight at most, so the mean latency times the rate (Little's law: requests in flight on average)
-    cannot exceed the connections. One run here gave a mean of 82.7 ms at 21,138/s on 64 connections
-    (1,748 in flight) and a p99 of 1.48 s, with nothing slow in the server's own records: wrk times
-    requests with the wall clock, and this machine is a virtual machine restored from a snapshot."""
+def stall(r: dict) -> str | None:
+    """What a run's latency figures are when a stall dominates them, or None.
+
+    wrk (4.1, Debian's) corrects its latencies for coordinated omission before it reports them:
+    for every answer slower than twice the run's mean interval between one connection's requests
+    (its duration over the answers a connection got), it adds samples for the requests that
+    connection would have sent meanwhile. So its percentiles are what an open-loop client sending
+    at the run's rate would have seen, and its mean times the rate can exceed the connections,
+    which a closed loop's own answers cannot (Little's law). Runs here give up to 1.27 times the
+    connections from ordinary jitter; past twice, one stall is most of the run's samples. One run
+    here: Sentinel at 64 connections, its slowest answer 1.65 s, and wrk's mean 82.7 ms and p99
+    1.48 s at 21,138/s."""
     w = r["wrk"]
     if "mean_us" not in w or not r["connections"]:
         return None
     in_flight = w["mean_us"] / 1e6 * throughput(w)
-    # Runs here have given up to 1.27 times the connections (nginx at 16 connections, 0.24 ms at
-    # 84,287/s), which a closed loop should not either, for a cause not found: twice the
-    # connections is well past it.
     if in_flight <= 2 * r["connections"]:
         return None
-    return (f"mean latency {ms(w['mean_us'])} ms × {throughput(w):,.0f}/s = {in_flight:,.0f} requests in flight on"
-            f" average, with {r['connections']} connections: the latency figures of this run are not real")
+    return (f"a stall: the slowest answer took {ms(w['max_us'])} ms, and wrk's correction for coordinated omission"
+            f" gives a mean of {ms(w['mean_us'])} ms, × {throughput(w):,.0f}/s = {in_flight:,.0f} requests in flight"
+            f" with {r['connections']} connections: its percentiles are what an open-loop client would have seen")
 
 
 def audit_cell(r: dict) -> str:
@@ -310,8 +314,8 @@ def targets(single: list, reload: list, rounds: int) -> str:
             checks.append(("p99 below peer's", w["p99_us"] < p["p99_us"]))
         label = f"{c} connections" + (f", round {round_of(r)}" if rounds > 1 else "")
         line = f"- {label}: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks)
-        if impossible_latencies(r):
-            line += f" (**{impossible_latencies(r)}**)"
+        if stall(r):
+            line += f" (**{stall(r)}**)"
         if key in one_worker:
             line += " (not a fair comparison: one of the peer's workers did under half its share in every run)"
         lines.append(line)
@@ -398,8 +402,8 @@ def line(r: dict) -> str:
         text += f"  CPU {us:.0f} µs a request"
     if r.get("audit"):
         text += f"  audit: {audit_cell(r)}"
-    if impossible_latencies(r):
-        text += f"  WARNING: {impossible_latencies(r)}"
+    if stall(r):
+        text += f"  NOTE: {stall(r)}"
     if r.get("workers"):
         text += f"  workers' CPU split {split_cell(r)}"
     p = r.get("probe")
@@ -440,11 +444,11 @@ def main() -> None:
                             "The table above compares the two at the same number of connections. A sizing question asks"
                             " instead what each sustains: Sentinel's highest rate among its runs with zero errors, an exact"
                             f" audit and a p99 within {P99_BOUND_US // 1000} ms, against the peer's highest rate at any p99.\n\n" + capacities)
-        suspect = [r for r in single if impossible_latencies(r)]
-        if suspect:
-            sections.append("## Runs whose latency figures cannot be right\n\n" + "\n".join(
+        stalled = [r for r in single if stall(r)]
+        if stalled:
+            sections.append("## Runs with a stall\n\n" + "\n".join(
                 f"- {NAMES[r['target']]}, {r['connections']} connections"
-                + (f", round {round_of(r)}" if rounds > 1 else "") + f": {impossible_latencies(r)}" for r in suspect))
+                + (f", round {round_of(r)}" if rounds > 1 else "") + f": {stall(r)}" for r in stalled))
     if batch:
         sections.append(f"## Batches ({settings['batch_size']} transactions per request)\n\n"
                         + batch_table(batch, settings["batch_size"], settings["clock_ticks_per_second"]))
@@ -500,7 +504,11 @@ generator shares the CPUs with the server under test.
   show an audit MISMATCH, the peer a slightly flattered p99. The audit table must then hold exactly one row per 2xx answer (batch: one per
   transaction), which is also checked against Sentinel's own count of 200 answers on `/predict` (from
   `/metrics`). Requests/s is answers divided by the time requests were being sent (the drain excluded);
-  the latency percentiles are wrk's, and the drain adds no samples to them.
+  the latency percentiles are wrk's, and the drain adds no samples to them. wrk corrects them for
+  coordinated omission before reporting them: for every answer slower than twice the run's mean
+  interval between one connection's requests, it adds samples for the requests that connection
+  would have sent meanwhile, so they are what an open-loop client at the run's rate would have seen
+  (a stall counts for more than the few answers it held up).
 - Workers' CPU split: for the peer and nginx (two worker processes sharing one listening socket),
   each worker's share of their CPU time during the measured run. wrk opens its connections at
   once, and sometimes one worker accepts all or most of them while the other idles (the peer then

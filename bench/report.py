@@ -304,7 +304,7 @@ def targets(single: list, reload: list, rounds: int) -> str:
         checks = [
             ("≥ 10,000/s", throughput(w) >= 10_000),
             ("p99 ≤ 10 ms", w["p99_us"] <= 10_000),
-            ("zero errors", w["predict_non2xx"] == 0 and socket_errors(w) == 0),
+            ("zero errors", clean(w)),
             ("RSS ≤ 100 MB", r["rss_kb"] <= 100 * 1024),
             ("audit exact", audit_exact(r)),
         ]

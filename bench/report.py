@@ -88,17 +88,11 @@ def socket_errors(w: dict) -> int:
 
 
 def stall(r: dict) -> str | None:
-    """What a run's latency figures are when a stall dominates them, or None.
-
-    wrk (4.1, Debian's) corrects its latencies for coordinated omission before it reports them:
-    for every answer slower than twice the run's mean interval between one connection's requests
-    (its duration over the answers a connection got), it adds samples for the requests that
-    connection would have sent meanwhile. So its percentiles are what an open-loop client sending
-    at the run's rate would have seen, and its mean times the rate can exceed the connections,
-    which a closed loop's own answers cannot (Little's law). Runs here give up to 1.27 times the
-    connections from ordinary jitter; past twice, one stall is most of the run's samples. One run
-    here: Sentinel at 64 connections, its slowest answer 1.65 s, and wrk's mean 82.7 ms and p99
-    1.48 s at 21,138/s."""
+    """What a run's latency figures are when a stall dominates them, or None. wrk corrects its
+    latencies for coordinated omission (see the run description in main()), so its mean times the
+    rate can exceed the connections, which a closed loop's own answers cannot (Little's law).
+    Ordinary jitter gives up to 1.27 times the connections here; past twice, one stall is most of
+    the samples (one run: a slowest answer of 1.65 s, wrk's mean 82.7 ms and p99 1.48 s)."""
     w = r["wrk"]
     if "mean_us" not in w or not r["connections"]:
         return None
@@ -211,12 +205,19 @@ def ratio_summary(results: list, rounds: int) -> str:
     return "\n".join(lines)
 
 
-# The issue's latency bound: a rate counts as Sentinel's capacity only where its p99 stays under it.
+# The issue's latency bound (a rate counts as Sentinel's capacity only where its p99 stays under it)
+# and the throughput it asks for against the peer.
 P99_BOUND_US = 10_000
+PEER_RATIO = 10
 
 
 def clean(w: dict) -> bool:
     return w["predict_non2xx"] == 0 and socket_errors(w) == 0
+
+
+def lopsided(r: dict) -> bool:
+    """measure() in bench/serve.sh says whether a peer run was still lopsided after its retries."""
+    return bool(r.get("workers", {}).get("lopsided"))
 
 
 def audit_exact(r: dict) -> bool:
@@ -239,13 +240,13 @@ def capacity(results: list, n_round: int) -> dict | None:
     if not sentinel or not peer:
         return None
     p = max(peer, key=lambda r: throughput(r["wrk"]))
-    lopsided = any(r.get("workers", {}).get("lopsided") for r in peer)
+    unfair = any(lopsided(r) for r in peer)
     within = [r for r in sentinel if clean(r["wrk"]) and audit_exact(r) and r["wrk"]["p99_us"] <= P99_BOUND_US]
     if not within:
-        return {"sentinel": None, "peer": p, "ratio": None, "p99_lower": None, "lopsided": lopsided}
+        return {"sentinel": None, "peer": p, "ratio": None, "p99_lower": None, "lopsided": unfair}
     s = max(within, key=lambda r: throughput(r["wrk"]))
     return {"sentinel": s, "peer": p, "ratio": throughput(s["wrk"]) / throughput(p["wrk"]),
-            "p99_lower": s["wrk"]["p99_us"] < p["wrk"]["p99_us"], "lopsided": lopsided}
+            "p99_lower": s["wrk"]["p99_us"] < p["wrk"]["p99_us"], "lopsided": unfair}
 
 
 def capacity_table(results: list, rounds: int) -> str:
@@ -296,50 +297,50 @@ def targets(single: list, reload: list, rounds: int) -> str:
     lines = []
     sentinel = [r for r in single if r["target"] == "sentinel"]
     peer = {(r["connections"], round_of(r)): r["wrk"] for r in single if r["target"] == "peer"}
-    # measure() in bench/serve.sh says whether the kept run was still lopsided after its retries.
-    one_worker = {(r["connections"], round_of(r)) for r in single
-                  if r["target"] == "peer" and r.get("workers", {}).get("lopsided")}
+    one_worker = {(r["connections"], round_of(r)) for r in single if r["target"] == "peer" and lopsided(r)}
     for r in sentinel:
         w, c, key = r["wrk"], r["connections"], (r["connections"], round_of(r))
         checks = [
             ("≥ 10,000/s", throughput(w) >= 10_000),
-            ("p99 ≤ 10 ms", w["p99_us"] <= 10_000),
+            (f"p99 ≤ {P99_BOUND_US // 1000} ms", w["p99_us"] <= P99_BOUND_US),
             ("zero errors", clean(w)),
             ("RSS ≤ 100 MB", r["rss_kb"] <= 100 * 1024),
             ("audit exact", audit_exact(r)),
         ]
         if key in peer:
             p = peer[key]
-            checks.append(("≥ 10x peer", throughput(p) > 0 and throughput(w) >= 10 * throughput(p)))
+            checks.append((f"≥ {PEER_RATIO}x peer", throughput(p) > 0 and throughput(w) >= PEER_RATIO * throughput(p)))
             checks.append(("p99 below peer's", w["p99_us"] < p["p99_us"]))
         label = f"{c} connections" + (f", round {round_of(r)}" if rounds > 1 else "")
         line = f"- {label}: " + ", ".join(f"{name} {'met' if ok else '**missed**'}" for name, ok in checks)
-        if stall(r):
-            line += f" (**{stall(r)}**)"
+        if why := stall(r):
+            line += f" (**{why}**)"
         if key in one_worker:
             line += " (not a fair comparison: one of the peer's workers did under half its share in every run)"
         lines.append(line)
     for n_round in range(1, rounds + 1):
-        cap = capacity(single, n_round)
-        if not cap:
-            continue
-        s, p = cap["sentinel"], cap["peer"]
-        label = "capacity" + (f", round {n_round}" if rounds > 1 else "")
-        if s is None:
-            line = (f"- {label}: ≥ 10x peer **missed** (no run of Sentinel's had zero errors, an exact audit and a p99"
-                    f" ≤ {P99_BOUND_US // 1000} ms)")
-        else:
-            line = (f"- {label} (Sentinel's best within p99 ≤ {P99_BOUND_US // 1000} ms, {s['connections']} connections,"
-                    f" against the peer's best, {p['connections']}): ≥ 10x peer {'met' if cap['ratio'] >= 10 else '**missed**'}"
-                    f" ({cap['ratio']:.2f}x), p99 below the peer's at its best {'met' if cap['p99_lower'] else '**missed**'}")
-        if cap["lopsided"]:
-            line += (" (not a fair comparison: in one of the peer's runs this round, one of its workers did under half its"
-                     " share in every attempt)")
-        lines.append(line)
+        if cap := capacity(single, n_round):
+            lines.append(capacity_line(cap, "capacity" + (f", round {n_round}" if rounds > 1 else "")))
     for r in reload:
         bad = r["wrk"]["predict_non2xx"] + r["probe"]["non2xx"] + socket_errors(r["wrk"]) + r["probe"]["errors"]
         lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}")
     return "\n".join(lines)
+
+
+def capacity_line(cap: dict, label: str) -> str:
+    """One round's capacity comparison (see capacity()) as a line of the targets."""
+    s, p = cap["sentinel"], cap["peer"]
+    bound = f"p99 ≤ {P99_BOUND_US // 1000} ms"
+    if s is None:
+        line = f"- {label}: ≥ {PEER_RATIO}x peer **missed** (no run of Sentinel's had zero errors, an exact audit and a {bound})"
+    else:
+        line = (f"- {label} (Sentinel's best within {bound}, {s['connections']} connections, against the peer's best,"
+                f" {p['connections']}): ≥ {PEER_RATIO}x peer {'met' if cap['ratio'] >= PEER_RATIO else '**missed**'}"
+                f" ({cap['ratio']:.2f}x), p99 below the peer's at its best {'met' if cap['p99_lower'] else '**missed**'}")
+    if cap["lopsided"]:
+        line += (" (not a fair comparison: in one of the peer's runs this round, one of its workers did under half its"
+                 " share in every attempt)")
+    return line
 
 
 def plot(single: list, path: Path, rounds: int) -> str:
@@ -402,8 +403,8 @@ def line(r: dict) -> str:
         text += f"  CPU {us:.0f} µs a request"
     if r.get("audit"):
         text += f"  audit: {audit_cell(r)}"
-    if stall(r):
-        text += f"  NOTE: {stall(r)}"
+    if why := stall(r):
+        text += f"  NOTE: {why}"
     if r.get("workers"):
         text += f"  workers' CPU split {split_cell(r)}"
     p = r.get("probe")

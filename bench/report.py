@@ -419,7 +419,12 @@ def main() -> None:
     if sys.argv[1:] == ["--line"]:
         print(line(json.loads(sys.stdin.read())))
         return
+    if len(sys.argv) != 4:
+        sys.exit("usage: report.py WORKDIR RESULTS_MD PLOT_PNG   (or: report.py --line < one-result.json)")
     work, results_md, plot_png = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    for needed in ("settings.json", "results.jsonl"):
+        if not (work / needed).is_file():
+            sys.exit(f"bench/report.py: {work / needed} is missing: WORKDIR must be a bench/serve.sh work directory (KEEP_WORK=1 keeps one)")
     settings = json.loads((work / "settings.json").read_text())
     results = [json.loads(l) for l in (work / "results.jsonl").read_text().splitlines() if l.strip()]
     # Measured in blocks (every server at one concurrency, then the next), a round of blocks after

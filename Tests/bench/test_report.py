@@ -10,6 +10,8 @@ whose latencies a stall dominates (wrk's correction for coordinated omission) is
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,3 +111,14 @@ def test_a_run_whose_latencies_a_stall_dominates_is_named():
     text = report.targets(runs, [], 2)
     assert "a stall" in line_for(text, "- 64 connections, round 2")
     assert "a stall" not in line_for(text, "- 64 connections, round 1")
+
+
+def test_a_work_directory_without_the_runs_is_refused_in_one_line(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "report.py"), str(tmp_path / "none"), str(results),
+                           str(tmp_path / "latency.png")], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"bench/report.py: {tmp_path / 'none' / 'settings.json'} is missing: WORKDIR must be a bench/serve.sh work"
+        " directory (KEEP_WORK=1 keeps one)"]
+    assert not results.exists()

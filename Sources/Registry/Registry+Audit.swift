@@ -57,6 +57,9 @@ public struct AuditQuery: Sendable {
     public var until: String?
     public var requestID: String?
     public var limit: Int
+    /// The most rows one query returns: they are held in memory (each with its features) and
+    /// sorted across registries before printing. A whole audit log is exported with sqlite3.
+    public static let maxLimit = 100_000
 
     public init(model: String? = nil, version: VersionLabel? = nil, since: String? = nil, until: String? = nil,
                 requestID: String? = nil, limit: Int = 100) {
@@ -109,7 +112,7 @@ extension Registry {
     /// Reads the audit log, newest first. Throws `.invalidLimit`, and `.modelNotFound` /
     /// `.modelRequired` when a version is named without a resolvable model.
     public func audit(_ query: AuditQuery) throws -> [AuditEntry] {
-        guard query.limit >= 1 else { throw RegistryError.invalidLimit(query.limit) }
+        guard (1...AuditQuery.maxLimit).contains(query.limit) else { throw RegistryError.invalidLimit(query.limit) }
         var model = query.model
         if query.version != nil { model = try resolveModel(model) } else if let name = model { _ = try resolveModel(name) }
         var filters: [String] = []

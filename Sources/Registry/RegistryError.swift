@@ -119,7 +119,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
         case .invalidTime(let text):
             return "invalid time '\(text)': expected 2026-11-29, or 2026-11-29T08:30:00 with an optional fraction and Z or an offset such as +01:00"
         case .invalidLimit(let limit):
-            return "invalid limit \(limit): expected 1 or more"
+            return "invalid limit \(limit): expected 1 to \(AuditQuery.maxLimit) (for more, query the prediction_log view with sqlite3)"
         case .database(let message):
             return "database error: \(message)"
         }

@@ -36,6 +36,9 @@ extension RegistryCLI {
             let verified = try bundle.examples.map { example in
                 do {
                     return (example, try Registry.verify(example.registration(model: model, by: actor)))
+                } catch RegistryError.invalidModelName(let name) {
+                    // --model's fault, not the example's.
+                    throw RegistryError.invalidModelName(name)
                 } catch let error as RegistryError {
                     // Which of the bundle's examples: "golden row 3" alone does not say.
                     throw BundleError(path: example.directory, reason: "is refused: \(error.description)")

@@ -39,7 +39,8 @@ struct GitOpsValuesFile {
             if indent == 0 { break }
             if childIndent == nil { childIndent = indent }
             guard indent == childIndent else { continue }
-            if let name = Self.scalar(of: "name", in: line), name != model {
+            // An empty `name:` (YAML's null) names no model.
+            if let name = Self.scalar(of: "name", in: line), !name.isEmpty, name != model {
                 throw .otherModel(path: path, pinned: name, requested: model)
             }
             if Self.scalar(of: "version", in: line) != nil { versionLine = index }
@@ -91,7 +92,8 @@ struct GitOpsValuesFile {
         guard let match = line.range(of: #"^\s+"# + key + #":\s*(["']?)([^"'#\s]*)\1\s*(#.*)?\r?$"#, options: .regularExpression) else {
             return nil
         }
-        let value = line[match].split(separator: ":", maxSplits: 1)[1]
+        // Not omitting empty pieces: `version:` with nothing after it has an empty value, not none.
+        let value = line[match].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[1]
             .split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return value.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
@@ -107,6 +109,12 @@ struct GitOpsValuesFile {
         let body = afterSpace.dropFirst(quote.count)
         let end = quote.isEmpty ? body.firstIndex(where: { $0 == " " || $0 == "\t" || $0 == "#" || $0 == "\r" }) ?? body.endIndex
                                 : body.firstIndex(of: Character(quote)).map { body.index(after: $0) } ?? body.endIndex
+        if quote.isEmpty && end == body.startIndex {
+            // No value yet (`version:`, maybe with a comment): YAML needs a space after the colon,
+            // and one before a comment, or the `#` would be part of the value.
+            let comment = afterSpace.hasPrefix("#") ? " " + afterSpace : String(afterSpace)
+            return String(line[...colon]) + " " + value + comment
+        }
         return String(line[...colon]) + leading + quote + value + quote + String(line[end...])
     }
 }

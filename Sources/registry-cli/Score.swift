@@ -89,16 +89,27 @@ extension RegistryCLI {
                 if pending.count >= Self.auditBatchSize || output.utf8.count >= 1 << 16 {
                     try registry.appendAudit(pending)
                     pending.removeAll(keepingCapacity: true)
-                    FileHandle.standardOutput.write(Data(output.utf8))
+                    try Self.writeResults(output, scoredUpTo: lineNumber)
                     output = ""
                 }
                 progress.update(lineNumber)
             }
             try registry.appendAudit(pending)
-            FileHandle.standardOutput.write(Data(output.utf8))
+            try Self.writeResults(output, scoredUpTo: lineNumber)
             progress.finish(lineNumber)
             if refused > 0 {
                 throw ScoreFailure(refused: refused, total: lineNumber)
+            }
+        }
+
+        /// Writes results whose records are committed. Foundation's `FileHandle.write(_:)` traps on a
+        /// failed write (a full disk, a closed pipe), so this one throws, saying that the lines so far
+        /// are in the audit log.
+        static func writeResults(_ output: String, scoredUpTo line: Int) throws(ScoreOutputError) {
+            do {
+                try FileHandle.standardOutput.write(contentsOf: Data(output.utf8))
+            } catch {
+                throw ScoreOutputError(line: line, reason: (error as NSError).localizedDescription)
             }
         }
 
@@ -133,7 +144,13 @@ extension RegistryCLI {
             }
             // Other members beside "features" are ignored, so that a golden file (with each row's
             // reference "score") scores as it is.
-            let rawFeatures = object["features"]?.objectValue ?? object.filter { $0.key != "request_id" }
+            let rawFeatures: [String: JSONValue]
+            if let member = object["features"] {
+                guard let features = member.objectValue else { return .failure("\"features\" must be an object of features by name") }
+                rawFeatures = features
+            } else {
+                rawFeatures = object.filter { $0.key != "request_id" }
+            }
             let row: [Double]
             do throws(FeatureError) {
                 row = try loaded.rows.row(from: FeatureValues.read(rawFeatures))
@@ -158,6 +175,15 @@ struct ScoreFailure: Error, CustomStringConvertible {
     let refused: Int
     let total: Int
     var description: String { "\(refused) of \(total) input lines were refused (see their \"error\" output lines)" }
+}
+
+/// Standard output could not be written: the lines scored up to `line` are recorded nonetheless.
+struct ScoreOutputError: Error, CustomStringConvertible {
+    let line: Int
+    let reason: String
+    var description: String {
+        "standard output cannot be written (\(reason)): the lines scored up to input line \(line) are in the audit log, their results are not all printed"
+    }
 }
 
 /// Reads a file or standard input line by line without loading it whole.

@@ -119,7 +119,12 @@ extension RegistryCLI {
                 guard days >= 1 else { throw ServeError("audit retention must be at least 1 day") }
                 configuration.audit.retentionDays = days
             }
-            guard maxBodyBytes >= 1_024, maxBatchSize >= 1 else { throw ServeError("--max-body-bytes must be at least 1024 and --max-batch-size at least 1") }
+            // The upper bound keeps the read budget (the body plus headers) from overflowing, and a
+            // body NIO can hold in one buffer.
+            guard (1_024...Self.maxBodyBytesLimit).contains(maxBodyBytes) else {
+                throw ServeError("--max-body-bytes must be 1024 to \(Self.maxBodyBytesLimit), not \(maxBodyBytes)")
+            }
+            guard maxBatchSize >= 1 else { throw ServeError("--max-batch-size must be at least 1") }
             configuration.maxBodyBytes = maxBodyBytes
             configuration.maxBatchSize = maxBatchSize
             // A batch is queued whole or refused: one larger than the queue would get "try again"
@@ -182,6 +187,8 @@ extension RegistryCLI {
         static func number(_ environment: [String: String], _ name: String) throws -> Double? {
             try parsed(environment, name, as: "a number")
         }
+
+        static let maxBodyBytesLimit = 1 << 30
 
         private static func parsed<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
                                                                       as kind: String) throws -> Value? {

@@ -144,6 +144,22 @@ struct DeploymentCLITests {
         #expect(try FileManager.default.attributesOfItem(atPath: values)[.posixPermissions] as? Int == 0o640)
     }
 
+    /// A values file that pins nothing yet (`version:` and `name:` empty, YAML's null) gets its
+    /// first pin, with or without a comment after the key. Reading such a line used to trap.
+    @Test func gitopsPromotionFillsAnEmptyPin() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
+        for (version, comment, expected) in [("v2", "", "  version: v2"), ("v3", "   # set by promote", "  version: v3 # set by promote")] {
+            let values = h.directory.appendingPathComponent("values-\(version).yaml").path
+            try "model:\n  name:\n  version:\(comment)\n  threshold: 0.5\n".write(toFile: values, atomically: true, encoding: .utf8)
+            let promoted = try h.cli(["promote", version, "--gitops", values])
+            #expect(promoted.status == 0, "\(promoted.stderr)")
+            #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name:\n\(expected)\n  threshold: 0.5\n")
+            #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == version)
+        }
+    }
+
     @Test func badValuesFileChangesNeitherRegistryNorFile() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }

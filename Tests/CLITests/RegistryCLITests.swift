@@ -137,8 +137,11 @@ struct RegistryCLITests {
             ("description on two lines", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--description", "a\nb"], "--description must be one line"),
             ("empty description", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--description", ""], "--description must not be empty"),
             ("model named ..", ["register", "--model", "..", "--format", "xgboost-json", "--artifact", artifact], "invalid model name '..'"),
+            // --model's fault, not the bundle's first example's.
+            ("bootstrap as a bad model name", ["bootstrap", "--models", CLIHarness.modelsDirectory.path, "--model", "a b"], "Error: invalid model name 'a b'"),
             ("bad audit limit", ["audit", "--limit", "0"], "invalid limit"),
             ("negative audit limit", ["audit", "--limit", "-1"], "invalid limit"),
+            ("audit limit past the most one query returns", ["audit", "--limit", "100001"], "invalid limit 100001: expected 1 to 100000"),
             ("negative threshold", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--threshold", "-1"], "invalid threshold '-1.0'"),
             ("metric twice", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "auc=0.8", "--metric", "auc=0.9"], "metric 'auc' is given twice"),
             ("metric name with a space", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--metric", "a b=1"], "invalid metric"),
@@ -269,6 +272,9 @@ struct RegistryCLITests {
             // Honoured by POST /predict, so not silently ignored here.
             ("{\"model\": \"nosuch\", " + line.dropFirst(), "\"model\" is not read from a line here: choose the model with --model"),
             ("{\"instances\": [], " + line.dropFirst(), "\"instances\" is not read from a line here"),
+            // Not the whole line taken for the features instead ("feature 'features' is not one the model reads").
+            ("{\"features\": 5}", "\"features\" must be an object"),
+            ("{\"features\": [" + line + "]}", "\"features\" must be an object"),
         ]
         for (input, message) in refusals {
             let refused = try h.cli(["score", "--input", "-"], stdin: input + "\n")
@@ -281,6 +287,26 @@ struct RegistryCLITests {
         let latin1 = try h.cli(["score", "--input", invalidUTF8.path])
         #expect(latin1.status != 0 && latin1.stdout.contains("the line is not valid UTF-8"), "\(latin1.stdout)")
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+    }
+
+    /// Output that cannot be written (a full disk: /dev/full) ends `score` with one line on stderr,
+    /// not Foundation's trap and a backtrace; the lines scored before are in the audit log, as the
+    /// line says.
+    @Test func scoreToAFullDiskFailsWithOneLine() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["init"]).status == 0)
+        try h.registerExample("fraud-logistic")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        let golden = h.model("fraud-logistic", "golden.jsonl")
+        let rows = try String(contentsOfFile: golden, encoding: .utf8).split(separator: "\n").count
+        let result = try CLIHarness.run("/bin/sh", ["-c", #"exec "$0" "$@" >/dev/full"#, CLIHarness.binary,
+                                                     "score", "--input", golden, "--db", h.dbPath])
+        #expect(result.status == 1)
+        #expect(result.stderr.split(separator: "\n").count == 1
+                && result.stderr.contains("standard output cannot be written")
+                && result.stderr.contains("up to input line \(rows) are in the audit log"), "\(result.stderr)")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(rows)")
     }
 
     /// Feature names that JSON must escape (a quote, a backslash) survive the golden rows' trip

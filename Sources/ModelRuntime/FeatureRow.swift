@@ -6,6 +6,13 @@ public enum FeatureError: Error, CustomStringConvertible, Equatable, Sendable {
     case nullNotAccepted(String)
     /// A number beyond a double's range (about ±1.8e308), such as 1e400.
     case outOfRange(String)
+    /// A number written with more than `FeatureError.maxNumberLength` characters (`1.000…`): the
+    /// audit log keeps each number as it was written.
+    case numberTooLong(String)
+
+    /// Far more than any double needs (17 significant digits and an exponent), so that a request's
+    /// audit rows hold about what its features are worth, not a megabyte of zeros.
+    public static let maxNumberLength = 100
 
     public var description: String {
         switch self {
@@ -14,12 +21,14 @@ public enum FeatureError: Error, CustomStringConvertible, Equatable, Sendable {
         case .notNumeric(let name): return "feature '\(name)' is not a number or null"
         case .nullNotAccepted(let name): return "feature '\(name)' is null and this model cannot score missing values"
         case .outOfRange(let name): return "feature '\(name)' is a number too large for a double (beyond ±1.8e308)"
+        case .numberTooLong(let name): return "feature '\(name)' is a number written with more than \(Self.maxNumberLength) characters"
         }
     }
 
     public var featureName: String {
         switch self {
-        case .missing(let name), .unknown(let name), .notNumeric(let name), .nullNotAccepted(let name), .outOfRange(let name):
+        case .missing(let name), .unknown(let name), .notNumeric(let name), .nullNotAccepted(let name), .outOfRange(let name),
+             .numberTooLong(let name):
             return name
         }
     }

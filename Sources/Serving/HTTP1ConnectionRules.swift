@@ -16,9 +16,11 @@ import NIOHTTPTypesHTTP1
 /// - An answer that says `Connection: close` on its own (the shutdown drain's) is the
 ///   connection's last: once it is written, the sending side is shut (RFC 9112 §9.6), so a client
 ///   that reads to the end of the stream is not left waiting.
-/// - `Expect: 100-continue` gets its interim 100 at once. A client that waits for it would
-///   otherwise send the body only after its own timeout (curl: 1 s), and that wait would count as
-///   the request's latency in the answer, the histograms and its audit row.
+/// - `Expect: 100-continue` gets its interim 100 at once, or, behind requests not answered yet,
+///   once the answer ahead of it is written: a 100 before those answers would be taken for theirs.
+///   A client that waits for it would otherwise send the body only after its own timeout (curl:
+///   1 s), and that wait would count as the request's latency in the answer, the histograms and its
+///   audit row.
 /// - An HTTP/1.1 request without `Host`, or any request with more than one, gets a 400 (RFC 9112
 ///   §3.2: a server MUST). Hummingbird's codec takes the first `Host` as the request's authority
 ///   and lets a request without one pass, so the service used to answer both. The request goes no
@@ -31,8 +33,9 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// For each request read and not answered yet, in order: whether it asked to close.
-    private var closeAsked = CircularBuffer<Bool>()
+    /// For each request read and not answered yet, in order: whether it asked to close, and whether
+    /// it is owed its 100 (Continue), held back behind the answers ahead of it.
+    private var unanswered = CircularBuffer<(closeAsked: Bool, continueOwed: Bool)>()
     /// The answer being written said `Connection: close` when its request had not asked for it.
     private var shutOutputAfterThisAnswer = false
     /// A request was refused for its `Host` header: what follows it on the connection is dropped.
@@ -55,19 +58,22 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
             refusedHost = true
             // Its answer, the refusal, says `Connection: close` on its own: the sending side is shut
             // after it, as after the drain's.
-            closeAsked.append(false)
+            unanswered.append((closeAsked: false, continueOwed: false))
             return context.fireErrorCaught(fault)
         }
         let close = !head.isKeepAlive
-        closeAsked.append(close)
         // HTTP/1.0 clients do not know the interim answer (RFC 9110 §10.1.1).
-        if expectsContinue, (head.version.major, head.version.minor) >= (1, 1) {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
-        }
+        let continues = expectsContinue && (head.version.major, head.version.minor) >= (1, 1)
+        if continues && unanswered.isEmpty { sendContinue(context: context) }
+        unanswered.append((closeAsked: close, continueOwed: continues && !unanswered.isEmpty))
         // The usual request passes as it came; only one asking to close is rewritten.
         guard close else { return context.fireChannelRead(data) }
         head.headers.replaceOrAdd(name: "connection", value: "close")
         context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    private func sendContinue(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
     }
 
     /// A header name compared with a lower-case one, in any case, without making a string.
@@ -85,7 +91,7 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head) where head.status.code >= 200:
-            let asked = closeAsked.popFirst() ?? false
+            let asked = unanswered.popFirst()?.closeAsked ?? false
             // Hummingbird (or `PredictChannelHandler`) shuts the connection after an answer to a
             // request that asked for it.
             shutOutputAfterThisAnswer = !asked && !head.isKeepAlive
@@ -101,6 +107,13 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
             // more, and a reset can discard this answer before the client reads it.
             let channel = context.channel
             written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
+        case .end:
+            context.write(data, promise: promise)
+            // The next request's turn: its 100, if it was held back.
+            if unanswered.first?.continueOwed == true {
+                unanswered[unanswered.startIndex].continueOwed = false
+                sendContinue(context: context)
+            }
         default:
             context.write(data, promise: promise)
         }

@@ -32,8 +32,9 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private enum State {
         /// Between requests.
         case idle
-        /// This request is the router's: its parts pass on.
-        case passing
+        /// This request is the router's: its parts pass on. `closing`: it asked for the connection
+        /// to close, so the router answers nothing after it.
+        case passing(closing: Bool)
         /// A prediction's body is being read.
         case reading(Reading)
         /// A prediction answered before its body ended (refused): the rest of the body is dropped.
@@ -71,6 +72,9 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var heldBytes = 0
     /// The last answer's write, once the connection is to end after it.
     private var lastAnswer: EventLoopFuture<Void>?
+    /// A request was read behind the router's last answer, which is still to be written: the
+    /// connection ends once it is.
+    private var closeAfterRouterAnswer = false
     private var date = HTTPDateHeader()
 
     init(controller: PredictController, drain: ShutdownDrain) {
@@ -96,13 +100,19 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         held.append(.part(part))
     }
 
-    /// What a held part counts for against the read budget: a head 512 bytes, a body chunk its size.
+    /// What a held part counts for against the read budget: about the bytes it holds. (A flat 512
+    /// for a head let a client that stopped reading answers park 2,000 heads of 80 KB each, the
+    /// most the HTTP parser takes, on one connection.)
     private static func weight(of part: HTTPRequestPart) -> Int {
         switch part {
-        case .head: 512
+        case .head(let head): 512 + (head.path?.utf8.count ?? 0) + (head.authority?.utf8.count ?? 0) + weight(of: head.headerFields)
         case .body(let chunk): chunk.readableBytes
-        case .end: 0
+        case .end(let trailers): trailers.map(weight(of:)) ?? 0
         }
+    }
+
+    private static func weight(of fields: HTTPFields) -> Int {
+        fields.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count + 4 }
     }
 
     private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
@@ -111,12 +121,16 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             // Its answer would overtake the router's to the requests ahead of it.
             guard routerUnanswered == 0 else { return hold(part) }
             begin(head, context: context)
-        case (.idle, .head):
+        case (.idle, .head(let head)):
             routerUnanswered += 1
-            state = .passing
+            state = .passing(closing: head.headerFields.combined(.connection) == "close")
             context.fireChannelRead(wrapInboundOut(part))
-        case (.passing, _), (.idle, _):
-            if case .end = part { state = .idle }
+        case (.passing(let closing), _):
+            // Behind a request that asked to close, Hummingbird reads no more (RFC 9112 §9.6), and
+            // neither does this handler: a prediction there would get no answer, so no record.
+            if case .end = part { state = closing ? .closed : .idle }
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.idle, _):
             context.fireChannelRead(wrapInboundOut(part))
         case (.reading(var reading), .body(var chunk)):
             state = .idle  // set again below: `reading` stays uniquely referenced while its body grows
@@ -141,8 +155,12 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             // Read behind the connection's last answer (the drain's, say): it will have none, and
             // Hummingbird's connection-state handler, which counted it, would keep the connection
             // (and a graceful shutdown) waiting for it. The connection ends once that answer is out.
-            let channel = context.channel
-            (lastAnswer ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in channel.close(promise: nil) }
+            if routerUnanswered > 0 {
+                closeAfterRouterAnswer = true
+            } else {
+                let channel = context.channel
+                (lastAnswer ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in channel.close(promise: nil) }
+            }
         case (.discarding, _), (.closed, _), (.answering, _):
             break
         }
@@ -283,11 +301,48 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // Only the router's answers pass here (this handler's own start below it).
-        context.write(data, promise: promise)
-        guard case .end = unwrapOutboundIn(data) else { return }
-        // Its answer to a request that broke HTTP was to no request passed on.
-        routerUnanswered = max(0, routerUnanswered - 1)
-        if routerUnanswered == 0, !held.isEmpty { releaseHeld(context: context) }
+        let part = unwrapOutboundIn(data)
+        guard routerUnanswered > 0 else {
+            // Its answer to a request that broke HTTP was to no request passed on.
+            context.write(data, promise: promise)
+            if case .end = part, !held.isEmpty { releaseHeld(context: context) }
+            return
+        }
+        switch part {
+        case .head(let head):
+            if head.headerFields.combined(.connection) == "close" {
+                // The drain's: `HTTP1ConnectionRules` ends the connection after it, so nothing read
+                // behind it may be scored (recorded, never answered).
+                switch state {
+                case .idle: state = .closed
+                case .passing: state = .passing(closing: true)
+                default: break
+                }
+            }
+            context.write(data, promise: promise)
+        case .body:
+            context.write(data, promise: promise)
+        case .end:
+            routerUnanswered -= 1
+            guard routerUnanswered == 0, case .closed = state else {
+                context.write(data, promise: promise)
+                if routerUnanswered == 0, !held.isEmpty { releaseHeld(context: context) }
+                return
+            }
+            // The connection's last answer: once it is written, the connection ends if anything was
+            // read behind it (held, or met in `.closed`), which gets no answer.
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.cascade(to: promise)
+            lastAnswer = written.futureResult
+            context.write(data, promise: written)
+            if closeAfterRouterAnswer || !held.isEmpty {
+                closeAfterRouterAnswer = false
+                held.removeAll()
+                heldBytes = 0
+                let channel = context.channel
+                written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -168,6 +168,9 @@ public struct PredictRequestParser {
                 let start = parser.offset
                 value = try parser.parseNumber()
                 text = ValueSpan(start: start, count: parser.offset - start)
+                guard text.count <= FeatureError.maxNumberLength else {
+                    throw prefixed(.numberTooLong(nameText(name, UnsafeRawBufferPointer(bytes))), instance)
+                }
             default:
                 try parser.skipValue()
                 throw prefixed(.notNumeric(nameText(name, UnsafeRawBufferPointer(bytes))), instance)

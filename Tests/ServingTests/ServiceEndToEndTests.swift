@@ -140,6 +140,9 @@ struct ServiceEndToEndTests {
         let text = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":\"high\",", options: .regularExpression)
         let null = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":null,", options: .regularExpression)
         let tooLarge = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1e400,", options: .regularExpression)
+        // 1.0, but kept in the audit log as written: 101 characters are refused, 100 taken.
+        let longNumber = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1.\(String(repeating: "0", count: 99)),", options: .regularExpression)
+        let longestNumber = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1.\(String(repeating: "0", count: 98)),", options: .regularExpression)
         // Finite, but through the scaler they overflow to opposite infinities: the score would be NaN.
         let overflowing = row
             .replacingOccurrences(of: #"\"is_foreign\":[^,]*,"#, with: "\"is_foreign\":1e308,", options: .regularExpression)
@@ -169,6 +172,8 @@ struct ServiceEndToEndTests {
             ("empty object", "{}", "application/json", 400, "invalid_request", nil),
             ("deep nesting", "{\"features\": {\"amount\": " + String(repeating: "[", count: 3000) + "}}", "application/json", 400, "invalid_json", nil),
             ("a number beyond a double", "{\"features\": \(tooLarge)}", "application/json", 422, "invalid_features", "amount"),
+            ("a number written with 101 characters", "{\"features\": \(longNumber)}", "application/json", 422, "invalid_features", "amount"),
+            ("a number written with 100 characters", "{\"features\": \(longestNumber)}", "application/json", 200, "", nil),
             ("model twice", "{\"model\": \"nope\", \"model\": \"fraud\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id twice", "{\"request_id\": \"a\", \"request_id\": \"b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id with a line break", "{\"request_id\": \"a\\nb\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
@@ -232,9 +237,10 @@ struct ServiceEndToEndTests {
         let queried = try await h.post("/predict?model=other", body: "{\"features\": \(row)}", headers: [json])
         #expect(queried.status == 400 && queried.json?["error"] as? String == "invalid_request"
                 && queried.body.contains("model=other"), "\(queried.body)")
-        // The logistic example imputes, so null was accepted and scored, and UTF-8 named as the
-        // charset; nothing else was recorded.
-        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "2")
+        // The logistic example imputes, so null was accepted and scored, UTF-8 named as the
+        // charset, and the 100-character number, kept as written; nothing else was recorded.
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE features LIKE '%\"amount\":1.\(String(repeating: "0", count: 98)),%'") == "1")
         let notFound = try await h.get("/nope")
         #expect(notFound.status == 404 && notFound.json?["error"] as? String == "not_found")
         // A known path with another method: 405 naming the methods it has, in the body and in Allow.
@@ -267,6 +273,19 @@ struct ServiceEndToEndTests {
         #expect(h.server?.isRunning == false && h.server?.terminationStatus != 0)
         let log = (try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? ""
         #expect(log.split(separator: "\n").count == 1 && log.contains("must be at least --max-batch-size (20)"), "\(log)")
+    }
+
+    /// A body limit past 1 GiB is refused at start: the largest Int used to start the service,
+    /// whose first connection then trapped on the read budget's overflow.
+    @Test func bodyLimitPastOneGiBIsRefusedAtStart() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        await #expect(throws: HarnessError.self) {
+            try await h.start(["--max-body-bytes", "\(Int.max)"], waitForReady: false)
+        }
+        #expect(h.server?.isRunning == false && h.server?.terminationStatus != 0)
+        let log = (try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? ""
+        #expect(log.split(separator: "\n").count == 1 && log.contains("--max-body-bytes must be 1024 to 1073741824"), "\(log)")
     }
 
     /// A retention of a century puts the pruning cutoff before 1970: it prunes nothing, and the
@@ -457,7 +476,10 @@ struct ServiceEndToEndTests {
     /// Predictions are answered in the channel pipeline and every other request by the router:
     /// requests pipelined on one connection, of both kinds, are still answered in their order,
     /// with the same headers, and a refused body (too large, sent in chunks) is dropped without
-    /// losing the requests behind it.
+    /// losing the requests behind it. What is read behind a request that closes the connection is
+    /// neither answered nor scored (behind the drain's answers, which close on their own, see
+    /// ServiceUnderLoadTests). A 100 (Continue) owed to a request behind others comes after their
+    /// answers: it used to come first, where the client would take it for theirs.
     @Test func pipelinedRequestsOfBothKindsAreAnsweredInOrder() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
@@ -480,23 +502,36 @@ struct ServiceEndToEndTests {
                         too_large, get(b"/readyz"),
                         b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\nContent-Length: 5\\r\\n\\r\\n{oops",
                         predict("p4", b"Connection: close\\r\\n")]
-            connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-            connection.settimeout(20)
-            connection.sendall(b"".join(requests))
-            received = b""
-            while chunk := connection.recv(65536):
-                received += chunk
-            answers = []
-            while received:
-                head, _, rest = received.partition(b"\\r\\n\\r\\n")
-                lines = head.decode("latin-1").split("\\r\\n")
-                fields = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
-                length = int(fields.get("content-length", "0"))
-                answers.append({"status": int(lines[0].split()[1]), "fields": fields, "body": rest[:length].decode()})
-                received = rest[length:]
-            print(json.dumps(answers))
+            def exchange(requests):  # the answers, once the server has ended the connection
+                connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                connection.settimeout(20)
+                connection.sendall(b"".join(requests))
+                received = b""
+                while chunk := connection.recv(65536):
+                    received += chunk
+                answers = []
+                while received:
+                    head, _, rest = received.partition(b"\\r\\n\\r\\n")
+                    lines = head.decode("latin-1").split("\\r\\n")
+                    fields = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+                    length = int(fields.get("content-length", "0"))
+                    answers.append({"status": int(lines[0].split()[1]), "fields": fields, "body": rest[:length].decode()})
+                    received = rest[length:]
+                return answers
+            def statuses(requests):
+                return [answer["status"] for answer in exchange(requests)]
+            print(json.dumps({
+                "answers": exchange(requests),
+                "close": statuses([b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\nConnection: close\\r\\n\\r\\n", predict("behind-close")]),
+                "http10": statuses([b"GET /healthz HTTP/1.0\\r\\n\\r\\n", predict("behind-http10")]),
+                "continue": statuses([get(b"/models"), predict("continued", b"Expect: 100-continue\\r\\n"),
+                                      b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\nConnection: close\\r\\n\\r\\n"]),
+            }))
             """, stdin: features, arguments: ["\(h.port)"])
-        let answers = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [[String: Any]], "\(report)")
+        let exchanges = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any], "\(report)")
+        #expect(exchanges["close"] as? [Int] == [200] && exchanges["http10"] as? [Int] == [200], "\(report)")
+        #expect(exchanges["continue"] as? [Int] == [200, 100, 200, 200], "\(report)")
+        let answers = try #require(exchanges["answers"] as? [[String: Any]], "\(report)")
         #expect(answers.map { $0["status"] as? Int } == [200, 200, 200, 200, 200, 413, 200, 400, 200], "\(report)")
         guard answers.count == 9 else { return }
         let bodies = answers.map { $0["body"] as? String ?? "" }
@@ -528,6 +563,8 @@ struct ServiceEndToEndTests {
             """, stdin: features, arguments: ["\(h.port)"])
         #expect(try await h.stop() == 0)
         #expect(try h.sqlite("SELECT group_concat(request_id, ' ') FROM (SELECT request_id FROM predictions WHERE request_id LIKE 'p_' ORDER BY id)") == "p1 p2 p3 p4")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id LIKE 'behind-%'") == "0")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id = 'continued'") == "1")
         let afterReset = Int(try h.sqlite("SELECT count(*) FROM predictions WHERE request_id LIKE 'reset-%'")) ?? -1
         #expect((0..<4).contains(afterReset), "\(afterReset) of the 4 predictions sent before the reset were recorded")
     }

@@ -123,31 +123,35 @@ struct ServiceUnderLoadTests {
         #expect(ended.hasPrefix("HTTP/1.1 200"), "\(ended)")
         // A prediction pipelined behind another gets no answer after the first one's close, and
         // the connection ends rather than waiting for it (with the client's side left open, the
-        // connection, and the shutdown with it, used to wait for the client).
+        // connection, and the shutdown with it, used to wait for the client). Behind the router's
+        // answer, which says close too, a prediction is neither answered nor scored: it used to be
+        // recorded, and its answer written to the shut connection. (The count of rows below holds
+        // the answered ones only.)
         let pipelined = try Python.run("""
             import socket, sys, time
             row = sys.stdin.read().encode()
             prediction = (b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
                           b"Content-Length: %d\\r\\n\\r\\n" % len(row) + row)
-            connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-            connection.settimeout(2)  # still open after 2 s: recv raises and the test fails
-            connection.sendall(prediction + prediction)
-            received = b""
-            while chunk := connection.recv(65536):
-                received += chunk
-            text = received.decode("latin-1")
-            # Ended, not only shut for sending: what this side sends now (the start of a request,
-            # a byte at a time, which no parser refuses) is refused with a reset.
-            refused = False
-            try:
-                for byte in b"GET /healthz":
-                    time.sleep(0.1)
-                    connection.sendall(bytes([byte]))
-            except OSError:
-                refused = True
-            print(text.count("HTTP/1.1 "), text.count("HTTP/1.1 200"), "connection: close" in text.lower(), refused)
+            for first in (prediction, b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\n\\r\\n"):
+                connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                connection.settimeout(2)  # still open after 2 s: recv raises and the test fails
+                connection.sendall(first + prediction)
+                received = b""
+                while chunk := connection.recv(65536):
+                    received += chunk
+                text = received.decode("latin-1")
+                # Ended, not only shut for sending: what this side sends now (the start of a request,
+                # a byte at a time, which no parser refuses) is refused with a reset.
+                refused = False
+                try:
+                    for byte in b"GET /healthz":
+                        time.sleep(0.1)
+                        connection.sendall(bytes([byte]))
+                except OSError:
+                    refused = True
+                print(text.count("HTTP/1.1 "), text.count("HTTP/1.1 200"), "connection: close" in text.lower(), refused)
             """, stdin: bodies[0], arguments: ["\(h.port)"])
-        #expect(pipelined.trimmingCharacters(in: .whitespacesAndNewlines) == "1 1 True True", "\(pipelined)")
+        #expect(pipelined.split(separator: "\n") == ["1 1 True True", "1 1 True True"], "\(pipelined)")
         var answered = 2
         for body in bodies.prefix(20) {
             let reply = try await h.post("/predict", body: body)

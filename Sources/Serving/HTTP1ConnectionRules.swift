@@ -38,6 +38,8 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
     private var unanswered = CircularBuffer<(closeAsked: Bool, continueOwed: Bool)>()
     /// The answer being written said `Connection: close` when its request had not asked for it.
     private var shutOutputAfterThisAnswer = false
+    /// The answer being written is the connection's last: nothing behind it is answered, so no 100.
+    private var lastAnswerBeingWritten = false
     /// A request was refused for its `Host` header: what follows it on the connection is dropped.
     private var refusedHost = false
 
@@ -95,6 +97,7 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
             // Hummingbird (or `PredictChannelHandler`) shuts the connection after an answer to a
             // request that asked for it.
             shutOutputAfterThisAnswer = !asked && !head.isKeepAlive
+            lastAnswerBeingWritten = asked || !head.isKeepAlive
             guard asked else { return context.write(data, promise: promise) }
             head.headers.replaceOrAdd(name: "connection", value: "close")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
@@ -109,8 +112,8 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
             written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         case .end:
             context.write(data, promise: promise)
-            // The next request's turn: its 100, if it was held back.
-            if unanswered.first?.continueOwed == true {
+            // The next request's turn: its 100, if it was held back and will be answered.
+            if !lastAnswerBeingWritten, unanswered.first?.continueOwed == true {
                 unanswered[unanswered.startIndex].continueOwed = false
                 sendContinue(context: context)
             }

@@ -324,13 +324,19 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.write(data, promise: promise)
         case .end:
             routerUnanswered -= 1
-            guard routerUnanswered == 0, case .closed = state else {
+            let last: Bool
+            switch state {
+            case .closed, .passing(closing: true): last = true
+            default: last = false
+            }
+            guard routerUnanswered == 0, last else {
                 context.write(data, promise: promise)
                 if routerUnanswered == 0, !held.isEmpty { releaseHeld(context: context) }
                 return
             }
-            // The connection's last answer: once it is written, the connection ends if anything was
-            // read behind it (held, or met in `.closed`), which gets no answer.
+            // The connection's last answer (its request's body may still be arriving): once it is
+            // written, the connection ends if anything was read behind it (held, or met in
+            // `.closed`), which gets no answer.
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.cascade(to: promise)
             lastAnswer = written.futureResult

@@ -18,9 +18,14 @@ struct GitOpsValuesFile {
         text = String(decoding: data, as: UTF8.self)
     }
 
-    /// The version the file pins now (`model.version`), if it parses to one.
+    /// The version the file pins now (`model.version`), if it parses to one (YAML's null pins none).
     var pinnedVersion: String? {
-        (try? Yams.compose(yaml: text))?.mapping?["model"]?.mapping?["version"]?.string
+        (try? Yams.compose(yaml: text))?.mapping?["model"]?.mapping?["version"]?.string.flatMap { Self.isNull($0) ? nil : $0 }
+    }
+
+    /// YAML's null as a plain scalar: empty, `~` or `null`.
+    private static func isNull(_ value: String) -> Bool {
+        ["", "~", "null", "Null", "NULL"].contains(value)
     }
 
     /// The file with `model.version` set to `version`, checked; `model.name`, when present, must be `model`.
@@ -39,8 +44,8 @@ struct GitOpsValuesFile {
             if indent == 0 { break }
             if childIndent == nil { childIndent = indent }
             guard indent == childIndent else { continue }
-            // An empty `name:` (YAML's null) names no model.
-            if let name = Self.scalar(of: "name", in: line), !name.isEmpty, name != model {
+            // `name:` left empty (YAML's null) names no model.
+            if let name = Self.scalar(of: "name", in: line), !Self.isNull(name), name != model {
                 throw .otherModel(path: path, pinned: name, requested: model)
             }
             if Self.scalar(of: "version", in: line) != nil { versionLine = index }

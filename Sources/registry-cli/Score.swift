@@ -89,13 +89,13 @@ extension RegistryCLI {
                 if pending.count >= Self.auditBatchSize || output.utf8.count >= 1 << 16 {
                     try registry.appendAudit(pending)
                     pending.removeAll(keepingCapacity: true)
-                    try Self.writeResults(output, scoredUpTo: lineNumber)
+                    try writeResults(output, scoredUpTo: lineNumber)
                     output = ""
                 }
                 progress.update(lineNumber)
             }
             try registry.appendAudit(pending)
-            try Self.writeResults(output, scoredUpTo: lineNumber)
+            try writeResults(output, scoredUpTo: lineNumber)
             progress.finish(lineNumber)
             if refused > 0 {
                 throw ScoreFailure(refused: refused, total: lineNumber)
@@ -103,13 +103,13 @@ extension RegistryCLI {
         }
 
         /// Writes results whose records are committed. Foundation's `FileHandle.write(_:)` traps on a
-        /// failed write (a full disk, a closed pipe), so this one throws, saying that the lines so far
-        /// are in the audit log.
-        static func writeResults(_ output: String, scoredUpTo line: Int) throws(ScoreOutputError) {
+        /// failed write (a full disk), so this one throws, saying which lines are recorded. (A closed
+        /// pipe, `| head`, ends the process by SIGPIPE first, as it ends any filter.)
+        func writeResults(_ output: String, scoredUpTo line: Int) throws(ScoreOutputError) {
             do {
                 try FileHandle.standardOutput.write(contentsOf: Data(output.utf8))
             } catch {
-                throw ScoreOutputError(line: line, reason: (error as NSError).localizedDescription)
+                throw ScoreOutputError(line: line, recorded: !noAudit, reason: (error as NSError).localizedDescription)
             }
         }
 
@@ -177,12 +177,15 @@ struct ScoreFailure: Error, CustomStringConvertible {
     var description: String { "\(refused) of \(total) input lines were refused (see their \"error\" output lines)" }
 }
 
-/// Standard output could not be written: the lines scored up to `line` are recorded nonetheless.
+/// Standard output could not be written: the lines scored up to `line` are recorded nonetheless,
+/// unless `--no-audit` said not to.
 struct ScoreOutputError: Error, CustomStringConvertible {
     let line: Int
+    let recorded: Bool
     let reason: String
     var description: String {
-        "standard output cannot be written (\(reason)): the lines scored up to input line \(line) are in the audit log, their results are not all printed"
+        let lines = recorded ? "the lines scored up to input line \(line) are in the audit log" : "scored up to input line \(line)"
+        return "standard output cannot be written (\(reason)): \(lines), their results are not all printed"
     }
 }
 

@@ -144,20 +144,28 @@ struct DeploymentCLITests {
         #expect(try FileManager.default.attributesOfItem(atPath: values)[.posixPermissions] as? Int == 0o640)
     }
 
-    /// A values file that pins nothing yet (`version:` and `name:` empty, YAML's null) gets its
-    /// first pin, with or without a comment after the key. Reading such a line used to trap.
+    /// A values file that pins nothing yet (`version:` and `name:` YAML's null: empty, `~` or
+    /// `null`) gets its first pin from a promotion or a rollback, with or without a comment after
+    /// the key. Reading an empty one used to trap, and a rollback refused it ("pins  but …").
     @Test func gitopsPromotionFillsAnEmptyPin() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }
         #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
-        for (version, comment, expected) in [("v2", "", "  version: v2"), ("v3", "   # set by promote", "  version: v3 # set by promote")] {
+        let cases = [("v1", "", "", "  version: v1"), ("v2", " ~", "   # set by promote", "  version: v2 # set by promote"),
+                     ("v3", " null", " null", "  version: v3")]
+        for (version, name, after, expected) in cases {
             let values = h.directory.appendingPathComponent("values-\(version).yaml").path
-            try "model:\n  name:\n  version:\(comment)\n  threshold: 0.5\n".write(toFile: values, atomically: true, encoding: .utf8)
+            try "model:\n  name:\(name)\n  version:\(after)\n  threshold: 0.5\n".write(toFile: values, atomically: true, encoding: .utf8)
             let promoted = try h.cli(["promote", version, "--gitops", values])
             #expect(promoted.status == 0, "\(promoted.stderr)")
-            #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name:\n\(expected)\n  threshold: 0.5\n")
+            #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name:\(name)\n\(expected)\n  threshold: 0.5\n")
             #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == version)
         }
+        let values = h.directory.appendingPathComponent("values-rollback.yaml").path
+        try "model:\n  name: fraud\n  version:\n".write(toFile: values, atomically: true, encoding: .utf8)
+        let rolledBack = try h.cli(["rollback", "--gitops", values])
+        #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name: fraud\n  version: v2\n")
     }
 
     @Test func badValuesFileChangesNeitherRegistryNorFile() throws {

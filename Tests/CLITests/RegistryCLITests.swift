@@ -307,6 +307,13 @@ struct RegistryCLITests {
                 && result.stderr.contains("standard output cannot be written")
                 && result.stderr.contains("up to input line \(rows) are in the audit log"), "\(result.stderr)")
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(rows)")
+        // With --no-audit nothing is recorded, and the line does not say it is.
+        let unrecorded = try CLIHarness.run("/bin/sh", ["-c", #"exec "$0" "$@" >/dev/full"#, CLIHarness.binary,
+                                                         "score", "--input", golden, "--no-audit", "--db", h.dbPath])
+        #expect(unrecorded.status == 1 && unrecorded.stderr.split(separator: "\n").count == 1
+                && unrecorded.stderr.contains("scored up to input line \(rows), their results") && !unrecorded.stderr.contains("audit log"),
+                "\(unrecorded.stderr)")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(rows)")
     }
 
     /// Feature names that JSON must escape (a quote, a backslash) survive the golden rows' trip

@@ -526,11 +526,14 @@ struct ServiceEndToEndTests {
                 "http10": statuses([b"GET /healthz HTTP/1.0\\r\\n\\r\\n", predict("behind-http10")]),
                 "continue": statuses([get(b"/models"), predict("continued", b"Expect: 100-continue\\r\\n"),
                                       b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\nConnection: close\\r\\n\\r\\n"]),
+                # No 100 for a request that will get no answer.
+                "continue after close": statuses([b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\nConnection: close\\r\\n\\r\\n",
+                                                  predict("behind-close-continued", b"Expect: 100-continue\\r\\n")]),
             }))
             """, stdin: features, arguments: ["\(h.port)"])
         let exchanges = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any], "\(report)")
         #expect(exchanges["close"] as? [Int] == [200] && exchanges["http10"] as? [Int] == [200], "\(report)")
-        #expect(exchanges["continue"] as? [Int] == [200, 100, 200, 200], "\(report)")
+        #expect(exchanges["continue"] as? [Int] == [200, 100, 200, 200] && exchanges["continue after close"] as? [Int] == [200], "\(report)")
         let answers = try #require(exchanges["answers"] as? [[String: Any]], "\(report)")
         #expect(answers.map { $0["status"] as? Int } == [200, 200, 200, 200, 200, 413, 200, 400, 200], "\(report)")
         guard answers.count == 9 else { return }

@@ -450,11 +450,11 @@ def main() -> None:
                             "The table above compares the two at the same number of connections. A sizing question asks"
                             " instead what each sustains: Sentinel's highest rate among its runs with zero errors, an exact"
                             f" audit and a p99 within {P99_BOUND_US // 1000} ms, against the peer's highest rate at any p99.\n\n" + capacities)
-        stalled = [r for r in single if stall(r)]
+        stalled = [(r, why) for r in single if (why := stall(r))]
         if stalled:
             sections.append("## Runs with a stall\n\n" + "\n".join(
                 f"- {NAMES[r['target']]}, {r['connections']} connections"
-                + (f", round {round_of(r)}" if rounds > 1 else "") + f": {stall(r)}" for r in stalled))
+                + (f", round {round_of(r)}" if rounds > 1 else "") + f": {why}" for r, why in stalled))
     if batch:
         sections.append(f"## Batches ({settings['batch_size']} transactions per request)\n\n"
                         + batch_table(batch, settings["batch_size"], settings["clock_ticks_per_second"]))

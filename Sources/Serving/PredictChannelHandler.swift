@@ -123,7 +123,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             begin(head, context: context)
         case (.idle, .head(let head)):
             routerUnanswered += 1
-            state = .passing(closing: head.headerFields.combined(.connection) == "close")
+            state = .passing(closing: Self.saysClose(head.headerFields))
             context.fireChannelRead(wrapInboundOut(part))
         case (.passing(let closing), _):
             // Behind a request that asked to close, Hummingbird reads no more (RFC 9112 §9.6), and
@@ -158,8 +158,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             if routerUnanswered > 0 {
                 closeAfterRouterAnswer = true
             } else {
-                let channel = context.channel
-                (lastAnswer ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in channel.close(promise: nil) }
+                closeAfterLastAnswer(context: context)
             }
         case (.discarding, _), (.closed, _), (.answering, _):
             break
@@ -168,7 +167,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func begin(_ head: HTTPRequest, context: ChannelHandlerContext) {
         let started = DispatchTime.now().uptimeNanoseconds
-        let closing = head.headerFields.combined(.connection) == "close"
+        let closing = Self.saysClose(head.headerFields)
         if let refusal = controller.refusal(for: head) {
             return refuse(refusal, started: started, closing: closing, bodyEnded: false, context: context)
         }
@@ -310,7 +309,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
         switch part {
         case .head(let head):
-            if head.headerFields.combined(.connection) == "close" {
+            if Self.saysClose(head.headerFields) {
                 // The drain's: `HTTP1ConnectionRules` ends the connection after it, so nothing read
                 // behind it may be scored (recorded, never answered).
                 switch state {
@@ -324,12 +323,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.write(data, promise: promise)
         case .end:
             routerUnanswered -= 1
-            let last: Bool
-            switch state {
-            case .closed, .passing(closing: true): last = true
-            default: last = false
-            }
-            guard routerUnanswered == 0, last else {
+            guard routerUnanswered == 0, nothingAnsweredAfterRouter else {
                 context.write(data, promise: promise)
                 if routerUnanswered == 0, !held.isEmpty { releaseHeld(context: context) }
                 return
@@ -345,10 +339,29 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
                 closeAfterRouterAnswer = false
                 held.removeAll()
                 heldBytes = 0
-                let channel = context.channel
-                written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                closeAfterLastAnswer(context: context)
             }
         }
+    }
+
+    /// The router's request being read, or the last one read, ends the connection.
+    private var nothingAnsweredAfterRouter: Bool {
+        switch state {
+        case .closed, .passing(closing: true): true
+        default: false
+        }
+    }
+
+    /// Ends the connection once its last answer is written (at once without one).
+    private func closeAfterLastAnswer(context: ChannelHandlerContext) {
+        let channel = context.channel
+        (lastAnswer ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// `Connection: close` exactly: how `HTTP1ConnectionRules` passes a request's wish to close on, and
+    /// how the service's answers (the drain's) say it.
+    private static func saysClose(_ fields: HTTPFields) -> Bool {
+        fields.combined(.connection) == "close"
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

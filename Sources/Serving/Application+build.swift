@@ -64,7 +64,8 @@ public func buildApplication(
     // (and the desired-versions applier), and the audit writer last, draining every record it accepted.
     return Application(
         router: router,
-        server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds, refused: { metrics.malformed(status: $0) },
+        server: .sentinelHTTP1(idleTimeoutSeconds: configuration.idleTimeoutSeconds, maxBodyBytes: configuration.maxBodyBytes,
+                               refused: { metrics.malformed(status: $0) },
                                predictions: { PredictChannelHandler(controller: predict, drain: drain) }),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: ServiceConfiguration.serverName),
         services: [audit, reloader] + (desired.map { [$0] } ?? []),
@@ -75,18 +76,18 @@ public func buildApplication(
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 as the service runs it: the idle timeout, HTTP/1.1's connection rules
-    /// (`HTTP1ConnectionRules`), JSON refusals for requests that are not HTTP, each reported to
+    /// (`HTTP1ConnectionRules`, which sends no 100 for a body over `maxBodyBytes`), JSON refusals for requests that are not HTTP, each reported to
     /// `refused` with its status, and `predictions`, a handler made for each connection that
     /// answers `POST /predict` before the router (`PredictChannelHandler`). The benchmark's bare
     /// stack uses it too, with a handler answering a constant, so that both carry the same pipeline.
-    public static func sentinelHTTP1(idleTimeoutSeconds: Double,
+    public static func sentinelHTTP1(idleTimeoutSeconds: Double, maxBodyBytes: Int,
                                      refused: @escaping @Sendable (Int) -> Void = { _ in },
                                      predictions: @escaping @Sendable () -> any RemovableChannelHandler) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             SentinelHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(
                 additionalChannelHandlers: [MalformedRequestAnswer(refused: refused)],
                 idleTimeout: .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
-            )), predictions: predictions)
+            )), maxBodyBytes: maxBodyBytes, predictions: predictions)
         }
     }
 }

@@ -20,7 +20,10 @@ import NIOHTTPTypesHTTP1
 ///   once the answer ahead of it is written: a 100 before those answers would be taken for theirs.
 ///   A client that waits for it would otherwise send the body only after its own timeout (curl:
 ///   1 s), and that wait would count as the request's latency in the answer, the histograms and its
-///   audit row.
+///   audit row. A request whose declared body is over `maxBodyBytes` gets no 100: it is refused on
+///   its head (413), and a 100 would have the client send the body only to have it dropped. As the
+///   client may then send its body or not, the connection ends with that answer (RFC 9110 §10.1.1):
+///   the request reaches Hummingbird (or `PredictChannelHandler`) as one that asked to close.
 /// - An HTTP/1.1 request without `Host`, or any request with more than one, gets a 400 (RFC 9112
 ///   §3.2: a server MUST). Hummingbird's codec takes the first `Host` as the request's authority
 ///   and lets a request without one pass, so the service used to answer both. The request goes no
@@ -42,6 +45,12 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
     private var lastAnswerBeingWritten = false
     /// A request was refused for its `Host` header: what follows it on the connection is dropped.
     private var refusedHost = false
+    /// The largest request body the service reads (`ServiceConfiguration.maxBodyBytes`).
+    private let maxBodyBytes: Int
+
+    init(maxBodyBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refusedHost else { return }
@@ -49,11 +58,15 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         // One pass over every request's headers, for both rules that read them.
         var hosts = 0
         var expectsContinue = false
+        var declaredLength = 0
         for (name, value) in head.headers {
             if Self.isNamed(name, "host") {
                 hosts += 1
             } else if Self.isNamed(name, "expect"), value.lowercased() == "100-continue" {
                 expectsContinue = true
+            } else if Self.isNamed(name, "content-length") {
+                // NIO's parser has refused a malformed or conflicting one already.
+                declaredLength = Int(value) ?? 0
             }
         }
         if let fault = HostHeaderFault(hosts: hosts, version: head.version) {
@@ -63,9 +76,11 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
             unanswered.append((closeAsked: false, continueOwed: false))
             return context.fireErrorCaught(fault)
         }
-        let close = !head.isKeepAlive
         // HTTP/1.0 clients do not know the interim answer (RFC 9110 §10.1.1).
-        let continues = expectsContinue && (head.version.major, head.version.minor) >= (1, 1)
+        var continues = expectsContinue && (head.version.major, head.version.minor) >= (1, 1)
+        let refusedUnsent = continues && declaredLength > maxBodyBytes
+        if refusedUnsent { continues = false }
+        let close = !head.isKeepAlive || refusedUnsent
         if continues && unanswered.isEmpty { sendContinue(context: context) }
         unanswered.append((closeAsked: close, continueOwed: continues && !unanswered.isEmpty))
         // The usual request passes as it came; only one asking to close is rewritten.
@@ -149,13 +164,15 @@ struct SentinelHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
 
     let base: HTTP1Channel
+    let maxBodyBytes: Int
     let predictions: @Sendable () -> any RemovableChannelHandler
     var responder: HTTPChannelHandler.Responder { base.responder }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(HTTP1ConnectionRules(), position: .before(pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+            try pipeline.addHandler(HTTP1ConnectionRules(maxBodyBytes: maxBodyBytes),
+                                    position: .before(pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
             try pipeline.addHandler(predictions(), position: .after(pipeline.handler(type: HTTPConnectionStateHandler.self)))
             return value
         }

@@ -44,7 +44,7 @@ extension RegistryCLI {
             query.since = try since.map(Self.time)
             query.until = try until.map(Self.time)
             if let since = query.since, let until = query.until, since >= until {
-                throw AuditInputError("--since \(self.since!) is not before --until \(self.until!): no prediction can match")
+                throw AuditInputError.emptyWindow(since: self.since!, until: self.until!)
             }
             let paths = [options.databasePath] + include
             // The same file twice (by another name, a symlink or a hard link) would list each of
@@ -53,7 +53,7 @@ extension RegistryCLI {
             for path in paths {
                 guard let identity = FileIdentity(path: path) else { continue }
                 if let first = seen.updateValue(path, forKey: identity) {
-                    throw AuditInputError("\(path) is the same file as \(first): name each registry once")
+                    throw AuditInputError.registryNamedTwice(path, first: first)
                 }
             }
             var entries: [(source: String, entry: AuditEntry)] = []
@@ -149,7 +149,17 @@ struct AuditJSON: Encodable {
     }
 }
 
-struct AuditInputError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// Arguments of `audit` that could only list nothing, or list rows twice.
+enum AuditInputError: Error, CustomStringConvertible {
+    /// `--since` is not before `--until`.
+    case emptyWindow(since: String, until: String)
+    /// One registry file named twice (by another name, a symlink or a hard link).
+    case registryNamedTwice(_ path: String, first: String)
+
+    var description: String {
+        switch self {
+        case .emptyWindow(let since, let until): "--since \(since) is not before --until \(until): no prediction can match"
+        case .registryNamedTwice(let path, let first): "\(path) is the same file as \(first): name each registry once"
+        }
+    }
 }

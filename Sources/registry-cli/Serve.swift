@@ -82,55 +82,69 @@ extension RegistryCLI {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
             let environment = ProcessInfo.processInfo.environment
             let format = logFormat ?? environment["LOG_FORMAT"] ?? "text"
-            guard format == "text" || format == "json" else { throw ServeError("--log-format must be text or json, not '\(format)'") }
+            guard format == "text" || format == "json" else {
+                throw ServeError.invalidValue("--log-format", expected: "text or json", given: "'\(format)'")
+            }
             // A service logs its start, reloads and drain: info unless told otherwise.
             let levelName = options.logLevel ?? environment["LOG_LEVEL"] ?? "info"
-            guard let level = Logger.Level(rawValue: levelName) else { throw ServeError("LOG_LEVEL '\(levelName)' is not a level") }
+            guard let level = Logger.Level(rawValue: levelName) else {
+                throw ServeError.notParsable("LOG_LEVEL", text: levelName, kind: "a level")
+            }
             LogSetup.bootstrapOnce(level: level, json: format == "json")
             let logger = Logger(label: "sentinel.serve")
 
             var configuration = ServiceConfiguration(databasePath: options.databasePath)
             configuration.host = host ?? environment["HOST"] ?? "127.0.0.1"
             let port = try port ?? Self.integer(environment, "PORT") ?? 8080
-            guard (0...65_535).contains(port) else { throw ServeError("port must be 0-65535, not \(port)") }
+            guard (0...65_535).contains(port) else { throw ServeError.invalidValue("port", expected: "0-65535", given: "\(port)") }
             // Refused here, before the audit writer starts, rather than by bind(2) after it.
             do {
                 _ = try SocketAddress.makeAddressResolvingHost(configuration.host, port: port)
             } catch {
-                throw ServeError("cannot listen on '\(configuration.host)': not an IP address or a host name that resolves")
+                throw ServeError.cannotListen(address: "'\(configuration.host)'", reason: "not an IP address or a host name that resolves")
             }
             configuration.port = port
             configuration.busyTimeoutMilliseconds = options.busyTimeout
-            guard reloadInterval >= 10 else { throw ServeError("--reload-interval must be at least 10 ms") }
+            guard reloadInterval >= 10 else {
+                throw ServeError.invalidValue("--reload-interval", expected: "at least 10 ms", given: "\(reloadInterval)")
+            }
             configuration.reloadIntervalMilliseconds = reloadInterval
             let mode = auditMode ?? environment["AUDIT_MODE"] ?? "sync"
-            guard let auditModeValue = AuditSettings.Mode(rawValue: mode) else { throw ServeError("audit mode must be sync or async, not '\(mode)'") }
+            guard let auditModeValue = AuditSettings.Mode(rawValue: mode) else {
+                throw ServeError.invalidValue("audit mode", expected: "sync or async", given: "'\(mode)'")
+            }
             configuration.audit.mode = auditModeValue
             switch auditDurability ?? environment["AUDIT_DURABILITY"] ?? "process-crash" {
             case "process-crash": configuration.audit.durability = .processCrash
             case "power-loss": configuration.audit.durability = .powerLoss
-            case let other: throw ServeError("audit durability must be process-crash or power-loss, not '\(other)'")
+            case let other: throw ServeError.invalidValue("audit durability", expected: "process-crash or power-loss", given: "'\(other)'")
             }
-            guard auditQueueCapacity >= 1 else { throw ServeError("--audit-queue-capacity must be at least 1") }
+            guard auditQueueCapacity >= 1 else {
+                throw ServeError.invalidValue("--audit-queue-capacity", expected: "at least 1", given: "\(auditQueueCapacity)")
+            }
             configuration.audit.queueCapacity = auditQueueCapacity
-            guard auditWALRestartPages >= 1 else { throw ServeError("--audit-wal-restart-pages must be at least 1") }
+            guard auditWALRestartPages >= 1 else {
+                throw ServeError.invalidValue("--audit-wal-restart-pages", expected: "at least 1", given: "\(auditWALRestartPages)")
+            }
             configuration.audit.walRestartFrames = auditWALRestartPages
             if let days = try auditRetentionDays ?? Self.integer(environment, "AUDIT_RETENTION_DAYS") {
-                guard days >= 1 else { throw ServeError("audit retention must be at least 1 day") }
+                guard days >= 1 else { throw ServeError.invalidValue("audit retention", expected: "at least 1 day", given: "\(days)") }
                 configuration.audit.retentionDays = days
             }
             // The upper bound keeps the read budget (the body plus headers) from overflowing, and a
             // body NIO can hold in one buffer.
             guard (1_024...Self.maxBodyBytesLimit).contains(maxBodyBytes) else {
-                throw ServeError("--max-body-bytes must be 1024 to \(Self.maxBodyBytesLimit), not \(maxBodyBytes)")
+                throw ServeError.invalidValue("--max-body-bytes", expected: "1024 to \(Self.maxBodyBytesLimit)", given: "\(maxBodyBytes)")
             }
-            guard maxBatchSize >= 1 else { throw ServeError("--max-batch-size must be at least 1") }
+            guard maxBatchSize >= 1 else {
+                throw ServeError.invalidValue("--max-batch-size", expected: "at least 1", given: "\(maxBatchSize)")
+            }
             configuration.maxBodyBytes = maxBodyBytes
             configuration.maxBatchSize = maxBatchSize
             // A batch is queued whole or refused: one larger than the queue would get "try again"
             // (503) forever, even from an idle service.
             guard auditQueueCapacity >= maxBatchSize else {
-                throw ServeError("--audit-queue-capacity (\(auditQueueCapacity)) must be at least --max-batch-size (\(maxBatchSize))")
+                throw ServeError.queueSmallerThanBatch(queueCapacity: auditQueueCapacity, maxBatchSize: maxBatchSize)
             }
             if let file = desiredVersionsFile ?? environment["DESIRED_VERSIONS_FILE"], !file.isEmpty {
                 configuration.desiredVersionsFile = file
@@ -163,7 +177,7 @@ extension RegistryCLI {
                 try await group.run()
             } catch let error as IOError where error.description.hasPrefix("bind(") {
                 // bind(2)'s failures (port in use, an address this machine does not have), in one line.
-                throw ServeError("cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode)))")
+                throw ServeError.cannotListen(address: "\(host):\(port)", reason: String(cString: strerror(error.errnoCode)))
             }
         }
 
@@ -173,7 +187,7 @@ extension RegistryCLI {
             guard let seconds = try flag ?? number(environment, name) else { return nil }
             guard seconds.isFinite, range.contains(seconds) else {
                 let bound = { (value: Double) in value.rounded() == value ? "\(Int(value))" : "\(value)" }
-                throw ServeError("\(what) must be \(bound(range.lowerBound)) to \(bound(range.upperBound)) seconds, not \(seconds)")
+                throw ServeError.invalidValue(what, expected: "\(bound(range.lowerBound)) to \(bound(range.upperBound)) seconds", given: "\(seconds)")
             }
             return seconds
         }
@@ -193,13 +207,31 @@ extension RegistryCLI {
         private static func parsed<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
                                                                       as kind: String) throws -> Value? {
             guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = Value(text) else { throw ServeError("\(name) '\(text)' is not \(kind)") }
+            guard let value = Value(text) else { throw ServeError.notParsable(name, text: text, kind: kind) }
             return value
         }
     }
 }
 
-struct ServeError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// Why `serve` does not start, each naming the setting (flag or environment variable) or the
+/// address at fault.
+enum ServeError: Error, CustomStringConvertible {
+    /// A setting's value outside what it accepts.
+    case invalidValue(_ setting: String, expected: String, given: String)
+    /// An environment variable whose text is not the kind of value it holds.
+    case notParsable(_ variable: String, text: String, kind: String)
+    /// A batch is queued whole, so a queue smaller than the largest batch would refuse it forever.
+    case queueSmallerThanBatch(queueCapacity: Int, maxBatchSize: Int)
+    /// The address cannot be listened on.
+    case cannotListen(address: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .invalidValue(let setting, let expected, let given): "\(setting) must be \(expected), not \(given)"
+        case .notParsable(let variable, let text, let kind): "\(variable) '\(text)' is not \(kind)"
+        case .queueSmallerThanBatch(let capacity, let batch):
+            "--audit-queue-capacity (\(capacity)) must be at least --max-batch-size (\(batch))"
+        case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
+        }
+    }
 }

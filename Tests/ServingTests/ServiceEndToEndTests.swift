@@ -668,6 +668,10 @@ struct ServiceEndToEndTests {
                 "prediction asking to close": exchange(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nConnection: Close\\r\\n"
                                                        b"Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(row) + row),
                 "100-continue": expecting_continue(),
+                # A body over --max-body-bytes (1 MiB by default), announced and not sent: the 413
+                # comes at once, without a 100, and the connection ends with it.
+                "100-continue over the limit": exchange(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
+                                                        b"Expect: 100-continue\\r\\nContent-Length: %d\\r\\n\\r\\n" % (1024 * 1024 + 1), wait=10),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: [String: Any]], "\(report)")
@@ -685,6 +689,10 @@ struct ServiceEndToEndTests {
         let interim = try #require(cases["100-continue"]?["interim"] as? String, "\(report)")
         #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
         #expect((cases["100-continue"]?["answer"] as? String)?.contains("\"decision\"") == true, "\(report)")
+        let overLimit = try #require(cases["100-continue over the limit"]?["answers"] as? String, "\(report)")
+        #expect(overLimit.hasPrefix("HTTP/1.1 413") && overLimit.lowercased().contains("connection: close")
+                    && overLimit.contains("\"body_too_large\""), "\(overLimit)")
+        #expect(cases["100-continue over the limit"]?["ended"] as? Bool == true, "the connection stayed open after the 413")
         #expect(try await h.stop() == 0)
         // The two predictions that asked to close and the one that expected 100-continue.
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")

@@ -18,11 +18,12 @@ enum HTTPCeiling {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let router = Router()
         router.get("/healthz") { _, _ in "ok" }
+        let defaults = ServiceConfiguration(databasePath: "")
         let app = Application(
             router: router,
-            // The service's own HTTP pipeline and idle timeout (ServiceConfiguration's default), so
+            // The service's own HTTP pipeline, idle timeout and body limit (ServiceConfiguration's defaults), so
             // its per-connection bookkeeping is in both.
-            server: .sentinelHTTP1(idleTimeoutSeconds: ServiceConfiguration(databasePath: "").idleTimeoutSeconds,
+            server: .sentinelHTTP1(idleTimeoutSeconds: defaults.idleTimeoutSeconds, maxBodyBytes: defaults.maxBodyBytes,
                                    predictions: { ConstantAnswer() }),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "http-ceiling"),
             onServerRunning: { channel in

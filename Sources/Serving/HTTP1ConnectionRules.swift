@@ -20,10 +20,11 @@ import NIOHTTPTypesHTTP1
 ///   once the answer ahead of it is written: a 100 before those answers would be taken for theirs.
 ///   A client that waits for it would otherwise send the body only after its own timeout (curl:
 ///   1 s), and that wait would count as the request's latency in the answer, the histograms and its
-///   audit row. A request whose declared body is over `maxBodyBytes` gets no 100: it is refused on
-///   its head (413), and a 100 would have the client send the body only to have it dropped. As the
-///   client may then send its body or not, the connection ends with that answer (RFC 9110 §10.1.1):
-///   the request reaches Hummingbird (or `PredictChannelHandler`) as one that asked to close.
+///   audit row. A request whose declared body is over `maxBodyBytes` gets no 100: nothing reads
+///   such a body (`PredictChannelHandler` refuses it on its head with a 413, and no route of the
+///   router reads a body at all), and a 100 would have the client send it only to have it dropped.
+///   As the client may then send its body or not, the connection ends with the final answer,
+///   whatever it is (RFC 9110 §10.1.1): the request passes on as one that asked to close.
 /// - An HTTP/1.1 request without `Host`, or any request with more than one, gets a 400 (RFC 9112
 ///   §3.2: a server MUST). Hummingbird's codec takes the first `Host` as the request's authority
 ///   and lets a request without one pass, so the service used to answer both. The request goes no
@@ -58,15 +59,14 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         // One pass over every request's headers, for both rules that read them.
         var hosts = 0
         var expectsContinue = false
-        var declaredLength = 0
+        var declaredLength: String?
         for (name, value) in head.headers {
             if Self.isNamed(name, "host") {
                 hosts += 1
             } else if Self.isNamed(name, "expect"), value.lowercased() == "100-continue" {
                 expectsContinue = true
             } else if Self.isNamed(name, "content-length") {
-                // NIO's parser has refused a malformed or conflicting one already.
-                declaredLength = Int(value) ?? 0
+                declaredLength = value
             }
         }
         if let fault = HostHeaderFault(hosts: hosts, version: head.version) {
@@ -78,7 +78,8 @@ final class HTTP1ConnectionRules: ChannelDuplexHandler, RemovableChannelHandler 
         }
         // HTTP/1.0 clients do not know the interim answer (RFC 9110 §10.1.1).
         var continues = expectsContinue && (head.version.major, head.version.minor) >= (1, 1)
-        let refusedUnsent = continues && declaredLength > maxBodyBytes
+        // Read only then: the usual request does not pay for it.
+        let refusedUnsent = continues && declaredLength.flatMap(ContentLength.bytes).map { $0 > maxBodyBytes } == true
         if refusedUnsent { continues = false }
         let close = !head.isKeepAlive || refusedUnsent
         if continues && unanswered.isEmpty { sendContinue(context: context) }

@@ -38,7 +38,7 @@ struct PredictController: Sendable {
         }
         // A declared length over the limit is refused before a byte of the body is read: the client
         // learns at once, instead of after sending (or stalling on) a body that would be refused.
-        if let declared = head.headerFields.combined(.contentLength).flatMap({ Int($0) }), declared > configuration.maxBodyBytes {
+        if let declared = head.headerFields.combined(.contentLength).flatMap(ContentLength.bytes), declared > configuration.maxBodyBytes {
             return bodyTooLarge
         }
         return nil

@@ -88,6 +88,7 @@ extension RegistryCLI {
             // A service logs its start, reloads and drain: info unless told otherwise.
             let levelName = options.logLevel ?? environment["LOG_LEVEL"] ?? "info"
             guard let level = Logger.Level(rawValue: levelName) else {
+                // Only the environment's can be wrong here: the global options checked the flag's.
                 throw ServeError.notParsable("LOG_LEVEL", text: levelName, kind: "a level")
             }
             LogSetup.bootstrapOnce(level: level, json: format == "json")
@@ -213,13 +214,13 @@ extension RegistryCLI {
     }
 }
 
-/// Why `serve` does not start, each naming the setting (flag or environment variable) or the
-/// address at fault.
+/// Why `serve` does not start, each naming the setting at fault (its flag or environment variable,
+/// or what it sets when either gives it) or the address.
 enum ServeError: Error, CustomStringConvertible {
     /// A setting's value outside what it accepts.
     case invalidValue(_ setting: String, expected: String, given: String)
-    /// An environment variable whose text is not the kind of value it holds.
-    case notParsable(_ variable: String, text: String, kind: String)
+    /// A flag or environment variable whose text is not the kind of value it holds.
+    case notParsable(_ setting: String, text: String, kind: String)
     /// A batch is queued whole, so a queue smaller than the largest batch would refuse it forever.
     case queueSmallerThanBatch(queueCapacity: Int, maxBatchSize: Int)
     /// The address cannot be listened on.
@@ -228,7 +229,7 @@ enum ServeError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .invalidValue(let setting, let expected, let given): "\(setting) must be \(expected), not \(given)"
-        case .notParsable(let variable, let text, let kind): "\(variable) '\(text)' is not \(kind)"
+        case .notParsable(let setting, let text, let kind): "\(setting) '\(text)' is not \(kind)"
         case .queueSmallerThanBatch(let capacity, let batch):
             "--audit-queue-capacity (\(capacity)) must be at least --max-batch-size (\(batch))"
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"

@@ -642,6 +642,8 @@ struct ServiceEndToEndTests {
                     ended = True
                 except socket.timeout:
                     pass
+                except ConnectionResetError:
+                    received += b" (reset)"
                 connection.close()
                 return {"ended": ended, "answers": received.decode("latin-1")}
             def expecting_continue():
@@ -657,6 +659,9 @@ struct ServiceEndToEndTests {
                 connection.close()
                 return {"interim": interim, "answer": answer.decode("latin-1")}
             get = b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\n"
+            def over_limit(length):
+                return (b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
+                        b"Expect: 100-continue\\r\\nContent-Length: %d\\r\\n\\r\\n" % length)
             print(json.dumps({
                 "HTTP/1.0": exchange(b"GET /healthz HTTP/1.0\\r\\n\\r\\n"),
                 "Close": exchange(get + b"Connection: Close\\r\\n\\r\\n"),
@@ -668,10 +673,13 @@ struct ServiceEndToEndTests {
                 "prediction asking to close": exchange(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nConnection: Close\\r\\n"
                                                        b"Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(row) + row),
                 "100-continue": expecting_continue(),
-                # A body over --max-body-bytes (1 MiB by default), announced and not sent: the 413
-                # comes at once, without a 100, and the connection ends with it.
-                "100-continue over the limit": exchange(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
-                                                        b"Expect: 100-continue\\r\\nContent-Length: %d\\r\\n\\r\\n" % (1024 * 1024 + 1), wait=10),
+                # A body over --max-body-bytes (1 MiB by default) announced: the 413 comes at once,
+                # without a 100, and the connection ends with it, whether the client then sends the
+                # body, does not, or asked behind another request.
+                "over the limit": exchange(over_limit(1024 * 1024 + 1), wait=10),
+                "over the limit, past 64 bits": exchange(over_limit(10**19), wait=10),
+                "over the limit, sent anyway": exchange(over_limit(1024 * 1024 + 1) + b" " * (1024 * 1024 + 1), wait=10),
+                "over the limit, behind a GET": exchange(get + b"\\r\\n" + over_limit(1024 * 1024 + 1), wait=10),
             }))
             """, stdin: row, arguments: ["\(h.port)"])
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: [String: Any]], "\(report)")
@@ -689,10 +697,14 @@ struct ServiceEndToEndTests {
         let interim = try #require(cases["100-continue"]?["interim"] as? String, "\(report)")
         #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
         #expect((cases["100-continue"]?["answer"] as? String)?.contains("\"decision\"") == true, "\(report)")
-        let overLimit = try #require(cases["100-continue over the limit"]?["answers"] as? String, "\(report)")
-        #expect(overLimit.hasPrefix("HTTP/1.1 413") && overLimit.lowercased().contains("connection: close")
-                    && overLimit.contains("\"body_too_large\""), "\(overLimit)")
-        #expect(cases["100-continue over the limit"]?["ended"] as? Bool == true, "the connection stayed open after the 413")
+        for name in ["over the limit", "over the limit, past 64 bits", "over the limit, sent anyway", "over the limit, behind a GET"] {
+            let answers = try #require(cases[name]?["answers"] as? String, "\(report)")
+            let expected = name.hasSuffix("GET") ? "HTTP/1.1 200 OK" : "HTTP/1.1 413"
+            #expect(answers.hasPrefix(expected) && !answers.contains(" 100 Continue") && answers.hasSuffix("}"), "\(name): \(answers)")
+            #expect(answers.components(separatedBy: "HTTP/1.1 413").count == 2 && answers.lowercased().contains("connection: close")
+                        && answers.contains("\"body_too_large\""), "\(name): \(answers)")
+            #expect(cases[name]?["ended"] as? Bool == true, "\(name): the connection stayed open after the 413")
+        }
         #expect(try await h.stop() == 0)
         // The two predictions that asked to close and the one that expected 100-continue.
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "3")

@@ -9,6 +9,9 @@ if [ ! -x "$venv/bin/python" ]; then
     python=$(command -v python3.13 || command -v python3.12 || true)
     [ -n "$python" ] || { echo "bench/runtime.sh needs python3.12 or newer for xgboost-cpu 3.4.1" >&2; exit 1; }
     "$python" -m venv "$venv"
+fi
+# The venv may be bench/serve.sh's, made for the peer, without LightGBM.
+if ! "$venv/bin/python" -c 'import lightgbm, xgboost' 2>/dev/null; then
     "$venv/bin/pip" install --quiet -r models/requirements.txt
 fi
 # One thread for every library underneath (OpenMP, BLAS).

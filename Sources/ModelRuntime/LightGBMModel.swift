@@ -118,13 +118,15 @@ public struct LightGBMModel: ScoringModel {
         let objectiveParts = objectiveLine.split(separator: " ")
         switch objectiveParts.first {
         case "binary":
-            // "binary sigmoid:1" only: another parameter could change what the output means.
-            guard objectiveParts.dropFirst().allSatisfy({ $0.hasPrefix("sigmoid:") }) else {
+            // "binary sigmoid:K" only: another parameter could change what the output means. LightGBM
+            // itself refuses a model without a positive sigmoid, and of two it keeps the last.
+            guard objectiveParts.count == 2, objectiveParts[1].hasPrefix("sigmoid:") else {
                 throw ModelLoadError.unsupported("objective '\(objectiveLine)'; supported: binary sigmoid:K, regression")
             }
             self.output = .probability
-            let scale = objectiveParts.first(where: { $0.hasPrefix("sigmoid:") }).flatMap { Double($0.dropFirst("sigmoid:".count)) } ?? 1
-            guard scale.isFinite, scale > 0 else { throw ModelLoadError.invalidValue("objective '\(objectiveLine)' has a bad sigmoid") }
+            guard let scale = Double(objectiveParts[1].dropFirst("sigmoid:".count)), scale.isFinite, scale > 0 else {
+                throw ModelLoadError.invalidValue("objective '\(objectiveLine)' has a bad sigmoid")
+            }
             self.sigmoidScale = scale
         case "regression":
             // Plain L2 regression only: "regression sqrt" (reg_sqrt) predicts sign(x)·x² of the sum.

@@ -102,11 +102,11 @@ public struct XGBoostModel: ScoringModel {
             throw ModelLoadError.invalidValue("learner_model_param.num_feature is \(numFeatureValue), not a feature count")
         }
         let numFeature = Int(numFeatureValue)
-        if let numClass = params.optionalMember("num_class"), try numClass.numberOrNumericString() > 1 {
-            throw ModelLoadError.unsupported("multiclass model (learner_model_param.num_class = \(try numClass.numberOrNumericString()))")
+        if let numClass = try params.optionalMember("num_class")?.numberOrNumericString(), !(numClass <= 1) {
+            throw ModelLoadError.unsupported("multiclass model (learner_model_param.num_class = \(numClass))")
         }
-        if let numTarget = params.optionalMember("num_target"), try numTarget.numberOrNumericString() > 1 {
-            throw ModelLoadError.unsupported("multi-target model (learner_model_param.num_target = \(try numTarget.numberOrNumericString()))")
+        if let numTarget = try params.optionalMember("num_target")?.numberOrNumericString(), !(numTarget <= 1) {
+            throw ModelLoadError.unsupported("multi-target model (learner_model_param.num_target = \(numTarget))")
         }
         let baseScore = try Self.baseScore(params.member("base_score"))
         self.baseMargin = try Self.margin(fromBaseScore: baseScore, objective: objectiveName)
@@ -162,6 +162,10 @@ public struct XGBoostModel: ScoringModel {
     static func refuseEarlyStopped(learner: JSONNode, model: JSONNode, treeCount: Int) throws(ModelLoadError) {
         guard let best = learner.optionalMember("attributes")?.optionalMember("best_iteration") else { return }
         let bestIteration = try best.numberOrNumericString()
+        // Checked before Int() below: "-inf" or -1e19 would trap the conversion.
+        guard bestIteration.isFinite, bestIteration >= 0, bestIteration.rounded() == bestIteration else {
+            throw ModelLoadError.invalidValue("learner.attributes.best_iteration is \(bestIteration), not an iteration")
+        }
         var iterations = treeCount
         if let pointers = model.optionalMember("iteration_indptr") { iterations = try pointers.ints().count - 1 }
         guard bestIteration + 1 < Double(iterations) else { return }
@@ -213,7 +217,7 @@ public struct XGBoostModel: ScoringModel {
     private static func appendTree(_ tree: JSONNode, index treeIndex: Int, featureCount: Int, to nodes: inout [Node],
                                    categorySets: inout [CategorySet], categoryWords: inout [UInt32]) throws(ModelLoadError) -> Int {
         if let param = tree.optionalMember("tree_param"), let leafVector = param.optionalMember("size_leaf_vector"),
-           try leafVector.numberOrNumericString() > 1 {
+           try !(leafVector.numberOrNumericString() <= 1) {
             throw ModelLoadError.unsupported("tree \(treeIndex) has vector leaves (multi-target trees)")
         }
         let left = try tree.member("left_children").ints()
@@ -231,7 +235,10 @@ public struct XGBoostModel: ScoringModel {
         }
 
         // Categorical splits: categories_nodes[i] lists a node, and its categories are
-        // categories[segments[i] ..< segments[i] + sizes[i]].
+        // categories[segments[i] ..< segments[i] + sizes[i]]. XGBoost writes the nodes in increasing
+        // order and their segments one after the other, covering `categories`; holding a file to that
+        // bounds the work by its size (segments that overlap, or a node listed again and again, had a
+        // few megabytes of JSON copy the same categories millions of times).
         var categoriesByNode: [Int: [Int]] = [:]
         if splitType.contains(1) {
             let catNodes = try tree.member("categories_nodes").ints()
@@ -241,16 +248,27 @@ public struct XGBoostModel: ScoringModel {
             guard catNodes.count == segments.count, catNodes.count == sizes.count else {
                 throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categories_nodes, categories_segments and categories_sizes differ in length")
             }
+            var segmentEnd = 0
             for (i, node) in catNodes.enumerated() {
                 let start = segments[i], size = sizes[i]
-                guard start >= 0, size >= 0, start + size <= categories.count, node >= 0, node < count else {
+                guard start >= 0, size >= 0, size <= categories.count - min(start, categories.count), node >= 0, node < count else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categorical split \(i) points outside categories")
                 }
+                guard start == segmentEnd, i == 0 || node > catNodes[i - 1] else {
+                    throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categorical split \(i) is out of order or overlaps another")
+                }
+                guard splitType[node] == 1 else {
+                    throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categories_nodes names node \(node), which is not a categorical split")
+                }
+                segmentEnd = start + size
                 let set = Array(categories[start..<(start + size)])
                 guard set.allSatisfy({ $0 >= 0 && $0 < Self.maxCategory }) else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node \(node) has a category outside 0..<\(Self.maxCategory)")
                 }
                 categoriesByNode[node] = set
+            }
+            guard segmentEnd == categories.count else {
+                throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categories holds \(categories.count - segmentEnd) entries no categorical split names")
             }
         }
 

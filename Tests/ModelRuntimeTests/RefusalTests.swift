@@ -262,12 +262,70 @@ struct RefusalTests {
                 for node in splits { splitType[node] = 1 }
                 trees[index]["split_type"] = splitType
                 trees[index]["categories_nodes"] = splits
-                trees[index]["categories_segments"] = [Int](repeating: 0, count: splits.count)
+                trees[index]["categories_segments"] = Array(0..<splits.count)
                 trees[index]["categories_sizes"] = [Int](repeating: 1, count: splits.count)
-                trees[index]["categories"] = [XGBoostModel.maxCategory - 1]
+                trees[index]["categories"] = [Int](repeating: XGBoostModel.maxCategory - 1, count: splits.count)
             }
         }
         #expect(bitsets?.contains("64 MiB") == true, "\(bitsets ?? "accepted")")
+
+        // The best iteration is put in the refusal of an early-stopped model as a whole number.
+        for value: Any in ["-inf", -1e19, "nan", 1.5] {
+            let refusal = try Self.xgboostLearnerRefusal { learner in learner["attributes"] = ["best_iteration": value] }
+            #expect(refusal?.contains("best_iteration is") == true, "best_iteration \(value): \(refusal ?? "accepted")")
+        }
+        for name in ["num_class", "num_target"] {
+            let refusal = try Self.xgboostLearnerRefusal { learner in
+                var params = learner["learner_model_param"] as! [String: Any]
+                params[name] = "nan"
+                learner["learner_model_param"] = params
+            }
+            #expect(refusal?.contains("\(name) = nan") == true, "\(name) nan: \(refusal ?? "accepted")")
+        }
+
+        let lgbObjectives = [
+            ("binary", "objective 'binary'; supported"),
+            ("binary sigmoid:abc", "objective 'binary sigmoid:abc' has a bad sigmoid"),
+            ("binary sigmoid:0", "objective 'binary sigmoid:0' has a bad sigmoid"),
+            ("binary sigmoid:2 sigmoid:3", "objective 'binary sigmoid:2 sigmoid:3'; supported"),
+        ]
+        for (objective, message) in lgbObjectives {
+            let edited = text.replacingOccurrences(of: "objective=binary sigmoid:1", with: "objective=\(objective)")
+            let refusal = Self.refusal(.lightgbmText, text: edited)
+            #expect(refusal?.contains(message) == true, "\(objective): \(refusal ?? "accepted")")
+        }
+    }
+
+    /// XGBoost writes a tree's categorical splits in node order, their segments one after the other
+    /// and covering `categories`. Segments that overlap (a node listed a million times over one
+    /// million-entry segment: a few MB of JSON, hours of copying), leftovers, or a listed node that
+    /// is not a categorical split are refused.
+    @Test func categoricalSplitsOutOfXGBoostsOrderAreRefused() throws {
+        func refusal(nodes: [Int], segments: [Int], sizes: [Int], categories: [Int], numericNode: Bool = false) throws -> String? {
+            try Self.xgboostRefusal { tree in
+                let left = tree["left_children"] as! [Int]
+                let splits = left.indices.filter { left[$0] != -1 }
+                var splitType = tree["split_type"] as! [Int]
+                for node in splits.prefix(2) { splitType[node] = 1 }
+                if numericNode { splitType[splits[1]] = 0 }
+                tree["split_type"] = splitType
+                tree["categories_nodes"] = nodes.map { splits[$0] }
+                tree["categories_segments"] = segments
+                tree["categories_sizes"] = sizes
+                tree["categories"] = categories
+            }
+        }
+        #expect(try refusal(nodes: [0, 1], segments: [0, 1], sizes: [1, 2], categories: [3, 1, 4]) == nil)
+        let repeated = try refusal(nodes: [0, 0, 1], segments: [0, 0, 0], sizes: [3, 3, 3], categories: [0, 0, 0])
+        #expect(repeated?.contains("categorical split 1 is out of order or overlaps another") == true, "\(repeated ?? "accepted")")
+        let overlapping = try refusal(nodes: [0, 1], segments: [0, 0], sizes: [2, 2], categories: [1, 2])
+        #expect(overlapping?.contains("categorical split 1 is out of order or overlaps another") == true, "\(overlapping ?? "accepted")")
+        let backwards = try refusal(nodes: [1, 0], segments: [0, 1], sizes: [1, 1], categories: [1, 2])
+        #expect(backwards?.contains("categorical split 1 is out of order") == true, "\(backwards ?? "accepted")")
+        let leftover = try refusal(nodes: [0, 1], segments: [0, 1], sizes: [1, 1], categories: [1, 2, 3])
+        #expect(leftover?.contains("categories holds 1 entries no categorical split names") == true, "\(leftover ?? "accepted")")
+        let numeric = try refusal(nodes: [0, 1], segments: [0, 1], sizes: [1, 1], categories: [1, 2], numericNode: true)
+        #expect(numeric?.contains("which is not a categorical split") == true, "\(numeric ?? "accepted")")
     }
 
     // MARK: Logistic JSON

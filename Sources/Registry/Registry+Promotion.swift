@@ -42,8 +42,8 @@ extension Registry {
     /// Returns `model` to the version that was active before the current one, undoing the latest
     /// promotion that has not been undone yet (so rolling back twice after v1 → v2 → v3 gives v1).
     ///
-    /// Throws `.nothingToRollBack` when no earlier version was active, `.versionArchived` when that
-    /// version has since been archived. `beforeCommit` runs inside the transaction once the target
+    /// Throws `.nothingToRollBack` when no earlier version was active, `.rollbackTargetArchived`
+    /// when that version has since been archived. `beforeCommit` runs inside the transaction once the target
     /// is known: whatever it throws rolls the change back (the CLI stages its values file there).
     @discardableResult
     public func rollback(model: String?, reason: String?, by actor: String,
@@ -56,7 +56,14 @@ extension Registry {
                 if action == Promotion.Action.rollback.rawValue { _ = stack.popLast() } else { stack.append(number) }
             }
             guard stack.count >= 2 else { throw RegistryError.nothingToRollBack(model: model) }
-            let promotion = try activate(VersionLabel(stack[stack.count - 2]), model: model, action: .rollback, reason: reason, by: actor)
+            let target = VersionLabel(stack[stack.count - 2])
+            let promotion: Promotion
+            do {
+                promotion = try activate(target, model: model, action: .rollback, reason: reason, by: actor)
+            } catch RegistryError.versionArchived {
+                // Not "cannot be promoted": the operator asked for a rollback.
+                throw RegistryError.rollbackTargetArchived(model: model, version: target.description)
+            }
             try beforeCommit(promotion.to)
             return promotion
         }

@@ -72,7 +72,7 @@ extension Registry {
     @discardableResult
     public func register(_ registrations: [VerifiedRegistration], skippingHeldArtifacts: Bool) throws -> [ModelVersion?] {
         let now = Timestamp.now()
-        let added = try write { () throws -> [(versionID: Int64, number: Int)?] in
+        let added = try write { () throws -> [ModelVersion?] in
             var held: [String: Set<String>] = [:]
             return try registrations.map { verified in
                 let model = verified.registration.model
@@ -82,21 +82,20 @@ extension Registry {
                     }
                     guard held[model]?.insert(verified.sha256).inserted == true else { return nil }
                 }
-                return try insert(verified, at: now)
+                let number = try insert(verified, at: now).number
+                // Read back inside the transaction: a read after the commit could fail (the file
+                // replaced meanwhile) and report as failed a version that is stored, which a retry
+                // would then register again.
+                return try version(VersionLabel(number), model: model)
             }
         }
-        return try zip(registrations, added).map { verified, added in
-            guard let added else { return nil }
-            return try registered(verified, added)
+        for version in added.compactMap({ $0 }) {
+            logger.info("registered version", metadata: [
+                "model.name": "\(version.model)", "model.version": "\(version.label)",
+                "model.sha256": "\(version.artifactSHA256)", "model.version_id": "\(version.id)",
+            ])
         }
-    }
-
-    private func registered(_ verified: VerifiedRegistration, _ added: (versionID: Int64, number: Int)) throws -> ModelVersion {
-        logger.info("registered version", metadata: [
-            "model.name": "\(verified.registration.model)", "model.version": "v\(added.number)",
-            "model.sha256": "\(verified.sha256)", "model.version_id": "\(added.versionID)",
-        ])
-        return try version(VersionLabel(added.number), model: verified.registration.model)
+        return added
     }
 
     /// A metric's name: letters, digits and `_ . : -` (it becomes a JSON key, a line of `show` and a

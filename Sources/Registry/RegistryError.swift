@@ -27,6 +27,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case versionActive(model: String, version: String)
     case alreadyActive(model: String, version: String)
     case nothingToRollBack(model: String)
+    /// The version a rollback would return to has been archived since it was active.
+    case rollbackTargetArchived(model: String, version: String)
     case noActiveVersion(model: String)
     // Registration input.
     /// A file the command was given (artifact, metrics, golden rows, input) that cannot be read.
@@ -92,6 +94,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "\(model) \(version) is already the active version"
         case .nothingToRollBack(let model):
             return "model '\(model)' has no earlier active version to roll back to"
+        case .rollbackTargetArchived(let model, let version):
+            return "cannot roll back \(model) to \(version): it has been archived since; promote the version wanted instead"
         case .noActiveVersion(let model):
             return "model '\(model)' has no active version (promote one first)"
         case .fileReplaced(let path):

@@ -88,6 +88,15 @@ struct RegistryCLITests {
         #expect(try h.sqlite("PRAGMA foreign_key_check") == "")
         #expect(try h.sqlite("SELECT count(*) FROM promotion_log") == "3")
         #expect(try h.sqlite("SELECT group_concat(version || ':' || name, ',') FROM schema_migrations") == "1:001_registry.sql,2:002_audit.sql,3:003_audit_minutes.sql")
+
+        // A rollback to a version archived since it was active is refused as a rollback, and changes nothing.
+        #expect(try h.cli(["promote", "v3"]).status == 0)
+        #expect(try h.cli(["archive", "v2"]).status == 0)
+        let toArchived = try h.cli(["rollback"])
+        #expect(toArchived.status != 0 && toArchived.stderr.split(separator: "\n").count == 1, "\(toArchived.stderr)")
+        #expect(toArchived.stderr.contains("cannot roll back fraud to v2: it has been archived since"), "\(toArchived.stderr)")
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v3")
+        #expect(try h.sqlite("SELECT count(*) FROM promotion_log") == "4")
     }
 
     @Test func badInputIsRefusedWithOneLineAndNoChange() throws {

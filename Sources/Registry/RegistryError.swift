@@ -15,6 +15,10 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case busy(path: String, timeoutMilliseconds: Int32)
     /// SQLite found a damaged page while reading (SQLITE_CORRUPT).
     case damaged(path: String, detail: String)
+    /// SQLite could not grow the file: its disk (or the page limit) is full.
+    case diskFull(path: String)
+    /// The operating system failed a read or write of the file (or of its WAL).
+    case ioError(path: String, detail: String)
     case cannotOpen(path: String, reason: String)
     // Models and versions.
     case invalidModelName(String)
@@ -72,6 +76,10 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "registry \(path) is locked by another process (waited \(timeout) ms)"
         case .damaged(let path, let detail):
             return "registry \(path) is damaged (\(detail)): 'registry-cli check' lists what is wrong"
+        case .diskFull(let path):
+            return "registry \(path) cannot grow: the disk is full"
+        case .ioError(let path, let detail):
+            return "registry \(path) could not be read or written (\(detail))"
         case .cannotOpen(let path, let reason):
             return "cannot open registry \(path): \(reason)"
         case .invalidModelName(let name):
@@ -138,6 +146,8 @@ extension RegistryError {
         if sqlite.isBusy { return RegistryError.busy(path: path, timeoutMilliseconds: busyTimeout) }
         if sqlite.isReadOnly { return RegistryError.readOnly(path: path) }
         if sqlite.isCorrupt { return RegistryError.damaged(path: path, detail: sqlite.message) }
+        if sqlite.isFull { return RegistryError.diskFull(path: path) }
+        if sqlite.isIOError { return RegistryError.ioError(path: path, detail: sqlite.message) }
         return RegistryError.database(sqlite.description)
     }
 }

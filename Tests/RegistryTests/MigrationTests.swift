@@ -89,4 +89,27 @@ struct MigrationTests {
         #expect(try Migrator(migrations: Array(broken)).status(of: db) == .behind(version: 1))
         #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'half'") == 0)
     }
+
+    /// A write that cannot grow the file (SQLite's page limit here, a full disk in production)
+    /// names the registry, and its transaction leaves nothing behind.
+    @Test func fullDiskNamesTheRegistryAndChangesNothing() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("full.db")
+        _ = try Registry.initialise(path: path)
+        let registry = try Registry.open(path: path, access: .write)
+        let pages = try #require(try registry.db.scalarInt("PRAGMA page_count"))
+        try registry.db.execute("PRAGMA max_page_count = \(pages)")
+        let error = #expect(throws: RegistryError.self) {
+            try registry.write {
+                for index in 0..<2_000 {
+                    try registry.db.run("INSERT INTO models (name, created_at) VALUES (?1, ?2)",
+                                        [String(repeating: "m", count: 100) + "\(index)", "2026-12-07T00:00:00Z"])
+                }
+            }
+        }
+        #expect(error == .diskFull(path: path), "\(String(describing: error))")
+        #expect(error?.description == "registry \(path) cannot grow: the disk is full")
+        #expect(try registry.db.scalarInt("SELECT count(*) FROM models") == 0)
+    }
 }

@@ -37,6 +37,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isCannotOpen: Bool { code == SQLITE_CANTOPEN }
     public var isCorrupt: Bool { code == SQLITE_CORRUPT }
     public var isConstraint: Bool { code == SQLITE_CONSTRAINT }
+    public var isFull: Bool { code == SQLITE_FULL }
+    public var isIOError: Bool { code == SQLITE_IOERR }
 
     public var description: String {
         var text = "SQLite error \(code) (extended \(extendedCode)): \(message)"

@@ -58,16 +58,29 @@ struct GitOpsValuesFile {
     }
 
     /// Writes `contents` beside the file, to be renamed over it by `commit`: the slow, failure-prone
-    /// part happens before the registry changes, and a reader never sees half a file.
+    /// part happens before the registry changes, and a reader never sees half a file. It is on disk
+    /// before the rename, so that a power loss after it cannot leave the pin empty.
     /// A symlink is followed (renaming over it would replace the link with a copy), and the new
     /// file gets the old one's permissions.
     func stage(_ contents: String) throws(GitOpsError) -> StagedValuesFile {
         let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        let permissions = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions]
+        let permissions = ((try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o644
         let staged = StagedValuesFile(path: target, temporary: target + ".sentinel-tmp")
-        guard FileManager.default.createFile(atPath: staged.temporary, contents: Data(contents.utf8),
-                                             attributes: permissions.map { [.posixPermissions: $0] }) else {
-            throw .unwritable(path: path, reason: "cannot create \(staged.temporary)")
+        let descriptor = open(staged.temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(permissions))
+        guard descriptor >= 0 else { throw .unwritable(path: path, reason: "cannot create \(staged.temporary): \(String(cString: strerror(errno)))") }
+        // open(2) applies the umask; the file is to have the old one's permissions exactly.
+        fchmod(descriptor, mode_t(permissions))
+        var bytes = Array(contents.utf8)[...]
+        var failure: String?
+        while !bytes.isEmpty, failure == nil {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written > 0 { bytes = bytes.dropFirst(written) } else if errno != EINTR { failure = String(cString: strerror(errno)) }
+        }
+        if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        close(descriptor)
+        if let failure {
+            staged.discard()
+            throw .unwritable(path: path, reason: "cannot write \(staged.temporary): \(failure)")
         }
         return staged
     }
@@ -149,11 +162,19 @@ struct StagedValuesFile {
     let path: String
     let temporary: String
 
-    func commit() throws(GitOpsError) {
+    /// Renames the staged file over the original, once the registry has changed: `active` (the
+    /// model and version now active) is for the message should that fail.
+    func commit(active: String) throws(GitOpsError) {
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             discard()
-            throw .unwritable(path: path, reason: reason)
+            throw .notPinned(path: path, reason: reason, active: active)
+        }
+        // The rename itself is on disk once its directory is.
+        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
         }
     }
 
@@ -169,6 +190,8 @@ enum GitOpsError: Error, CustomStringConvertible {
     case notYAML(path: String, reason: String)
     case rewriteUnsafe(path: String)
     case unwritable(path: String, reason: String)
+    /// The registry changed, then the file could not be replaced.
+    case notPinned(path: String, reason: String, active: String)
     case pinNotActive(path: String, pinned: String, model: String, active: String)
 
     var description: String {
@@ -179,6 +202,8 @@ enum GitOpsError: Error, CustomStringConvertible {
         case .notYAML(let path, let reason): "values file \(path) is not valid YAML: \(reason)"
         case .rewriteUnsafe(let path): "values file \(path): rewriting model.version would change more than that key; edit it by hand"
         case .unwritable(let path, let reason): "values file \(path) cannot be written: \(reason)"
+        case .notPinned(let path, let reason, let active):
+            "\(active) is active in the registry, but values file \(path) could not be replaced (\(reason)): set its model.version by hand"
         case .pinNotActive(let path, let pinned, let model, let active):
             "values file \(path) pins \(pinned) but \(model)'s active version in this registry is \(active): roll back with the registry that made that pin, or promote the version you want"
         }

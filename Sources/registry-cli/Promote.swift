@@ -52,7 +52,7 @@ extension RegistryCLI {
                 throw error
             }
             if let staged {
-                try staged.commit()
+                try staged.commit(active: "\(modelName) \(label)")
                 print("pinned \(modelName) \(label) in \(staged.path): commit and push it to roll it out")
             }
         }

@@ -50,7 +50,7 @@ extension RegistryCLI {
             }
             print("\(promotion.model): \(promotion.from?.description ?? "none") -> \(promotion.to) (rolled back)")
             if let staged {
-                try staged.commit()
+                try staged.commit(active: "\(modelName) \(promotion.to)")
                 print("pinned \(modelName) \(promotion.to) in \(staged.path): commit and push it to roll it out")
             }
         }

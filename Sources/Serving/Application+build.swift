@@ -76,8 +76,9 @@ public func buildApplication(
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 as the service runs it: the idle timeout, HTTP/1.1's connection rules
-    /// (`HTTP1ConnectionRules`, which invites no body over `maxBodyBytes` with a 100), JSON refusals for requests that are not HTTP, each reported to
-    /// `refused` with its status, and `predictions`, a handler made for each connection that
+    /// (`HTTP1ConnectionRules`, which invites no body over `maxBodyBytes` with a 100), JSON refusals
+    /// for requests that are not HTTP, each reported to `refused` with its status, and
+    /// `predictions`, a handler made for each connection that
     /// answers `POST /predict` before the router (`PredictChannelHandler`). The benchmark's bare
     /// stack uses it too, with a handler answering a constant, so that both carry the same pipeline.
     public static func sentinelHTTP1(idleTimeoutSeconds: Double, maxBodyBytes: Int,

@@ -40,8 +40,8 @@ public final class ActiveModels: Sendable {
         }
     }
 
-    private let state = Mutex<(snapshot: Snapshot, status: [String: ReloadStatus], databaseCheckedAt: Date?)>(
-        (Snapshot(versions: [:]), [:], nil))
+    private let state = Mutex<(snapshot: Snapshot, status: [String: ReloadStatus], databaseCheckedAt: Date?, loading: Bool)>(
+        (Snapshot(versions: [:]), [:], nil, false))
 
     public init() {}
 
@@ -81,15 +81,28 @@ public final class ActiveModels: Sendable {
         }
     }
 
-    func recordDatabaseCheck(ok: Bool) {
-        state.withLock { $0.databaseCheckedAt = ok ? Date() : nil }
+    /// The registry answered. (A check that failed leaves the last success as it was: one failed
+    /// poll, a file replaced and put back say, does not make the service unready by itself; the
+    /// registry not answering for `freshness` seconds does.)
+    func recordDatabaseCheck() {
+        state.withLock { $0.databaseCheckedAt = Date() }
     }
 
-    /// Ready: at least one version loaded, and the database answered within `freshness` seconds.
+    /// A version is being loaded and self-tested, between two registry reads: the registry's last
+    /// answer stays fresh meanwhile, however long a large model takes.
+    func recordLoading(_ loading: Bool) {
+        state.withLock { state in
+            state.loading = loading
+            if !loading, state.databaseCheckedAt != nil { state.databaseCheckedAt = Date() }
+        }
+    }
+
+    /// Ready: at least one version loaded, and the database answered within `freshness` seconds
+    /// (or a load it gave is under way).
     public func isReady(freshness: TimeInterval) -> Bool {
         state.withLock { state in
             guard !state.snapshot.versions.isEmpty, let checked = state.databaseCheckedAt else { return false }
-            return Date().timeIntervalSince(checked) <= freshness
+            return state.loading || Date().timeIntervalSince(checked) <= freshness
         }
     }
 }

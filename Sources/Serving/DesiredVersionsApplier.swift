@@ -74,8 +74,14 @@ public final class DesiredVersionsApplier: Service, Sendable {
             do {
                 if try registry.activeVersion(model: model)?.label == label { continue }
                 let version = try registry.version(label, model: model)
+                // Refused before it is loaded: promote would refuse it after a load and self-test,
+                // at every poll.
+                guard version.stage != .archived else { throw RegistryError.versionArchived(model: model, version: label.description) }
                 if refused[version.id] == nil {
-                    do { _ = try LoadedVersion(registry.loadable(version)) } catch { refused[version.id] = "\(error)" }
+                    // Reading it is the registry's business: a lock or an I/O error is retried at
+                    // the next poll. Only a version that does not load or self-test is refused for good.
+                    let loadable = try registry.loadable(version)
+                    do { _ = try LoadedVersion(loadable) } catch { refused[version.id] = "\(error)" }
                 }
                 if let reason = refused[version.id] { throw DesiredVersionsError.selfTestFailed(model: model, version: label, reason: reason) }
                 let promotion = try registry.promote(label, model: model, reason: "desired version in \(path)", by: Self.actor)

@@ -42,7 +42,7 @@ public final class ModelReloader: Service, Sendable {
         do {
             try connection.use { registry in
                 let newest = try registry.latestPromotionID()
-                models.recordDatabaseCheck(ok: true)
+                models.recordDatabaseCheck()
                 state.checkFailures.succeeded(logger: logger)
                 if newest != state.lastPromotion {
                     try reload(registry, failed: &state.failedVersions)
@@ -50,67 +50,92 @@ public final class ModelReloader: Service, Sendable {
                 }
             }
         } catch {
-            models.recordDatabaseCheck(ok: false)
             state.checkFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
         }
     }
 
-    /// Brings every model's serving version in line with the registry. Throws the registry's errors
-    /// (then nothing is marked done, and the next poll tries again).
+    /// Brings every model's serving version in line with the registry. Throws the first of the
+    /// registry's errors once every model has had its turn (then nothing is marked done, and the
+    /// next poll tries again): one model's trouble does not hold back the others.
     func reload(_ registry: Registry, failed: inout [Int64: String]) throws {
         let snapshot = models.snapshot()
+        var firstError: Error?
         for name in try registry.modelNames() {
-            guard let active = try registry.activeVersion(model: name) else {
-                if snapshot.versions[name] != nil {
-                    models.remove(model: name)
-                    metrics.unloaded(model: name)
-                    logger.warning("model has no active version any more; not serving it", metadata: ["model.name": "\(name)"])
-                }
-                continue
-            }
-            if snapshot.versions[name]?.version.id == active.id {
-                // Back on the version already serving (say, a rollback past a refused one).
-                metrics.reloadFailing(model: name, false)
-                models.clearFailure(model: name)
-                continue
-            }
-            if let reason = failed[active.id] {
-                // Made active again after a rollback cleared its failure (say, by a revert in Git):
-                // still refused, and said so again.
-                models.recordFailure(model: name, version: active.label, reason: reason)
-                metrics.reloadFailing(model: name, true)
-                logger.error("version refused before is active again; the previous one keeps serving", metadata: [
-                    "model.name": "\(name)", "model.version": "\(active.label)",
-                    "model.serving_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
-                    "error": "\(reason)",
-                ])
-                continue
-            }
-            let started = ContinuousClock.now
-            // Reading the version is the registry's business: if that fails, the caller retries on
-            // the next poll. Only a version that does not load or self-test (its stored golden rows
-            // unreadable included) is marked failed.
-            let loadable = try registry.loadable(active)
             do {
-                let loaded = try LoadedVersion(loadable)
-                models.install(loaded)
-                metrics.reloaded(model: name, version: active.label.description)
-                logger.info("serving new version", metadata: [
-                    "model.name": "\(name)", "model.version": "\(active.label)",
-                    "model.previous_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
-                    "model.load_time": "\(ContinuousClock.now - started)",
-                    "model.golden_max_error": "\(loaded.goldenMaxError.map { "\($0)" } ?? "no golden rows")",
-                ])
+                try reload(model: name, registry, snapshot: snapshot, failed: &failed)
             } catch {
-                failed[active.id] = "\(error)"
-                models.recordFailure(model: name, version: active.label, reason: "\(error)")
-                metrics.reloadFailed(model: name)
-                logger.error("new version refused; the previous one keeps serving", metadata: [
-                    "model.name": "\(name)", "model.version": "\(active.label)",
-                    "model.serving_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
-                    "error": "\(error)",
-                ])
+                firstError = firstError ?? error
             }
         }
+        if let firstError { throw firstError }
+    }
+
+    private func reload(model name: String, _ registry: Registry, snapshot: ActiveModels.Snapshot, failed: inout [Int64: String]) throws {
+        guard let active = try registry.activeVersion(model: name) else {
+            if snapshot.versions[name] != nil {
+                models.remove(model: name)
+                metrics.unloaded(model: name)
+                logger.warning("model has no active version any more; not serving it", metadata: ["model.name": "\(name)"])
+            }
+            return
+        }
+        if snapshot.versions[name]?.version.id == active.id {
+            // Back on the version already serving (say, a rollback past a refused one).
+            metrics.reloadFailing(model: name, false)
+            models.clearFailure(model: name)
+            return
+        }
+        if let reason = failed[active.id] {
+            // Made active again after a rollback cleared its failure (say, by a revert in Git):
+            // still refused, and said so again.
+            models.recordFailure(model: name, version: active.label, reason: reason)
+            metrics.reloadFailing(model: name, true)
+            logger.error("version refused before is active again; the previous one keeps serving", metadata: [
+                "model.name": "\(name)", "model.version": "\(active.label)",
+                "model.serving_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
+                "error": "\(reason)",
+            ])
+            return
+        }
+        let started = ContinuousClock.now
+        switch try load(active, from: registry) {
+        case .success(let loaded):
+            models.install(loaded)
+            metrics.reloaded(model: name, version: active.label.description)
+            logger.info("serving new version", metadata: [
+                "model.name": "\(name)", "model.version": "\(active.label)",
+                "model.previous_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
+                "model.load_time": "\(ContinuousClock.now - started)",
+                "model.golden_max_error": "\(loaded.goldenMaxError.map { "\($0)" } ?? "no golden rows")",
+            ])
+        case .failure(let error):
+            failed[active.id] = "\(error)"
+            models.recordFailure(model: name, version: active.label, reason: "\(error)")
+            metrics.reloadFailed(model: name)
+            logger.error("new version refused; the previous one keeps serving", metadata: [
+                "model.name": "\(name)", "model.version": "\(active.label)",
+                "model.serving_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
+                "error": "\(error)",
+            ])
+        }
+    }
+
+    /// `active` loaded and self-tested, or why it is refused: it does not load or self-test (its
+    /// stored golden rows unreadable included), or its own stored pages are damaged (retrying it at
+    /// every poll would keep the service unready for one bad row). Throws the registry's other
+    /// errors (a lock, an I/O error): the next poll tries again.
+    private func load(_ active: ModelVersion, from registry: Registry) throws -> Result<LoadedVersion, any Error> {
+        let loadable: LoadableVersion
+        do {
+            loadable = try registry.loadable(active)
+        } catch let error as RegistryError {
+            guard case .damaged = error else { throw error }
+            return .failure(error)
+        }
+        models.recordDatabaseCheck()
+        // A large model's load and self-test do not count as the registry not answering.
+        models.recordLoading(true)
+        defer { models.recordLoading(false) }
+        return Result { try LoadedVersion(loadable) }
     }
 }

@@ -2,12 +2,24 @@ extension Registry {
     static let disableAutoCheckpoint = "PRAGMA wal_autocheckpoint = 0"
     static let passiveCheckpoint = "PRAGMA wal_checkpoint(PASSIVE)"
     static let truncateCheckpoint = "PRAGMA wal_checkpoint(TRUNCATE)"
+    static func walFileLimit(bytes: Int) -> String { "PRAGMA journal_size_limit = \(bytes)" }
 
-    /// What a checkpoint found: the WAL's length in frames (pages) and how many of them are now in
-    /// the database file.
+    /// What a checkpoint found: whether it could not run (another checkpoint held its lock, or a
+    /// TRUNCATE waited out the busy timeout behind a reader), the WAL's length in frames (pages) and
+    /// how many of them are now in the database file (both -1 when it could not run at all).
     public struct CheckpointResult: Sendable, Equatable {
+        public var busy: Bool
         public var walFrames: Int
         public var checkpointedFrames: Int
+
+        /// Every frame is in the database file, so the next commit starts the WAL over.
+        public var copiedEverything: Bool { !busy && walFrames > 0 && checkpointedFrames == walFrames }
+    }
+
+    /// Once the WAL starts over, its file is cut back to `bytes` if it grew past them (a reader that
+    /// held the checkpoints back for an hour leaves gigabytes otherwise, until the next restart).
+    public func limitWALFile(bytes: Int) throws {
+        do { try db.execute(Self.walFileLimit(bytes: bytes)) } catch { throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect) }
     }
 
     /// Stops this connection from checkpointing the WAL when it commits. The audit writer does this
@@ -34,9 +46,9 @@ extension Registry {
         do {
             // The pragma answers one row: busy flag, frames in the WAL, frames checkpointed.
             let rows = try db.cached(truncate ? Self.truncateCheckpoint : Self.passiveCheckpoint).rows { row in
-                CheckpointResult(walFrames: row.int(1), checkpointedFrames: row.int(2))
+                CheckpointResult(busy: row.int(0) != 0, walFrames: row.int(1), checkpointedFrames: row.int(2))
             }
-            let result = rows.first ?? CheckpointResult(walFrames: 0, checkpointedFrames: 0)
+            let result = rows.first ?? CheckpointResult(busy: false, walFrames: 0, checkpointedFrames: 0)
             if !truncate, result.checkpointedFrames > 0 {
                 try db.syncDatabaseFile()
             }

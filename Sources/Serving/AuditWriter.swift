@@ -106,6 +106,12 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private var commitFailures = RepeatingFailureLog("audit commit failed", level: .error)
     private var catchUpFailures = RepeatingFailureLog("WAL checkpoint failed", level: .warning)
     private var checkpointFailures = RepeatingFailureLog("WAL checkpoint failed", level: .warning)
+    private var checkpointsHeldBack = RepeatingFailureLog("WAL checkpoints held back", level: .warning)
+    /// Retried every 5 s (folds) or every round (pruning) while a lock lasts: a line each 10 s at most.
+    private var foldFailures = RepeatingFailureLog("per-minute audit counts not brought up to date; trying again in 5 s", level: .warning)
+    private var pruneFailures = RepeatingFailureLog("audit pruning failed", level: .error)
+    /// Consecutive rounds that found the WAL past its restart length and could not copy all of it.
+    private var heldBackRounds = 0
     private var queueFullRefusals = RepeatingFailureLog("audit queue full: predictions refused with 503", level: .warning)
     /// The last failed commit, when no commit has succeeded since: read by /readyz.
     private let lastFailedCommit = Mutex<(uptimeNanoseconds: UInt64, reason: String)?>(nil)
@@ -120,6 +126,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
         registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                                      durability: settings.durability, logger: logger)
         try registry.disableAutomaticCheckpoints()
+        // Above what the WAL reaches between two restarts, so that the usual cycle never cuts it.
+        try registry.limitWALFile(bytes: max(256 << 20, 2 * settings.walRestartFrames * 4_096))
         minuteCounts = try registry.pendingAuditMinutes()
         checkpointer = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                                          durability: settings.durability, logger: logger)
@@ -216,6 +224,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
         while !pausedUntilTheNextRound() {
             do {
                 var result = try checkpointer.checkpoint()
+                metrics.auditWALFrames.record(max(result.walFrames, 0))
+                noteHeldBack(result)
                 if result.walFrames >= settings.walRestartFrames {
                     // Each round copies what was appended during the one before, a shorter time:
                     // stop once that was little (or negative: SQLite started the WAL over between
@@ -239,7 +249,12 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
         }
         do {
-            try checkpointer.checkpoint(truncate: true)
+            let result = try checkpointer.checkpoint(truncate: true)
+            if result.busy || result.walFrames != 0 {
+                // Not an error of SQLite's: a reader's transaction outlasted the busy timeout.
+                logger.warning("final WAL checkpoint did not complete: a reader held the WAL; its last records are in the registry's -wal file, which the next open reads (copy both files, or checkpoint once the reader is gone)",
+                               metadata: ["audit.wal_frames": "\(result.walFrames)"])
+            }
         } catch {
             logger.warning("final WAL checkpoint failed", metadata: ["error": "\(error)"])
         }
@@ -259,6 +274,27 @@ public final class AuditWriter: Service, @unchecked Sendable {
         _ = checkpointPause.wait(timeout: .now() + .milliseconds(200))
         return writerFinished()
     }
+
+    /// A reader's snapshot (an open `sqlite3` shell's transaction, a long export) stops every
+    /// checkpoint at its start, without an error: the WAL then grows by each commit until the reader
+    /// ends (14 GB an hour at 1,000 predictions/s) and the disk fills. Said once it lasts
+    /// `heldBackRoundsBeforeWarning` rounds, then every 10 s, until a round copies everything again.
+    private func noteHeldBack(_ result: Registry.CheckpointResult) {
+        guard !result.busy, result.walFrames >= settings.walRestartFrames, result.checkpointedFrames < result.walFrames else {
+            if !result.busy {
+                heldBackRounds = 0
+                checkpointsHeldBack.succeeded(logger: logger)
+            }
+            return
+        }
+        heldBackRounds += 1
+        guard heldBackRounds >= Self.heldBackRoundsBeforeWarning else { return }
+        checkpointsHeldBack.failed("a reader's transaction keeps the WAL from starting over: \(result.walFrames) frames in it, \(result.checkpointedFrames) copied (an open sqlite3 shell? end its transaction)",
+                                   logger: logger, now: DispatchTime.now().uptimeNanoseconds)
+    }
+
+    /// 5 s of 200-ms rounds: a report or an export that reads for longer is worth a line.
+    static let heldBackRoundsBeforeWarning = 25
 
     /// The rounds stop once one found at most this many frames (4 MiB of 4-KiB pages) appended during
     /// the one before: below it the fsyncs every round pays, not the copying, set the catch-up's
@@ -280,9 +316,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// the checkpoint thread instead added a hand-over on a busy scheduler.
     private func catchUpCheckpoint() {
         do {
-            let result = try registry.checkpoint()
             // Only a checkpoint that copied every frame lets the next commit start the WAL over.
-            if result.checkpointedFrames == result.walFrames { metrics.auditWALRestarts.increment() }
+            if try registry.checkpoint().copiedEverything { metrics.auditWALRestarts.increment() }
             catchUpFailures.succeeded(logger: logger)
         } catch {
             catchUpFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
@@ -525,9 +560,10 @@ public final class AuditWriter: Service, @unchecked Sendable {
                 logger.info("audit rows counted per minute from the table", metadata: ["audit.rows": "\(minuteRowsReadBack)"])
                 minuteRowsReadBack = 0
             }
+            foldFailures.succeeded(logger: logger)
         } catch {
             nextFold = now + 5_000_000_000
-            logger.warning("per-minute audit counts not brought up to date; trying again in 5 s", metadata: ["error": "\(error)"])
+            foldFailures.failed("\(error)", logger: logger, now: now)
         }
     }
 
@@ -557,6 +593,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
                     metrics.auditRowsPruned.increment(by: Int64(removed))
                     prunedUnlogged += removed
                 }
+                pruneFailures.succeeded(logger: logger)
                 if removed < Self.pruneBatchRows { return false }
                 // Let queued predictions through between prune batches; the next round follows shortly.
                 condition.lock()
@@ -565,7 +602,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
                 if waiting { return true }
             }
         } catch {
-            logger.error("audit pruning failed", metadata: ["error": "\(error)"])
+            pruneFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
             return false
         }
     }

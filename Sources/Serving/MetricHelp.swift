@@ -22,6 +22,7 @@ enum MetricHelp {
         "sentinel_audit_commit_rows": "Audit rows per group commit.",
         "sentinel_audit_commit_duration_seconds": "Time of one audit group commit.",
         "sentinel_audit_wal_restarts_total": "Catch-up checkpoints the audit writer ran so that the WAL file could start over.",
+        "sentinel_audit_wal_frames": "Pages in the registry's WAL at the last background checkpoint; it grows without end while a reader's transaction holds checkpoints back.",
         "sentinel_desired_versions_in_sync": "1 while, for every model the desired-versions file names, that version is the active one in this replica's registry (promoted only once it loaded and passed its self-test).",
         "sentinel_desired_versions_applied_total": "Promotions made to match the desired-versions file, by model.",
         "sentinel_registry_volume_available_bytes": "Bytes the service can still write on the filesystem holding its registry.",

@@ -23,6 +23,7 @@ public final class ServingMetrics: Sendable {
     let auditCommitDuration: Metrics.Timer
     /// Catch-up checkpoints the writer ran so that the WAL could start over.
     let auditWALRestarts: Metrics.Counter
+    let auditWALFrames: Metrics.Gauge
 
     private struct RequestKey: Hashable { let route: String; let status: Int }
     private struct PredictionKey: Hashable { let model: String; let version: String; let decision: String }
@@ -67,6 +68,7 @@ public final class ServingMetrics: Sendable {
         auditCommitRows = Metrics.Recorder(label: "sentinel_audit_commit_rows", factory: factory)
         auditCommitDuration = Metrics.Timer(label: "sentinel_audit_commit_duration_seconds", factory: factory)
         auditWALRestarts = Metrics.Counter(label: "sentinel_audit_wal_restarts_total", factory: factory)
+        auditWALFrames = Metrics.Gauge(label: "sentinel_audit_wal_frames", factory: factory)
         auditQueueDepth.record(0)
         for counter in [auditRowsWritten, auditRowsRefused, auditRowsFailed, auditRowsPruned, auditAsyncResponses, auditWALRestarts] {
             counter.increment(by: 0)

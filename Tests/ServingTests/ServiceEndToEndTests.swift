@@ -340,6 +340,39 @@ struct ServiceEndToEndTests {
         #expect(((try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? "").contains("audit rows counted per minute from the table"))
     }
 
+    /// A reader's long transaction (an open sqlite3 shell) stops every WAL checkpoint short without an
+    /// error, and the WAL grows by each commit until the disk fills: the service says so in its log
+    /// and in `sentinel_audit_wal_frames`, and a stop while the reader still holds the WAL says that
+    /// the last records are in the -wal file, which the next open reads (none is lost).
+    @Test func aReaderHoldingCheckpointsBackIsReported() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start(["--audit-wal-restart-pages", "20", "--busy-timeout", "200"])
+        defer { h.killIfRunning() }
+        let bodies = try GoldenRequests("fraud-xgboost", limit: 20).bodies
+        #expect(try await h.post("/predict", body: bodies[0]).status == 200)
+        let reader = try SQLiteWriteLock(databasePath: h.dbPath, reading: true)
+        #expect(reader.isHeld, "the sqlite3 shell did not start its read: \(reader.confirmation)")
+        var answered = 1
+        // 25 rounds of 200 ms held back before the line: commits keep coming meanwhile.
+        let deadline = Date().addingTimeInterval(15)
+        var log = ""
+        while Date() < deadline && !log.contains("WAL checkpoints held back") {
+            for body in bodies where try await h.post("/predict", body: body).status == 200 { answered += 1 }
+            try await Task.sleep(for: .milliseconds(200))
+            log = (try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? ""
+        }
+        #expect(log.contains("WAL checkpoints held back") && log.contains("a reader's transaction keeps the WAL from starting over"), "\(log)")
+        let frames = try await h.get("/metrics").body.split(separator: "\n").first { $0.hasPrefix("sentinel_audit_wal_frames ") }
+        #expect((frames?.split(separator: " ").last).flatMap { Double($0) }.map { $0 >= 20 } == true, "\(frames ?? "no sentinel_audit_wal_frames")")
+
+        #expect(try await h.stop() == 0)
+        let stopped = (try? String(contentsOfFile: h.logPath, encoding: .utf8)) ?? ""
+        #expect(stopped.contains("final WAL checkpoint did not complete: a reader held the WAL"), "\(stopped)")
+        try reader.release()
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(answered)")
+    }
+
     /// "No answer without a record": while another process holds the registry's write lock, every
     /// prediction is refused with 503 and none is recorded, /readyz says why, the log says it once
     /// (not once a commit), and the service recovers by itself when the lock goes.

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Another process holding a registry's write lock, as an operator's `sqlite3` shell would: the
-/// shell runs `BEGIN IMMEDIATE` and keeps the transaction open until `release()`.
+/// shell runs `BEGIN IMMEDIATE` and keeps the transaction open until `release()`. With `reading`,
+/// the shell holds a read transaction instead (`BEGIN` and a `SELECT`), as a long report would.
 public final class SQLiteWriteLock {
     private let shell = Process()
     private let commands = Pipe()
@@ -10,14 +11,15 @@ public final class SQLiteWriteLock {
 
     /// Starts the shell and returns once it holds the lock, or once it has exited without it
     /// (`-bail`: a failed BEGIN ends it before it prints).
-    public init(databasePath: String) throws {
+    public init(databasePath: String, reading: Bool = false) throws {
         shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         shell.arguments = ["-bail", databasePath]
         let output = Pipe()
         shell.standardInput = commands
         shell.standardOutput = output
         try shell.run()
-        commands.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        let begin = reading ? "BEGIN;\nSELECT count(*) > -1 FROM predictions;" : "BEGIN IMMEDIATE;"
+        commands.fileHandleForWriting.write(Data("\(begin)\nSELECT 'locked';\n".utf8))
         var seen = Data()
         while !String(decoding: seen, as: UTF8.self).contains("locked") {
             let chunk = output.fileHandleForReading.availableData
@@ -27,7 +29,7 @@ public final class SQLiteWriteLock {
         confirmation = String(decoding: seen, as: UTF8.self)
     }
 
-    public var isHeld: Bool { confirmation.hasPrefix("locked") }
+    public var isHeld: Bool { confirmation.hasSuffix("locked\n") }
 
     /// Ends the transaction (it wrote nothing) and waits for the shell to exit.
     public func release() throws {

@@ -106,6 +106,13 @@ $helmArgs = @('upgrade', '--install', $Release, 'helm/sentinel',
     '--set', "image.repository=$imageRepository", '--set', "image.tag=$imageTag", '--set', 'image.pullPolicy=Never',
     '--wait', '--timeout', '10m')
 if ($Values) { $helmArgs += @('--values', $Values) }
+# Staging's and production's values turn on a ServiceMonitor (and production a PrometheusRule),
+# which a cluster without the Prometheus Operator's CRDs refuses: left out there.
+& kubectl --context $context get crd servicemonitors.monitoring.coreos.com *> $null
+if ($LASTEXITCODE -ne 0) {
+    Write-Step 'No Prometheus Operator in the cluster: no ServiceMonitor or PrometheusRule'
+    $helmArgs += @('--set', 'metrics.serviceMonitor.enabled=false', '--set', 'metrics.prometheusRule.enabled=false')
+}
 Invoke-Native helm @helmArgs
 Invoke-Native kubectl --context $context --namespace $Namespace rollout status "statefulset/$fullname" --timeout 10m
 Invoke-Native kubectl --context $context --namespace $Namespace get pods,pvc,svc,hpa -l "app.kubernetes.io/instance=$Release"

@@ -100,6 +100,12 @@ helm_args=(upgrade --install "$release" helm/sentinel
     --set "image.repository=$image_repository" --set "image.tag=$image_tag" --set image.pullPolicy=Never
     --wait --timeout 10m)
 if [ -n "$values_file" ]; then helm_args+=(--values "$values_file"); fi
+# Staging's and production's values turn on a ServiceMonitor (and production a PrometheusRule),
+# which a cluster without the Prometheus Operator's CRDs refuses: left out there.
+if ! kubectl --context "$context" get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
+    step "No Prometheus Operator in the cluster: no ServiceMonitor or PrometheusRule"
+    helm_args+=(--set metrics.serviceMonitor.enabled=false --set metrics.prometheusRule.enabled=false)
+fi
 helm "${helm_args[@]}"
 kubectl --context "$context" --namespace "$namespace" rollout status "statefulset/$fullname" --timeout 10m
 kubectl --context "$context" --namespace "$namespace" get pods,pvc,svc,hpa -l "app.kubernetes.io/instance=$release"

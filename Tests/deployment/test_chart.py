@@ -392,6 +392,33 @@ def test_drain_fits_in_the_termination_grace_period(default_render, prod_render)
         assert pre_stop + drain + 10 <= spec["terminationGracePeriodSeconds"]
     zero = Rendered({"serve": {"drainSeconds": 0}})
     assert "DRAIN_SECONDS" not in env_of(container(zero))
+    # A values file that lengthens the drain past the grace period is refused, not rendered.
+    message = render_error({"serve": {"drainSeconds": 30}})
+    assert "terminationGracePeriodSeconds (30) must be at least preStopSleepSeconds + serve.drainSeconds + 10 (45)" in message, message
+    assert Rendered({"serve": {"drainSeconds": 30}, "terminationGracePeriodSeconds": 45}).one("StatefulSet")
+
+
+def test_serving_container_records_no_actor_of_its_own(default_render):
+    """An operator's `kubectl exec ... registry-cli promote` in the serving container must not be
+    recorded as GitOps: the applier names itself; the shell's user is whoever runs the command."""
+    assert "REGISTRY_ACTOR" not in env_of(container(default_render))
+    assert env_of(init_container(default_render))["REGISTRY_ACTOR"] == "bootstrap"
+
+
+def test_scale_down_at_once_is_kept():
+    hpa = Rendered({"autoscaling": {"scaleDownStabilizationSeconds": 0}}).one("HorizontalPodAutoscaler")
+    assert hpa["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 0}}
+
+
+def test_a_digest_pinned_tag_gives_a_valid_version_label(tmp_path):
+    digest = "0.1.0@sha256:" + "a" * 64
+    rendered = Rendered({"image": {"tag": digest}})
+    assert container(rendered)["image"] == f"sentinel:{digest}"
+    for obj in rendered.objects:
+        assert obj["metadata"]["labels"]["app.kubernetes.io/version"] == "0.1.0"
+    builtin = [obj for obj in rendered.objects if obj["kind"] in BUILTIN_KINDS]
+    result = kubernetes_validate(write_objects(builtin, tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_image_tag_defaults_to_app_version(default_render):

@@ -23,6 +23,7 @@ from deployment_helpers import (
     final_stage,
     init_container,
     instruction,
+    load_yaml,
     image_env,
     run,
     stages,
@@ -267,6 +268,37 @@ def test_setup_k8s_builds_loads_installs_and_waits(cluster, tmp_path):
     assert serve["image"] == image and serve["imagePullPolicy"] == "Never"
 
 
+def test_setup_k8s_leaves_monitoring_out_of_a_cluster_without_the_operator(tmp_path):
+    """Staging's values turn on a ServiceMonitor, which a cluster without the Prometheus Operator's
+    CRDs refuses: the script turns it (and the PrometheusRule) off there, and only there."""
+    values_file = str(REPO / "argocd" / "values-staging.yaml")
+    for has_operator in (False, True):
+        stubs = {
+            "podman": "",
+            "helm": "",
+            "kubectl": "" if has_operator else '[ "$3 $4" = "get crd" ] && exit 1',
+            "kind": "",
+            "minikube": '[ "$1" = status ] && exit 1',
+        }
+        directory = tmp_path / str(has_operator)
+        directory.mkdir()
+        bindir = hermetic_bin(directory, stubs)
+        result, calls = run_script(
+            "setup-k8s.sh", ["--cluster", "kind", "--engine", "podman", "--no-port-forward", "--values", values_file],
+            bindir, directory,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        helm = next(c for c in calls if c.startswith("helm upgrade --install sentinel helm/sentinel "))
+        assert f"--values {values_file}" in helm
+        values = set_values(helm)
+        if has_operator:
+            assert "metrics" not in values, helm
+        else:
+            assert values["metrics"] == {"serviceMonitor": {"enabled": False}, "prometheusRule": {"enabled": False}}, helm
+            rendered = Rendered(merge(load_yaml(Path(values_file)), values))
+            assert "ServiceMonitor" not in rendered.kinds() and "PrometheusRule" not in rendered.kinds()
+
+
 def test_setup_k8s_ps1_installs_the_same_way_as_the_shell_script():
     shell = (REPO / "scripts" / "setup-k8s.sh").read_text()
     powershell = (REPO / "scripts" / "setup-k8s.ps1").read_text()
@@ -274,5 +306,6 @@ def test_setup_k8s_ps1_installs_the_same_way_as_the_shell_script():
         assert text in shell, text
     for text in ("$imageRepository = 'localhost/sentinel'", "$imageTag = 'dev'", "image.pullPolicy=Never",
                  "'--create-namespace'", "kind load image-archive", "minikube image load", "'--format', 'docker'",
-                 'rollout status "statefulset/$fullname"', "port-forward"):
+                 'rollout status "statefulset/$fullname"', "port-forward",
+                 "get crd servicemonitors.monitoring.coreos.com", "metrics.serviceMonitor.enabled=false"):
         assert text in powershell, text

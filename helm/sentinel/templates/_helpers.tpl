@@ -30,13 +30,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "sentinel.labels" -}}
 helm.sh/chart: {{ include "sentinel.chart" . }}
 {{ include "sentinel.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "sentinel.imageTag" . | quote }}
+app.kubernetes.io/version: {{ include "sentinel.versionLabel" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: sentinel
 {{- end }}
 
 {{- define "sentinel.imageTag" -}}
 {{- .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* The tag as a label value: a digest ("0.1.0@sha256:…") is not one (63 characters at most, no '@'
+or ':'), so the part before it. */}}
+{{- define "sentinel.versionLabel" -}}
+{{- splitList "@" (include "sentinel.imageTag" .) | first | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "sentinel.image" -}}

@@ -110,7 +110,7 @@ if ($Values) { $helmArgs += @('--values', $Values) }
 # which a cluster without the Prometheus Operator's CRDs refuses: left out there.
 & kubectl --context $context get crd servicemonitors.monitoring.coreos.com *> $null
 if ($LASTEXITCODE -ne 0) {
-    Write-Step 'No Prometheus Operator in the cluster: no ServiceMonitor or PrometheusRule'
+    Write-Step 'kubectl finds no ServiceMonitor CRD (no Prometheus Operator, or no access to CRDs): no ServiceMonitor or PrometheusRule'
     $helmArgs += @('--set', 'metrics.serviceMonitor.enabled=false', '--set', 'metrics.prometheusRule.enabled=false')
 }
 Invoke-Native helm @helmArgs

@@ -103,7 +103,7 @@ if [ -n "$values_file" ]; then helm_args+=(--values "$values_file"); fi
 # Staging's and production's values turn on a ServiceMonitor (and production a PrometheusRule),
 # which a cluster without the Prometheus Operator's CRDs refuses: left out there.
 if ! kubectl --context "$context" get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
-    step "No Prometheus Operator in the cluster: no ServiceMonitor or PrometheusRule"
+    step "kubectl finds no ServiceMonitor CRD (no Prometheus Operator, or no access to CRDs): no ServiceMonitor or PrometheusRule"
     helm_args+=(--set metrics.serviceMonitor.enabled=false --set metrics.prometheusRule.enabled=false)
 fi
 helm "${helm_args[@]}"

@@ -77,7 +77,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
         case .damaged(let path, let detail):
             return "registry \(path) is damaged (\(detail)): 'registry-cli check' lists what is wrong"
         case .diskFull(let path):
-            return "registry \(path) cannot grow: the disk is full"
+            return "registry \(path) cannot grow: no space left (its disk, the temporary directory, or SQLite's page limit)"
         case .ioError(let path, let detail):
             return "registry \(path) could not be read or written (\(detail))"
         case .cannotOpen(let path, let reason):
@@ -147,7 +147,7 @@ extension RegistryError {
         if sqlite.isReadOnly { return RegistryError.readOnly(path: path) }
         if sqlite.isCorrupt { return RegistryError.damaged(path: path, detail: sqlite.message) }
         if sqlite.isFull { return RegistryError.diskFull(path: path) }
-        if sqlite.isIOError { return RegistryError.ioError(path: path, detail: sqlite.message) }
+        if sqlite.isIOError { return RegistryError.ioError(path: path, detail: "\(sqlite.message), extended code \(sqlite.extendedCode)") }
         return RegistryError.database(sqlite.description)
     }
 }

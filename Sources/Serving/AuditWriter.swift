@@ -127,7 +127,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
                                      durability: settings.durability, logger: logger)
         try registry.disableAutomaticCheckpoints()
         // Above what the WAL reaches between two restarts, so that the usual cycle never cuts it.
-        try registry.limitWALFile(bytes: max(256 << 20, 2 * settings.walRestartFrames * 4_096))
+        let restartBytes = settings.walRestartFrames.multipliedReportingOverflow(by: 2 * 4_096)
+        try registry.limitWALFile(bytes: restartBytes.overflow ? Int.max : max(256 << 20, restartBytes.partialValue))
         minuteCounts = try registry.pendingAuditMinutes()
         checkpointer = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                                          durability: settings.durability, logger: logger)
@@ -224,7 +225,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
         while !pausedUntilTheNextRound() {
             do {
                 var result = try checkpointer.checkpoint()
-                metrics.auditWALFrames.record(max(result.walFrames, 0))
+                // A round that could not run (-1 frames) says nothing of the WAL's length.
+                if !result.busy { metrics.auditWALFrames.record(result.walFrames) }
                 noteHeldBack(result)
                 if result.walFrames >= settings.walRestartFrames {
                     // Each round copies what was appended during the one before, a shorter time:

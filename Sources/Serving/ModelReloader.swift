@@ -34,6 +34,9 @@ public final class ModelReloader: Service, Sendable {
         var lastPromotion: Int64 = -1
         /// Versions that failed to load or self-test, by id, with why (a version never changes).
         var failedVersions: [Int64: String] = [:]
+        /// Per model, the refused version last said to be active again: said once, not at every
+        /// poll while another model's registry error has the poll retried.
+        var announcedRefusals: [String: Int64] = [:]
         /// Four polls a second: a registry that stays unreadable is logged once, then every 10 s.
         var checkFailures = RepeatingFailureLog("registry check failed", level: .error)
     }
@@ -43,11 +46,13 @@ public final class ModelReloader: Service, Sendable {
             try connection.use { registry in
                 let newest = try registry.latestPromotionID()
                 models.recordDatabaseCheck()
-                state.checkFailures.succeeded(logger: logger)
                 if newest != state.lastPromotion {
-                    try reload(registry, failed: &state.failedVersions)
+                    try reload(registry, state: state)
                     state.lastPromotion = newest
                 }
+                // Only a whole poll that worked ends a streak: one model's lasting error would
+                // otherwise log a failure and its end at every poll.
+                state.checkFailures.succeeded(logger: logger)
             }
         } catch {
             state.checkFailures.failed("\(error)", logger: logger, now: DispatchTime.now().uptimeNanoseconds)
@@ -57,12 +62,12 @@ public final class ModelReloader: Service, Sendable {
     /// Brings every model's serving version in line with the registry. Throws the first of the
     /// registry's errors once every model has had its turn (then nothing is marked done, and the
     /// next poll tries again): one model's trouble does not hold back the others.
-    func reload(_ registry: Registry, failed: inout [Int64: String]) throws {
+    func reload(_ registry: Registry, state: PollState) throws {
         let snapshot = models.snapshot()
         var firstError: Error?
         for name in try registry.modelNames() {
             do {
-                try reload(model: name, registry, snapshot: snapshot, failed: &failed)
+                try reload(model: name, registry, snapshot: snapshot, state: state)
             } catch {
                 firstError = firstError ?? error
             }
@@ -70,7 +75,7 @@ public final class ModelReloader: Service, Sendable {
         if let firstError { throw firstError }
     }
 
-    private func reload(model name: String, _ registry: Registry, snapshot: ActiveModels.Snapshot, failed: inout [Int64: String]) throws {
+    private func reload(model name: String, _ registry: Registry, snapshot: ActiveModels.Snapshot, state: PollState) throws {
         guard let active = try registry.activeVersion(model: name) else {
             if snapshot.versions[name] != nil {
                 models.remove(model: name)
@@ -83,13 +88,15 @@ public final class ModelReloader: Service, Sendable {
             // Back on the version already serving (say, a rollback past a refused one).
             metrics.reloadFailing(model: name, false)
             models.clearFailure(model: name)
+            state.announcedRefusals[name] = nil
             return
         }
-        if let reason = failed[active.id] {
+        if let reason = state.failedVersions[active.id] {
             // Made active again after a rollback cleared its failure (say, by a revert in Git):
             // still refused, and said so again.
             models.recordFailure(model: name, version: active.label, reason: reason)
             metrics.reloadFailing(model: name, true)
+            guard state.announcedRefusals.updateValue(active.id, forKey: name) != active.id else { return }
             logger.error("version refused before is active again; the previous one keeps serving", metadata: [
                 "model.name": "\(name)", "model.version": "\(active.label)",
                 "model.serving_version": "\(snapshot.versions[name]?.version.label.description ?? "none")",
@@ -101,6 +108,7 @@ public final class ModelReloader: Service, Sendable {
         switch try load(active, from: registry) {
         case .success(let loaded):
             models.install(loaded)
+            state.announcedRefusals[name] = nil
             metrics.reloaded(model: name, version: active.label.description)
             logger.info("serving new version", metadata: [
                 "model.name": "\(name)", "model.version": "\(active.label)",
@@ -109,7 +117,9 @@ public final class ModelReloader: Service, Sendable {
                 "model.golden_max_error": "\(loaded.goldenMaxError.map { "\($0)" } ?? "no golden rows")",
             ])
         case .failure(let error):
-            failed[active.id] = "\(error)"
+            // Not a damaged page's: a registry restored from a good copy may read it again.
+            if !(error is RegistryError) { state.failedVersions[active.id] = "\(error)" }
+            state.announcedRefusals[name] = active.id
             models.recordFailure(model: name, version: active.label, reason: "\(error)")
             metrics.reloadFailed(model: name)
             logger.error("new version refused; the previous one keeps serving", metadata: [

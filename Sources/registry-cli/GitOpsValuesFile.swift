@@ -66,18 +66,24 @@ struct GitOpsValuesFile {
         let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let permissions = ((try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o644
         let staged = StagedValuesFile(path: target, temporary: target + ".sentinel-tmp")
-        let descriptor = open(staged.temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(permissions))
+        // A leftover temporary file (or a link planted there) is replaced, never written through.
+        staged.discard()
+        let descriptor = open(staged.temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
         guard descriptor >= 0 else { throw .unwritable(path: path, reason: "cannot create \(staged.temporary): \(String(cString: strerror(errno)))") }
-        // open(2) applies the umask; the file is to have the old one's permissions exactly.
-        fchmod(descriptor, mode_t(permissions))
-        var bytes = Array(contents.utf8)[...]
         var failure: String?
+        // open(2) applies the umask; the file is to have the old one's permissions exactly.
+        if fchmod(descriptor, mode_t(permissions)) != 0 { failure = String(cString: strerror(errno)) }
+        var bytes = Array(contents.utf8)[...]
         while !bytes.isEmpty, failure == nil {
             let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written > 0 { bytes = bytes.dropFirst(written) } else if errno != EINTR { failure = String(cString: strerror(errno)) }
+            if written > 0 {
+                bytes = bytes.dropFirst(written)
+            } else if written == 0 || errno != EINTR {
+                failure = written == 0 ? "nothing written" : String(cString: strerror(errno))
+            }
         }
         if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
-        close(descriptor)
+        if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }
         if let failure {
             staged.discard()
             throw .unwritable(path: path, reason: "cannot write \(staged.temporary): \(failure)")

@@ -109,7 +109,7 @@ struct MigrationTests {
             }
         }
         #expect(error == .diskFull(path: path), "\(String(describing: error))")
-        #expect(error?.description == "registry \(path) cannot grow: the disk is full")
+        #expect(error?.description == "registry \(path) cannot grow: no space left (its disk, the temporary directory, or SQLite's page limit)")
         #expect(try registry.db.scalarInt("SELECT count(*) FROM models") == 0)
     }
 }

@@ -42,7 +42,8 @@ app.kubernetes.io/part-of: sentinel
 {{/* The tag as a label value: a digest ("0.1.0@sha256:…") is not one (63 characters at most, no '@'
 or ':'), so the part before it. */}}
 {{- define "sentinel.versionLabel" -}}
-{{- splitList "@" (include "sentinel.imageTag" .) | first | trunc 63 | regexReplaceAll "[^A-Za-z0-9]+$" "" }}
+{{- $tag := splitList "@" (include "sentinel.imageTag" .) | first | trunc 63 }}
+{{- regexReplaceAll "[^A-Za-z0-9]+$" $tag "" }}
 {{- end }}
 
 {{- define "sentinel.image" -}}

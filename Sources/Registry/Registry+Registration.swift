@@ -82,11 +82,10 @@ extension Registry {
                     }
                     guard held[model]?.insert(verified.sha256).inserted == true else { return nil }
                 }
-                let number = try insert(verified, at: now).number
                 // Read back inside the transaction: a read after the commit could fail (the file
                 // replaced meanwhile) and report as failed a version that is stored, which a retry
                 // would then register again.
-                return try version(VersionLabel(number), model: model)
+                return try version(insert(verified, at: now), model: model)
             }
         }
         for version in added.compactMap({ $0 }) {
@@ -139,7 +138,8 @@ extension Registry {
     }
 
     /// Inside a write transaction: the model (on its first version), the version, its metrics.
-    private func insert(_ verified: VerifiedRegistration, at now: String) throws -> (versionID: Int64, number: Int) {
+    /// Returns the new version's label.
+    private func insert(_ verified: VerifiedRegistration, at now: String) throws -> VersionLabel {
         let registration = verified.registration
         try db.run(Self.insertModel, [registration.model, now])
         guard let modelID = try db.scalarInt(Self.selectModelID, [registration.model]),
@@ -155,6 +155,6 @@ extension Registry {
         for (name, value) in registration.metrics.sorted(by: { $0.key < $1.key }) {
             try db.run(Self.insertMetric, [versionID, name, value])
         }
-        return (versionID, number)
+        return VersionLabel(number)
     }
 }

@@ -282,11 +282,11 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// ends (14 GB an hour at 1,000 predictions/s) and the disk fills. Said once it lasts
     /// `heldBackRoundsBeforeWarning` rounds, then every 10 s, until a round copies everything again.
     private func noteHeldBack(_ result: Registry.CheckpointResult) {
-        guard !result.busy, result.walFrames >= settings.walRestartFrames, result.checkpointedFrames < result.walFrames else {
-            if !result.busy {
-                heldBackRounds = 0
-                checkpointsHeldBack.succeeded(logger: logger)
-            }
+        // A round that could not run says nothing either way.
+        guard !result.busy else { return }
+        guard result.walFrames >= settings.walRestartFrames, result.checkpointedFrames < result.walFrames else {
+            heldBackRounds = 0
+            checkpointsHeldBack.succeeded(logger: logger)
             return
         }
         heldBackRounds += 1

@@ -131,8 +131,8 @@ public final class ModelReloader: Service, Sendable {
     }
 
     /// `active` loaded and self-tested, or why it is refused: it does not load or self-test (its
-    /// stored golden rows unreadable included), or its own stored pages are damaged (retrying it at
-    /// every poll would keep the service unready for one bad row). Throws the registry's other
+    /// stored golden rows unreadable included), or its own stored pages are damaged (retried at
+    /// every poll, it would hold up the poll and log at every one). Throws the registry's other
     /// errors (a lock, an I/O error): the next poll tries again.
     private func load(_ active: ModelVersion, from registry: Registry) throws -> Result<LoadedVersion, any Error> {
         let loadable: LoadableVersion

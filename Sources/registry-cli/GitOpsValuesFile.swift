@@ -70,23 +70,16 @@ struct GitOpsValuesFile {
         staged.discard()
         let descriptor = open(staged.temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
         guard descriptor >= 0 else { throw .unwritable(path: path, reason: "cannot create \(staged.temporary): \(String(cString: strerror(errno)))") }
-        var failure: String?
-        // open(2) applies the umask; the file is to have the old one's permissions exactly.
-        if fchmod(descriptor, mode_t(permissions)) != 0 { failure = String(cString: strerror(errno)) }
-        var bytes = Array(contents.utf8)[...]
-        while !bytes.isEmpty, failure == nil {
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written > 0 {
-                bytes = bytes.dropFirst(written)
-            } else if written == 0 || errno != EINTR {
-                failure = written == 0 ? "nothing written" : String(cString: strerror(errno))
-            }
-        }
-        if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
-        if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if let failure {
+        let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            // open(2) applies the umask; the file is to have the old one's permissions exactly.
+            guard fchmod(descriptor, mode_t(permissions)) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            try file.write(contentsOf: Data(contents.utf8))
+            try file.synchronize()
+            try file.close()
+        } catch {
             staged.discard()
-            throw .unwritable(path: path, reason: "cannot write \(staged.temporary): \(failure)")
+            throw .unwritable(path: path, reason: "cannot write \(staged.temporary): \((error as NSError).localizedDescription)")
         }
         return staged
     }

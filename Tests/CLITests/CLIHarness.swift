@@ -90,6 +90,13 @@ struct CLIHarness {
                         "--golden", self.model(example, "golden.jsonl"), "--metrics-file", self.model(example, "metrics.json")] + extra)
     }
 
+    /// A new registry whose only version, `example` registered as v1, is active.
+    func initWithPromoted(_ example: String) throws {
+        #expect(try cli(["init"]).status == 0)
+        try registerExample(example)
+        #expect(try cli(["promote", "v1"]).status == 0)
+    }
+
     /// The database file's bytes and whether a WAL file lies beside it.
     func snapshot(_ path: String? = nil) -> (Data?, Bool) {
         let path = path ?? dbPath

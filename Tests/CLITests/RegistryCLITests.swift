@@ -249,9 +249,7 @@ struct RegistryCLITests {
     @Test func scoreRefusesALineTheModelCannotScoreAndRecordsTheRest() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }
-        #expect(try h.cli(["init"]).status == 0)
-        try h.registerExample("fraud-logistic")
-        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try h.initWithPromoted("fraud-logistic")
         let golden = try String(contentsOfFile: h.model("fraud-logistic", "golden.jsonl"), encoding: .utf8)
         let line = String(golden.split(separator: "\n")[0])
         let overflowing = line
@@ -304,9 +302,7 @@ struct RegistryCLITests {
     @Test func scoreToAFullDiskFailsWithOneLine() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }
-        #expect(try h.cli(["init"]).status == 0)
-        try h.registerExample("fraud-logistic")
-        #expect(try h.cli(["promote", "v1"]).status == 0)
+        try h.initWithPromoted("fraud-logistic")
         let golden = h.model("fraud-logistic", "golden.jsonl")
         let rows = try String(contentsOfFile: golden, encoding: .utf8).split(separator: "\n").count
         let result = try CLIHarness.run("/bin/sh", ["-c", #"exec "$0" "$@" >/dev/full"#, CLIHarness.binary,

@@ -62,7 +62,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
     }
 
     // Everything below `condition` is guarded by it.
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var queue: [Pending] = []
     private var queuedRows = 0
     private var closed = false
@@ -374,7 +374,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
                 // Wake when the next fold of the minute counts is due (which also counts rows other
                 // processes appended while this one idles); retention pruning needs one a minute.
                 let now = DispatchTime.now().uptimeNanoseconds
-                _ = condition.wait(until: Date().addingTimeInterval(nextFold > now ? Double(nextFold - now) / 1e9 : 0))
+                condition.wait(nanoseconds: nextFold > now ? nextFold - now : 0)
                 if queue.isEmpty && !closed { break }
             }
             if queuedRows < Self.smallBatchRows && !closed {

@@ -2,12 +2,14 @@ import Foundation
 import Registry
 import Yams
 
-/// A Helm values file whose `model.version` pins the version every replica serves. Committing the
-/// rewritten file is what ArgoCD rolls out (see docs/deploy.md).
+/// A Helm values file whose `model.version` pins the version every replica serves, and
+/// `model.sha256` the artifact that version must be. Committing the rewritten file is what ArgoCD
+/// rolls out (see docs/deploy.md).
 ///
 /// The rewrite is by line, not by re-emitting the YAML, so that comments, key order, quoting and
 /// blank lines stay exactly as people wrote them; Yams then checks that the result parses to the
-/// same document with only `model.version` changed.
+/// same document with only `model.version` and `model.sha256` changed (the latter added, after
+/// the version line, to a file that has none).
 struct GitOpsValuesFile {
     let path: String
     private let text: String
@@ -19,8 +21,13 @@ struct GitOpsValuesFile {
     }
 
     /// The version the file pins now (`model.version`), if it parses to one (YAML's null pins none).
-    var pinnedVersion: String? {
-        (try? Yams.compose(yaml: text))?.mapping?["model"]?.mapping?["version"]?.string.flatMap { Self.isNull($0) ? nil : $0 }
+    var pinnedVersion: String? { pinned("version") }
+
+    /// The artifact digest the file pins now (`model.sha256`), if any.
+    var pinnedSHA256: String? { pinned("sha256") }
+
+    private func pinned(_ key: String) -> String? {
+        (try? Yams.compose(yaml: text))?.mapping?["model"]?.mapping?[key]?.string.flatMap { Self.isNull($0) ? nil : $0 }
     }
 
     /// YAML's null as a plain scalar: empty, `~` or `null`.
@@ -28,14 +35,16 @@ struct GitOpsValuesFile {
         ["", "~", "null", "Null", "NULL"].contains(value)
     }
 
-    /// The file with `model.version` set to `version`, checked; `model.name`, when present, must be `model`.
-    func pinning(_ version: VersionLabel, model: String) throws(GitOpsError) -> String {
+    /// The file with `model.version` set to `version` and `model.sha256` to `sha256` (its
+    /// artifact's digest), checked; `model.name`, when present, must be `model`.
+    func pinning(_ version: VersionLabel, sha256: String, model: String) throws(GitOpsError) -> String {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let block = lines.firstIndex(where: { $0.range(of: #"^model:\s*(#.*)?\r?$"#, options: .regularExpression) != nil }) else {
             throw .noPin(path: path)
         }
         var childIndent: Int?
         var versionLine: Int?
+        var digestLine: Int?
         for index in lines.indices.dropFirst(block + 1) {
             let line = lines[index]
             let content = line.drop(while: { $0 == " " })
@@ -49,11 +58,19 @@ struct GitOpsValuesFile {
                 throw .otherModel(path: path, pinned: name, requested: model)
             }
             if Self.scalar(of: "version", in: line) != nil { versionLine = index }
+            if Self.scalar(of: "sha256", in: line) != nil { digestLine = index }
         }
         guard let versionLine else { throw .noPin(path: path) }
         lines[versionLine] = Self.replacingScalar(in: lines[versionLine], with: version.description)
+        if let digestLine {
+            lines[digestLine] = Self.replacingScalar(in: lines[digestLine], with: sha256)
+        } else {
+            let indent = lines[versionLine].prefix(while: { $0 == " " })
+            let ending = lines[versionLine].hasSuffix("\r") ? "\r" : ""
+            lines.insert(indent + "sha256: " + sha256 + ending, at: versionLine + 1)
+        }
         let result = lines.joined(separator: "\n")
-        try check(result, pins: version)
+        try check(result, pins: version, sha256: sha256)
         return result
     }
 
@@ -84,13 +101,22 @@ struct GitOpsValuesFile {
         return staged
     }
 
-    /// The result must parse to the original document with only `model.version` changed.
-    private func check(_ result: String, pins version: VersionLabel) throws(GitOpsError) {
+    /// The result must parse to the original document with only `model.version` and `model.sha256`
+    /// changed (a new `sha256` key right after `version`).
+    private func check(_ result: String, pins version: VersionLabel, sha256: String) throws(GitOpsError) {
         do {
-            guard var root = try Yams.compose(yaml: text)?.mapping, var model = root["model"]?.mapping else {
+            guard var root = try Yams.compose(yaml: text)?.mapping, var model = root["model"]?.mapping,
+                  let versionIndex = model.index(forKey: Node("version")) else {
                 throw GitOpsError.noPin(path: path)
             }
             model["version"] = Node(version.description)
+            if model["sha256"] != nil {
+                model["sha256"] = Node(sha256)
+            } else {
+                var pairs = model.map { ($0.key, $0.value) }
+                pairs.insert((Node("sha256"), Node(sha256)), at: versionIndex + 1)
+                model = Node.Mapping(pairs, model.tag, model.style)
+            }
             root["model"] = .mapping(model)
             guard try Yams.compose(yaml: result) == .mapping(root) else {
                 throw GitOpsError.rewriteUnsafe(path: path)
@@ -199,10 +225,10 @@ enum GitOpsError: Error, CustomStringConvertible {
         case .noPin(let path): "values file \(path) has no top-level 'model:' block with a 'version:' line to pin"
         case .otherModel(let path, let pinned, let requested): "values file \(path) pins model '\(pinned)', not '\(requested)'"
         case .notYAML(let path, let reason): "values file \(path) is not valid YAML: \(reason)"
-        case .rewriteUnsafe(let path): "values file \(path): rewriting model.version would change more than that key; edit it by hand"
+        case .rewriteUnsafe(let path): "values file \(path): rewriting model.version and model.sha256 would change more than those keys; edit it by hand"
         case .unwritable(let path, let reason): "values file \(path) cannot be written: \(reason)"
         case .notPinned(let path, let reason, let active):
-            "\(active) is active in the registry, but values file \(path) could not be replaced (\(reason)): set its model.version by hand"
+            "\(active) is active in the registry, but values file \(path) could not be replaced (\(reason)): set its model.version and model.sha256 by hand"
         case .pinNotActive(let path, let pinned, let model, let active):
             "values file \(path) pins \(pinned) but \(model)'s active version in this registry is \(active): roll back with the registry that made that pin, or promote the version you want"
         }

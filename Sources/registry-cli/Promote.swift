@@ -7,6 +7,7 @@ extension RegistryCLI {
             abstract: "Make a version the active one; a running service switches to it by hot reload.",
             discussion: """
                 With --gitops FILE, also pins the version in that Helm values file (its model.version line, \
+                and model.sha256, the artifact's digest, which every replica checks its own vN against; \
                 nothing else changes); committing the file is what ArgoCD rolls out to every replica.
                 """)
 
@@ -21,7 +22,7 @@ extension RegistryCLI {
         @Option(help: "Why, recorded in the promotion history.")
         var reason: String?
 
-        @Option(help: ArgumentHelp("A Helm values file whose model.version to pin to this version.", valueName: "values.yaml"))
+        @Option(help: ArgumentHelp("A Helm values file whose model.version and model.sha256 to pin to this version.", valueName: "values.yaml"))
         var gitops: String?
 
         func validate() throws {
@@ -39,7 +40,8 @@ extension RegistryCLI {
             // The file is rewritten and staged before the registry changes, so a bad file changes nothing.
             let staged = try gitops.map { path throws in
                 let file = try GitOpsValuesFile(path: path)
-                return try file.stage(file.pinning(label, model: modelName))
+                let sha256 = try registry.version(label, model: modelName).artifactSHA256
+                return try file.stage(file.pinning(label, sha256: sha256, model: modelName))
             }
             do {
                 let promotion = try registry.promote(label, model: modelName, reason: reason, by: actor)

@@ -15,7 +15,7 @@ extension RegistryCLI {
         @Option(help: "Why, recorded in the promotion history.")
         var reason: String?
 
-        @Option(help: ArgumentHelp("A Helm values file whose model.version to pin to the version rolled back to.", valueName: "values.yaml"))
+        @Option(help: ArgumentHelp("A Helm values file whose model.version and model.sha256 to pin to the version rolled back to.", valueName: "values.yaml"))
         var gitops: String?
 
         func validate() throws {
@@ -32,9 +32,15 @@ extension RegistryCLI {
             let file = try gitops.map { try GitOpsValuesFile(path: $0) }
             // The rollback's target comes from this registry's history, which is right for the file
             // only if this registry made the pin it holds (a staging registry may have moved on).
-            if let file, let pinned = file.pinnedVersion,
-               let active = try registry.activeVersion(model: modelName)?.label.description, pinned != active {
-                throw GitOpsError.pinNotActive(path: file.path, pinned: pinned, model: modelName, active: active)
+            if let file, let pinned = file.pinnedVersion, let active = try registry.activeVersion(model: modelName) {
+                if pinned != active.label.description {
+                    throw GitOpsError.pinNotActive(path: file.path, pinned: pinned, model: modelName, active: active.label.description)
+                }
+                // The same label, another artifact: the pin came from a registry whose labels differ.
+                if let digest = file.pinnedSHA256, digest != active.artifactSHA256 {
+                    throw GitOpsError.pinNotActive(path: file.path, pinned: "\(pinned) (sha256 \(digest))", model: modelName,
+                                                   active: "\(active.label) (sha256 \(active.artifactSHA256))")
+                }
             }
             // The file is rewritten and staged inside the rollback's transaction, once the target is
             // known and before it commits, so a file that cannot be written changes nothing.
@@ -42,7 +48,9 @@ extension RegistryCLI {
             let promotion: Promotion
             do {
                 promotion = try registry.rollback(model: modelName, reason: reason, by: actor) { target in
-                    if let file { staged = try file.stage(file.pinning(target, model: modelName)) }
+                    guard let file else { return }
+                    let sha256 = try registry.version(target, model: modelName).artifactSHA256
+                    staged = try file.stage(file.pinning(target, sha256: sha256, model: modelName))
                 }
             } catch {
                 staged?.discard()

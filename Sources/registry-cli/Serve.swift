@@ -51,7 +51,8 @@ extension RegistryCLI {
         var auditRetentionDays: Int?
 
         @Option(help: ArgumentHelp("""
-            A JSON file naming the version each model should serve ({"fraud": "v3"}), checked every second; \
+            A JSON file naming the version each model should serve ({"fraud": "v3"}, or \
+            {"fraud": {"version": "v3", "sha256": DIGEST}} to pin its artifact too), checked every second; \
             a different version is promoted in this registry (GitOps, see docs/deploy.md) (default: $DESIRED_VERSIONS_FILE).
             """, valueName: "path"))
         var desiredVersionsFile: String?

@@ -110,6 +110,11 @@ struct DeploymentCLITests {
         #expect(h.snapshot() == before)
     }
 
+    /// The registry's digest of version `number`'s artifact (what `--gitops` pins beside its label).
+    static func artifactSHA256(_ h: CLIHarness, version number: Int) throws -> String {
+        try h.sqlite("SELECT artifact_sha256 FROM model_versions WHERE version = \(number)")
+    }
+
     @Test func gitopsPromotionRewritesOnlyThePinnedVersion() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }
@@ -117,21 +122,33 @@ struct DeploymentCLITests {
         #expect(try h.cli(["promote", "v2"]).status == 0)
         let values = h.directory.appendingPathComponent("values-prod.yaml").path
         try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
+        let v2 = try Self.artifactSHA256(h, version: 2), v3 = try Self.artifactSHA256(h, version: 3)
+        #expect(v2.count == 64 && v3.count == 64 && v2 != v3)
 
+        // A file without a digest gets one, on the line after the version; nothing else changes.
         let promoted = try h.cli(["promote", "v3", "--gitops", values])
         #expect(promoted.status == 0, "\(promoted.stderr)")
         #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v3")
-        let after = try String(contentsOfFile: values, encoding: .utf8)
-        let changed = zip(Self.valuesFile.split(separator: "\n", omittingEmptySubsequences: false),
-                          after.split(separator: "\n", omittingEmptySubsequences: false)).filter { $0 != $1 }
-        #expect(after.split(separator: "\n", omittingEmptySubsequences: false).count == Self.valuesFile.split(separator: "\n", omittingEmptySubsequences: false).count)
-        #expect(changed.map { String($0.1) } == ["  version: \"v3\"   # keep the quotes"])
+        let pinnedV3 = Self.valuesFile.replacingOccurrences(of: "  version: \"v2\"   # keep the quotes\n",
+                                                            with: "  version: \"v3\"   # keep the quotes\n  sha256: \(v3)\n")
+        #expect(pinnedV3 != Self.valuesFile)
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == pinnedV3)
 
-        // Rollback pins the previous version again: the original bytes.
+        // Rollback pins the previous version and its digest, in place.
         let rolledBack = try h.cli(["rollback", "--gitops", values])
         #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
-        #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
+        let pinnedV2 = pinnedV3.replacingOccurrences(of: "\"v3\"", with: "\"v2\"").replacingOccurrences(of: v3, with: v2)
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == pinnedV2)
         #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v2")
+
+        // A digest already there, quoted and commented, is replaced in place, keeping both.
+        let quoted = pinnedV2.replacingOccurrences(of: "  sha256: \(v2)\n", with: "  sha256: '\(v2)'  # set by promote\n")
+        try quoted.write(toFile: values, atomically: true, encoding: .utf8)
+        #expect(try h.cli(["promote", "v3", "--gitops", values]).status == 0)
+        #expect(try String(contentsOfFile: values, encoding: .utf8)
+                == quoted.replacingOccurrences(of: "\"v2\"", with: "\"v3\"").replacingOccurrences(of: v2, with: v3))
+        #expect(try h.cli(["rollback", "--gitops", values]).status == 0)
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == quoted)
 
         // Through a symlink (as a checkout may link an environment's file), the file it names is
         // rewritten and the link stays a link; the file keeps its permissions.
@@ -158,14 +175,15 @@ struct DeploymentCLITests {
             try "model:\n  name:\(name)\n  version:\(after)\n  threshold: 0.5\n".write(toFile: values, atomically: true, encoding: .utf8)
             let promoted = try h.cli(["promote", version, "--gitops", values])
             #expect(promoted.status == 0, "\(promoted.stderr)")
-            #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name:\(name)\n\(expected)\n  threshold: 0.5\n")
+            let sha256 = try Self.artifactSHA256(h, version: Int(version.dropFirst())!)
+            #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name:\(name)\n\(expected)\n  sha256: \(sha256)\n  threshold: 0.5\n")
             #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == version)
         }
         let values = h.directory.appendingPathComponent("values-rollback.yaml").path
         try "model:\n  name: fraud\n  version:\n".write(toFile: values, atomically: true, encoding: .utf8)
         let rolledBack = try h.cli(["rollback", "--gitops", values])
         #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
-        #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name: fraud\n  version: v2\n")
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name: fraud\n  version: v2\n  sha256: \(try Self.artifactSHA256(h, version: 2))\n")
     }
 
     @Test func badValuesFileChangesNeitherRegistryNorFile() throws {
@@ -266,6 +284,19 @@ struct DeploymentCLITests {
                 && refused.stderr.contains("pins v2 but fraud's active version in this registry is v3"), "\(refused.stderr)")
         #expect(h.snapshot().0 == database)
         #expect(try String(contentsOfFile: values, encoding: .utf8) == Self.valuesFile)
+
+        // The label this registry made active, but another artifact's digest beside it.
+        let v1 = try Self.artifactSHA256(h, version: 1), v3 = try Self.artifactSHA256(h, version: 3)
+        let otherDigest = Self.valuesFile.replacingOccurrences(of: "  version: \"v2\"   # keep the quotes\n",
+                                                               with: "  version: v3\n  sha256: \(v1)\n")
+        try otherDigest.write(toFile: values, atomically: true, encoding: .utf8)
+        let digestRefused = try h.cli(["rollback", "--gitops", values])
+        #expect(digestRefused.status != 0)
+        #expect(digestRefused.stderr.split(separator: "\n").count == 1
+                && digestRefused.stderr.contains("pins v3 (sha256 \(v1)) but fraud's active version in this registry is v3 (sha256 \(v3))"),
+                "\(digestRefused.stderr)")
+        #expect(h.snapshot().0 == database)
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == otherDigest)
     }
 
     @Test func auditReadsSeveralReplicasTogether() throws {

@@ -61,4 +61,63 @@ struct DesiredVersionsTests {
         #expect(log.contains("fraud v2 is not promoted: it does not load here"), "\(log)")
         #expect(try await h.stop() == 0)
     }
+
+    /// A pin with the artifact's digest: a replica whose vN is another artifact (its registry
+    /// registered another bundle, or in another order) refuses it rather than serve it under that
+    /// name, and says so; so does one whose active version is the label but not the artifact.
+    @Test func aPinnedDigestMustMatchTheReplicasArtifact() async throws {
+        let h = try ServiceHarness()
+        #expect(try h.cli(["bootstrap", "--models", ServiceHarness.models.path]).status == 0)
+        func sha256(_ version: Int) throws -> String {
+            try h.sqlite("SELECT artifact_sha256 FROM model_versions WHERE version = \(version)")
+        }
+        func pin(_ version: String, _ digest: String) throws {
+            try #"{"fraud": {"version": "\#(version)", "sha256": "\#(digest)"}}"#
+                .write(toFile: desired, atomically: true, encoding: .utf8)
+        }
+        func settle() async throws -> (version: String?, inSync: Bool, log: String) {
+            try await Task.sleep(for: .milliseconds(2_500))
+            let reply = try await h.post("/predict", body: golden.bodies[0])
+            let metrics = try await h.get("/metrics").body
+            return (reply.json?["version"] as? String, Self.inSync(metrics),
+                    try String(contentsOfFile: h.logPath, encoding: .utf8))
+        }
+        let desired = h.directory.appendingPathComponent("desired-versions.json").path
+        let golden = try GoldenRequests("fraud-xgboost", limit: 1)
+        try pin("v3", sha256(3))
+        try await h.start(["--desired-versions-file", desired])
+        #expect(try await h.post("/predict", body: golden.bodies[0]).json?["version"] as? String == "v3")
+        #expect(Self.inSync(try await h.get("/metrics").body))
+
+        // v1 pinned with v2's digest: not promoted, v3 keeps serving and stays active.
+        try pin("v1", sha256(2))
+        var state = try await settle()
+        #expect(state.version == "v3" && !state.inSync)
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v3")
+        #expect(state.log.contains("fraud v1 here is artifact sha256 \(try sha256(1)), not the pinned \(try sha256(2))"), "\(state.log)")
+
+        // The active label with another digest: nothing to promote, but not in sync either.
+        try pin("v3", sha256(1))
+        state = try await settle()
+        #expect(state.version == "v3" && !state.inSync)
+        #expect(state.log.contains("fraud v3 here is artifact sha256 \(try sha256(3)), not the pinned \(try sha256(1))"), "\(state.log)")
+
+        // A digest that is not one is a malformed file.
+        try pin("v1", "ABC")
+        state = try await settle()
+        #expect(state.version == "v3" && !state.inSync)
+        #expect(state.log.contains("the sha256 of fraud must be 64 lower-case hexadecimal digits"), "\(state.log)")
+
+        // The right digest: promoted and served.
+        try pin("v1", sha256(1))
+        state = try await settle()
+        #expect(state.version == "v1" && state.inSync)
+        #expect(try h.sqlite("SELECT promoted_by || ' ' || to_version FROM promotion_log ORDER BY id DESC LIMIT 1") == "gitops v1")
+        #expect(try await h.stop() == 0)
+    }
+
+    /// The gauge's sample (not its HELP text, which mentions "1").
+    static func inSync(_ metrics: String) -> Bool {
+        metrics.split(separator: "\n").contains { $0.hasPrefix("sentinel_desired_versions_in_sync ") && Double($0.split(separator: " ")[1]) == 1 }
+    }
 }

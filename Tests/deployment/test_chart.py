@@ -5,6 +5,7 @@ what matters: the one-SQLite-per-replica arrangement, probes, autoscaling, secur
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import posixpath
 import shutil
@@ -23,6 +24,7 @@ from deployment_helpers import (
     REPO,
     STAGING_VALUES,
     Rendered,
+    bundle_examples,
     check_against_crd,
     container,
     env_of,
@@ -96,11 +98,13 @@ def test_required_guard_without_the_schema(tmp_path):
         ({"replicaCont": 3}, "replicaCont"),
         ({"persistence": {"sise": "1Gi"}}, "sise"),
         ({"model": {"version": "3"}}, "/model/version"),
+        ({"model": {"sha256": "ABC"}}, "/model/sha256"),
         ({"persistence": {"accessModes": ["ReadWriteMany"]}}, "/persistence/accessModes"),
         ({"serve": {"audit": {"mode": "fire-and-forget"}}}, "/serve/audit/mode"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ],
-    ids=["max-as-string", "unknown-top-key", "unknown-nested-key", "bad-version", "shared-volume", "audit-mode", "pull-policy"],
+    ids=["max-as-string", "unknown-top-key", "unknown-nested-key", "bad-version", "bad-digest", "shared-volume", "audit-mode",
+         "pull-policy"],
 )
 def test_schema_refuses_bad_values(values, complaint):
     message = render_error(values)
@@ -340,9 +344,10 @@ def test_services(default_render):
 
 
 def test_desired_version_configmap_is_watched_not_restarted(default_render, prod_render, prod_values):
-    for rendered, version in ((default_render, "v3"), (prod_render, prod_values["model"]["version"])):
+    pinned = {"version": prod_values["model"]["version"], "sha256": prod_values["model"]["sha256"]}
+    for rendered, pin in ((default_render, "v3"), (prod_render, pinned)):
         configmap = rendered.one("ConfigMap")
-        assert json.loads(configmap["data"]["desired-versions.json"]) == {"fraud": version}
+        assert json.loads(configmap["data"]["desired-versions.json"]) == {"fraud": pin}
         serve = container(rendered)
         desired_file = env_of(serve)["DESIRED_VERSIONS_FILE"]
         mounts = {m["mountPath"]: m for m in serve["volumeMounts"]}
@@ -360,6 +365,21 @@ def test_desired_version_follows_the_values():
     rendered = Rendered({"model": {"name": "chargebacks", "version": "v12"}})
     assert json.loads(rendered.one("ConfigMap")["data"]["desired-versions.json"]) == {"chargebacks": "v12"}
     assert init_container(rendered)["args"][-2:] == ["--model", "chargebacks"]
+    digest = hashlib.sha256(b"chargebacks v12").hexdigest()
+    rendered = Rendered({"model": {"name": "chargebacks", "version": "v12", "sha256": digest}})
+    assert json.loads(rendered.one("ConfigMap")["data"]["desired-versions.json"]) == {
+        "chargebacks": {"version": "v12", "sha256": digest}
+    }
+
+
+@pytest.mark.parametrize("values_file", [PROD_VALUES, STAGING_VALUES], ids=["prod", "staging"])
+def test_argocd_pins_the_digest_of_the_bundled_version(values_file):
+    """Every replica registers models/bundle.txt in order, so the pinned vN is the Nth example:
+    the digest beside it must be that example's artifact, or every replica would refuse it."""
+    model = load_yaml(values_file)["model"]
+    example = REPO / "models" / bundle_examples()[int(model["version"].lstrip("v")) - 1]
+    artifact = example / json.loads((example / "meta.json").read_text())["artifact"]
+    assert model["sha256"] == hashlib.sha256(artifact.read_bytes()).hexdigest()
 
 
 def test_containers_run_the_image_entrypoint_with_the_contracted_environment(prod_render, prod_values):

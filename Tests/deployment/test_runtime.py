@@ -269,6 +269,8 @@ def test_gitops_promotion_rewrites_only_the_pinned_version(tmp_path):
     original = yaml.safe_load(original_text)
     assert original["model"]["version"] == "v3", "the test expects prod to pin v3"
     run([cli, "promote", "v3", "--model", "fraud"], env=env)
+    digests = {v["version"]: v["artifact_sha256"] for v in versions(env["REGISTRY_DB"])}
+    assert original["model"]["sha256"] == digests["v3"]
 
     workdir = tmp_path / "argocd"
     workdir.mkdir()
@@ -280,18 +282,22 @@ def test_gitops_promotion_rewrites_only_the_pinned_version(tmp_path):
     before, after = original_text.decode().splitlines(True), promoted_text.decode().splitlines(True)
     assert len(before) == len(after), "lines were added or removed"
     changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
-    assert len(changed) == 1, "".join(difflib.unified_diff(before, after))
-    (line,) = changed
-    assert before[line].replace("v3", "v2") == after[line] and before[line].strip().startswith("version:")
+    assert len(changed) == 2, "".join(difflib.unified_diff(before, after))
+    version_line, digest_line = changed
+    assert before[version_line].replace("v3", "v2") == after[version_line] and before[version_line].strip().startswith("version:")
+    assert before[digest_line].replace(digests["v3"], digests["v2"]) == after[digest_line]
     expected = json.loads(json.dumps(original))
     expected["model"]["version"] = "v2"
+    expected["model"]["sha256"] = digests["v2"]
     assert yaml.safe_load(promoted_text) == expected
     assert [p.name for p in workdir.iterdir()] == ["values-prod.yaml"], "a temporary file was left behind"
     production = [v["version"] for v in versions(env["REGISTRY_DB"]) if v["stage"] == "production"]
     assert production == ["v2"]
     # What ArgoCD would render from the committed file.
     rendered = Rendered(yaml.safe_load(promoted_text))
-    assert json.loads(rendered.one("ConfigMap")["data"]["desired-versions.json"]) == {"fraud": "v2"}
+    assert json.loads(rendered.one("ConfigMap")["data"]["desired-versions.json"]) == {
+        "fraud": {"version": "v2", "sha256": digests["v2"]}
+    }
 
     run([cli, "rollback", "--model", "fraud", "--gitops", str(values)], env=env)
     assert values.read_bytes() == original_text

@@ -75,8 +75,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private var catchUpWanted = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
     /// The checkpoint thread's pause between rounds; the writer signals it once it has finished.
-    /// A semaphore, whose timeout runs on the monotonic clock: a condition's deadline is a wall-clock
-    /// time, and a clock stepped back (NTP, a restored VM) stretched a 200 ms pause by the step,
+    /// A semaphore, whose timeout runs on the monotonic clock: an NSCondition's deadline is a
+    /// wall-clock time, and a clock stepped back (NTP, a restored VM) stretched a 200 ms pause by the step,
     /// with no checkpoint, and the WAL growing at the commit rate, meanwhile.
     private let checkpointPause = DispatchSemaphore(value: 0)
 

@@ -68,8 +68,8 @@ public final class DesiredVersionsApplier: Service, Sendable {
     }
 
     /// Promotes each desired version that is not already the active one, once it has loaded and
-    /// passed its self-test. Throws the first refusal (unknown model or version, archived version,
-    /// a failed self-test) after applying the others.
+    /// passed its self-test. Throws the first refusal (unknown model or version, another artifact
+    /// than the pinned digest, archived version, a failed self-test) after applying the others.
     func apply(_ desired: DesiredVersions, to registry: Registry, refused: inout [Int64: String]) throws {
         var firstError: Error?
         for (model, pin) in desired.versions.sorted(by: { $0.key < $1.key }) {
@@ -77,15 +77,18 @@ public final class DesiredVersionsApplier: Service, Sendable {
             do {
                 if let active = try registry.activeVersion(model: model), active.label == label {
                     // Nothing to promote, but a replica whose vN is another artifact (a registry
-                    // bootstrapped from another bundle) is not what Git pins: said, not hidden.
+                    // bootstrapped from another bundle) is not what Git pins: said, not hidden. It
+                    // keeps serving: refusing every request on every replica for a pin typed wrong
+                    // would be an outage, and each answer and audit row names its version's row.
                     try pin.check(active)
                     continue
                 }
                 let version = try registry.version(label, model: model)
+                // First: labels that name other artifacts here say more than the version's stage.
+                try pin.check(version)
                 // Refused before it is loaded: promote would refuse it after a load and self-test,
                 // at every poll.
                 guard version.stage != .archived else { throw RegistryError.versionArchived(model: model, version: label.description) }
-                try pin.check(version)
                 if refused[version.id] == nil {
                     // Reading it is the registry's business: a lock or an I/O error is retried at
                     // the next poll. Only a version that does not load or self-test is refused for good.

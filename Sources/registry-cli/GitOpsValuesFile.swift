@@ -38,7 +38,10 @@ struct GitOpsValuesFile {
     /// The file with `model.version` set to `version` and `model.sha256` to `sha256` (its
     /// artifact's digest), checked; `model.name`, when present, must be `model`.
     func pinning(_ version: VersionLabel, sha256: String, model: String) throws(GitOpsError) -> String {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // By scalar: in a CRLF file "\r\n" is one Character, which neither split(separator: "\n")
+        // nor components(separatedBy:) cuts, so the file read as one line with no `model:`.
+        // Each line keeps its "\r", which the patterns allow.
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let block = lines.firstIndex(where: { $0.range(of: #"^model:\s*(#.*)?\r?$"#, options: .regularExpression) != nil }) else {
             throw .noPin(path: path)
         }
@@ -67,7 +70,8 @@ struct GitOpsValuesFile {
         } else {
             let indent = lines[versionLine].prefix(while: { $0 == " " })
             let ending = lines[versionLine].hasSuffix("\r") ? "\r" : ""
-            lines.insert(indent + "sha256: " + sha256 + ending, at: versionLine + 1)
+            // Quoted: a digest of digits and one `e` would otherwise read as a number.
+            lines.insert(indent + "sha256: \"" + sha256 + "\"" + ending, at: versionLine + 1)
         }
         let result = lines.joined(separator: "\n")
         try check(result, pins: version, sha256: sha256)
@@ -118,7 +122,9 @@ struct GitOpsValuesFile {
                 model = Node.Mapping(pairs, model.tag, model.style)
             }
             root["model"] = .mapping(model)
-            guard try Yams.compose(yaml: result) == .mapping(root) else {
+            // A result Yams refuses (a second `sha256` key beside one the line scan could not read:
+            // quoted, anchored, tagged) is the rewrite's fault, not the file's.
+            guard (try? Yams.compose(yaml: result)) == .mapping(root) else {
                 throw GitOpsError.rewriteUnsafe(path: path)
             }
         } catch let error as GitOpsError {

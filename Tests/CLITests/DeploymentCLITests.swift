@@ -130,7 +130,7 @@ struct DeploymentCLITests {
         #expect(promoted.status == 0, "\(promoted.stderr)")
         #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v3")
         let pinnedV3 = Self.valuesFile.replacingOccurrences(of: "  version: \"v2\"   # keep the quotes\n",
-                                                            with: "  version: \"v3\"   # keep the quotes\n  sha256: \(v3)\n")
+                                                            with: "  version: \"v3\"   # keep the quotes\n  sha256: \"\(v3)\"\n")
         #expect(pinnedV3 != Self.valuesFile)
         #expect(try String(contentsOfFile: values, encoding: .utf8) == pinnedV3)
 
@@ -142,7 +142,7 @@ struct DeploymentCLITests {
         #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v2")
 
         // A digest already there, quoted and commented, is replaced in place, keeping both.
-        let quoted = pinnedV2.replacingOccurrences(of: "  sha256: \(v2)\n", with: "  sha256: '\(v2)'  # set by promote\n")
+        let quoted = pinnedV2.replacingOccurrences(of: "  sha256: \"\(v2)\"\n", with: "  sha256: '\(v2)'  # set by promote\n")
         try quoted.write(toFile: values, atomically: true, encoding: .utf8)
         #expect(try h.cli(["promote", "v3", "--gitops", values]).status == 0)
         #expect(try String(contentsOfFile: values, encoding: .utf8)
@@ -176,14 +176,48 @@ struct DeploymentCLITests {
             let promoted = try h.cli(["promote", version, "--gitops", values])
             #expect(promoted.status == 0, "\(promoted.stderr)")
             let sha256 = try Self.artifactSHA256(h, version: Int(version.dropFirst())!)
-            #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name:\(name)\n\(expected)\n  sha256: \(sha256)\n  threshold: 0.5\n")
+            #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name:\(name)\n\(expected)\n  sha256: \"\(sha256)\"\n  threshold: 0.5\n")
             #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == version)
         }
         let values = h.directory.appendingPathComponent("values-rollback.yaml").path
         try "model:\n  name: fraud\n  version:\n".write(toFile: values, atomically: true, encoding: .utf8)
         let rolledBack = try h.cli(["rollback", "--gitops", values])
         #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
-        #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name: fraud\n  version: v2\n  sha256: \(try Self.artifactSHA256(h, version: 2))\n")
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == "model:\n  name: fraud\n  version: v2\n  sha256: \"\(try Self.artifactSHA256(h, version: 2))\"\n")
+    }
+
+    /// The digest line wherever a values file has it: before the version, empty (the chart's
+    /// default), in a CRLF file, beside a `sha256` key deeper down that is not the pin; and a
+    /// model-level key the line scan cannot read is refused, changing nothing.
+    @Test func gitopsDigestLineInEveryLayout() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
+        let v1 = try Self.artifactSHA256(h, version: 1), v2 = try Self.artifactSHA256(h, version: 2)
+        let cases: [(before: String, version: String, after: String)] = [
+            ("model:\n  sha256: \"\"   # the chart's default\n  version: v1\n", "v2",
+             "model:\n  sha256: \"\(v2)\"   # the chart's default\n  version: v2\n"),
+            ("model:\r\n  name: fraud\r\n  version: v2\r\n\r\nimage:\r\n  tag: x\r\n", "v1",
+             "model:\r\n  name: fraud\r\n  version: v1\r\n  sha256: \"\(v1)\"\r\n\r\nimage:\r\n  tag: x\r\n"),
+            ("model:\n  version: v1\n  extra:\n    sha256: not-the-pin\n", "v2",
+             "model:\n  version: v2\n  sha256: \"\(v2)\"\n  extra:\n    sha256: not-the-pin\n"),
+        ]
+        for (index, (before, version, after)) in cases.enumerated() {
+            let values = h.directory.appendingPathComponent("values-\(index).yaml").path
+            try before.write(toFile: values, atomically: true, encoding: .utf8)
+            let promoted = try h.cli(["promote", version, "--gitops", values])
+            #expect(promoted.status == 0, "case \(index): \(promoted.stderr)")
+            #expect(try String(contentsOfFile: values, encoding: .utf8) == after, "case \(index)")
+        }
+        let unreadable = "model:\n  version: v1\n  \"sha256\": x\n"
+        let values = h.directory.appendingPathComponent("values-quoted-key.yaml").path
+        try unreadable.write(toFile: values, atomically: true, encoding: .utf8)
+        let database = h.snapshot().0
+        let refused = try h.cli(["promote", "v1", "--gitops", values])
+        #expect(refused.status != 0 && refused.stderr.split(separator: "\n").count == 1
+                && refused.stderr.contains("would change more than those keys"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == unreadable)
+        #expect(h.snapshot().0 == database)
     }
 
     @Test func badValuesFileChangesNeitherRegistryNorFile() throws {

@@ -102,6 +102,13 @@ struct DesiredVersionsTests {
         #expect(state.version == "v3" && !state.inSync)
         #expect(state.log.contains("fraud v3 here is artifact sha256 \(try sha256(3)), not the pinned \(try sha256(1))"), "\(state.log)")
 
+        // Another artifact that is archived too: the digest, which says the labels differ, is named.
+        #expect(try h.cli(["archive", "v2"]).status == 0)
+        try pin("v2", sha256(1))
+        state = try await settle()
+        #expect(state.version == "v3" && !state.inSync)
+        #expect(state.log.contains("fraud v2 here is artifact sha256 \(try sha256(2)), not the pinned \(try sha256(1))"), "\(state.log)")
+
         // A digest that is not one is a malformed file.
         try pin("v1", "ABC")
         state = try await settle()

@@ -80,7 +80,7 @@ if ($Cluster -eq 'kind') {
 } else {
     & minikube status --profile $Name *> $null
     if ($LASTEXITCODE -ne 0) { Invoke-Native minikube start --profile $Name --driver $Engine }
-    # The HPA scales on CPU and memory, which metrics-server measures.
+    # The HPA scales on CPU (and memory, if a target is set), which metrics-server measures.
     Invoke-Native minikube addons enable metrics-server --profile $Name
     $context = $Name
 }

@@ -78,7 +78,7 @@ case $cluster in
         if ! minikube status --profile "$cluster_name" >/dev/null 2>&1; then
             minikube start --profile "$cluster_name" --driver "$engine"
         fi
-        # The HPA scales on CPU and memory, which metrics-server measures.
+        # The HPA scales on CPU (and memory, if a target is set), which metrics-server measures.
         minikube addons enable metrics-server --profile "$cluster_name"
         context=$cluster_name
         ;;

@@ -3,7 +3,8 @@
 # the Swift Testing suites, then the deployment and monitoring suites (pytest), which render and
 # validate the Helm chart, run the image's entrypoint as a process, and check the Prometheus rules
 # and Grafana dashboard against a real Prometheus scraping the real service, and the Locust file
-# against the service (Tests/loadtest, bounded runs of a few seconds). Needs what .ci/run
+# against the service (Tests/loadtest, bounded runs of a few seconds), and the benchmark report's
+# judgement of the targets (Tests/bench). Needs what .ci/run
 # installs (see TESTING.md for each suite's needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."

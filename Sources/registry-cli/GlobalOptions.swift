@@ -14,7 +14,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical (default: warning; for serve, $LOG_LEVEL, else info).", valueName: "level"))
     var logLevel: String?
 
-    @Option(name: .long, help: ArgumentHelp("Who is acting, recorded with registrations and promotions (default: $REGISTRY_ACTOR, else $USER).", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("Who is acting, recorded with registrations and promotions (default: $REGISTRY_ACTOR, else $USER, else $LOGNAME, else unknown).", valueName: "name"))
     var actor: String?
 
     var databasePath: String {

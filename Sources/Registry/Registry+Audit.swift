@@ -85,7 +85,12 @@ extension Registry {
         """
     // Each filter is a fixed fragment with its own parameter; only the fragments present are joined.
     static let auditFilterModel = "m.name = ?"
-    static let auditFilterVersion = "v.version = ?"
+    // By the version's row id, which `predictions_by_version` leads with: filtered on the joined
+    // label, SQLite walked `predictions_by_time` through every row (the whole table for a
+    // version with none).
+    static let auditFilterVersion = """
+        p.version_id = (SELECT fv.id FROM model_versions fv JOIN models fm ON fm.id = fv.model_id WHERE fm.name = ? AND fv.version = ?)
+        """
     static let auditFilterSince = "p.predicted_at >= ?"
     static let auditFilterUntil = "p.predicted_at < ?"
     static let auditFilterRequest = "p.request_id = ?"
@@ -117,8 +122,13 @@ extension Registry {
         if query.version != nil { model = try resolveModel(model) } else if let name = model { _ = try resolveModel(name) }
         var filters: [String] = []
         var values: [SQLiteBindable] = []
-        if let model { filters.append(Self.auditFilterModel); values.append(model) }
-        if let version = query.version { filters.append(Self.auditFilterVersion); values.append(version.number) }
+        if let model, let version = query.version {
+            filters.append(Self.auditFilterVersion)
+            values += [model, version.number]
+        } else if let model {
+            filters.append(Self.auditFilterModel)
+            values.append(model)
+        }
         if let since = query.since { filters.append(Self.auditFilterSince); values.append(since) }
         if let until = query.until { filters.append(Self.auditFilterUntil); values.append(until) }
         if let requestID = query.requestID { filters.append(Self.auditFilterRequest); values.append(requestID) }

@@ -11,6 +11,9 @@ public final class Registry {
     public enum Access: Sendable {
         case read
         case write
+        /// Reads a file without writing a byte of it (a copy kept as evidence, `audit --include`):
+        /// opened read-only, so closing does not fold its WAL into it.
+        case readUntouched
     }
 
     public let path: String
@@ -31,10 +34,10 @@ public final class Registry {
         guard FileManager.default.fileExists(atPath: path) else { throw RegistryError.databaseNotFound(path: path) }
         // Readers open read-write with query_only when they may, so that closing cleans up the WAL
         // files; a registry they cannot write (a read-only mount) is still readable.
-        let readOnlyFile = access == .read && !FileManager.default.isWritableFile(atPath: path)
-        let options = Connection.Options(mode: readOnlyFile ? .readOnly : .readWrite,
+        let readOnly = access == .readUntouched || (access == .read && !FileManager.default.isWritableFile(atPath: path))
+        let options = Connection.Options(mode: readOnly ? .readOnly : .readWrite,
                                          busyTimeoutMilliseconds: busyTimeoutMilliseconds, durability: durability,
-                                         queryOnly: access == .read)
+                                         queryOnly: access != .write)
         // Look through a read-only connection first: opening for writing turns WAL on, which
         // rewrites the header of a file that then turns out not to be a registry (or not this one's).
         switch try status(ofFileAt: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds) {

@@ -58,62 +58,80 @@ public enum Timestamp {
 
     /// Reads a user-given time bound: a date (`2026-11-29`), or a date and time with an optional
     /// fraction and a `Z` or `±HH:MM` offset. Returns it in the stored form, or nil if unreadable.
+    ///
+    /// Read by hand, not by Foundation: its parsers on Linux took "2026/12/07", "26-12-07" (year
+    /// 26) and "+25:00", and rolled impossible dates over (`2026-02-30T00:00:00Z` read as March 2),
+    /// so an audit query answered for another window than the one asked, without an error.
+    /// A fraction between two milliseconds is the later one: stored times are whole milliseconds, so
+    /// a time at or after `.0004` (and before it) is one at or after `.001` (and before it).
     public static func parse(_ text: String) -> String? {
-        // Foundation's parsers on Linux take "2026/12/07", "26-12-07" (year 26) and "+25:00":
-        // only the documented shapes get that far.
-        let date: Date?
-        switch shape(of: text) {
-        case nil: return nil
-        case .date: date = dateOnlyFormatter().date(from: text)
-        case .dateTime(let hasFraction):
-            let full = ISO8601DateFormatter()
-            full.formatOptions = hasFraction ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
-            date = full.date(from: text)
-        }
-        return date.map(format)
+        guard let time = BoundFields(text) else { return nil }
+        let days = daysSinceEpoch(year: time.year, month: time.month, day: time.day)
+        let seconds = Int64(days) * 86_400 + Int64(time.hour * 3_600 + time.minute * 60 + time.second - time.offsetMinutes * 60)
+        let millisecondsUp = (time.nanoseconds + 999_999) / 1_000_000
+        return format(unixMilliseconds: seconds * 1_000 + Int64(millisecondsUp))
     }
 
-    enum Shape: Equatable {
-        case date
-        case dateTime(hasFraction: Bool)
-    }
+    /// The numbers of `YYYY-MM-DD`, or of `YYYY-MM-DDTHH:MM:SS` with an optional fraction of 1 to 9
+    /// digits and `Z` or an offset from `-23:59` to `+23:59`, when they make a real date and time.
+    struct BoundFields {
+        var year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0
+        var nanoseconds = 0
+        var offsetMinutes = 0
 
-    /// `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` with an optional fraction of 1 to 9 digits and `Z` or
-    /// an offset from `-23:59` to `+23:59`; nil for anything else. Whether the numbers make a real
-    /// date is the parsers' job.
-    static func shape(of text: String) -> Shape? {
-        let bytes = Array(text.utf8)
-        func shaped(_ range: Range<Int>, _ pattern: String) -> Bool {
-            range.upperBound <= bytes.count && zip(bytes[range], pattern.utf8).allSatisfy { byte, expected in
-                expected == UInt8(ascii: "9") ? (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) : byte == expected
+        init?(_ text: String) {
+            let bytes = Array(text.utf8)
+            func shaped(_ range: Range<Int>, _ pattern: String) -> Bool {
+                range.upperBound <= bytes.count && zip(bytes[range], pattern.utf8).allSatisfy { byte, expected in
+                    expected == UInt8(ascii: "9") ? Self.isDigit(byte) : byte == expected
+                }
             }
+            func number(_ range: Range<Int>) -> Int { bytes[range].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } }
+            guard shaped(0..<10, "9999-99-99") else { return nil }
+            (year, month, day) = (number(0..<4), number(5..<7), number(8..<10))
+            if bytes.count > 10 {
+                guard shaped(10..<19, "T99:99:99") else { return nil }
+                (hour, minute, second) = (number(11..<13), number(14..<16), number(17..<19))
+                var at = 19
+                if at < bytes.count && bytes[at] == UInt8(ascii: ".") {
+                    let digits = bytes[(at + 1)...].prefix(while: Self.isDigit).count
+                    guard (1...9).contains(digits) else { return nil }
+                    nanoseconds = number(at + 1..<at + 1 + digits) * Self.powerOfTen(9 - digits)
+                    at += 1 + digits
+                }
+                if bytes.count == at + 1 && bytes[at] == UInt8(ascii: "Z") {
+                    offsetMinutes = 0
+                } else if bytes.count == at + 6 && (bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-"))
+                            && shaped(at + 1..<at + 6, "99:99") && number(at + 1..<at + 3) <= 23 && number(at + 4..<at + 6) <= 59 {
+                    offsetMinutes = (number(at + 1..<at + 3) * 60 + number(at + 4..<at + 6)) * (bytes[at] == UInt8(ascii: "-") ? -1 : 1)
+                } else {
+                    return nil
+                }
+            }
+            guard (1...12).contains(month), (1...Timestamp.daysIn(month: month, year: year)).contains(day),
+                  hour <= 23, minute <= 59, second <= 59 else { return nil }
         }
-        func number(_ range: Range<Int>) -> Int { bytes[range].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } }
-        if bytes.count == 10 { return shaped(0..<10, "9999-99-99") ? .date : nil }
-        guard shaped(0..<19, "9999-99-99T99:99:99") else { return nil }
-        var at = 19
-        let hasFraction = at < bytes.count && bytes[at] == UInt8(ascii: ".")
-        if hasFraction {
-            let digits = bytes[(at + 1)...].prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
-            guard (1...9).contains(digits) else { return nil }
-            at += 1 + digits
-        }
-        let zone: Bool
-        if bytes.count == at + 1 {
-            zone = bytes[at] == UInt8(ascii: "Z")
-        } else {
-            zone = bytes.count == at + 6 && (bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-"))
-                && shaped(at + 1..<at + 6, "99:99") && number(at + 1..<at + 3) <= 23 && number(at + 4..<at + 6) <= 59
-        }
-        return zone ? .dateTime(hasFraction: hasFraction) : nil
+
+        private static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        private static func powerOfTen(_ exponent: Int) -> Int { (0..<exponent).reduce(1) { value, _ in value * 10 } }
     }
 
-    private static func dateOnlyFormatter() -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        formatter.isLenient = false
-        return formatter
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+    /// `days_from_civil`), without Foundation's calendars.
+    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 }

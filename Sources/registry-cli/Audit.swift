@@ -61,8 +61,10 @@ extension RegistryCLI {
             // refused unless one of the files holds it (replicas may not all have registered it yet).
             var unknown: RegistryError?
             var held = false
-            for path in paths {
-                let registry = try Registry.open(path: path, access: .read, busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
+            for (index, path) in paths.enumerated() {
+                // Included files are copies (docs/deploy.md): read without a byte of them changing.
+                let registry = try Registry.open(path: path, access: index == 0 ? .read : .readUntouched,
+                                                 busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
                 if let missing = try Self.lacks(query.version, model: model, in: registry) {
                     unknown = unknown ?? missing
                     continue
@@ -72,7 +74,9 @@ extension RegistryCLI {
             }
             if let unknown, !held { throw unknown }
             // Each file gave its newest `limit` rows; the newest `limit` of them all are the answer.
-            entries.sort { ($0.entry.predictedAt, $0.source) > ($1.entry.predictedAt, $1.source) }
+            // Within one file and millisecond, by row id as the query ordered them: not left to
+            // the sort's stability.
+            entries.sort { ($0.entry.predictedAt, $0.source, $0.entry.id) > ($1.entry.predictedAt, $1.source, $1.entry.id) }
             entries = Array(entries.prefix(limit))
             let several = !include.isEmpty
             if json {

@@ -372,5 +372,29 @@ struct DeploymentCLITests {
         #expect(link(replicas[0], linked) == 0)
         let twice = try h.cli(["audit", "--include", linked], db: replicas[0])
         #expect(twice.status != 0 && twice.stderr.contains("is the same file as"), "\(twice.stderr)")
+
+        // Copies kept as evidence are read without a byte of them changing: one in rollback-journal
+        // mode (VACUUM INTO writes those; opening it for writing switched it to WAL), and a snapshot
+        // with its -wal file (closing a read-write connection folded the WAL into it).
+        let vacuumed = h.directory.appendingPathComponent("evidence-vacuumed.db").path
+        let snapshot = h.directory.appendingPathComponent("evidence-snapshot.db").path
+        #expect(try CLIHarness.run("/usr/bin/sqlite3", [replicas[1], "VACUUM INTO '\(vacuumed)'"]).status == 0)
+        let appendAndCopy = """
+            PRAGMA wal_autocheckpoint = 0;
+            INSERT INTO predictions (predicted_at, request_id, row_index, model_id, version_id, features, score, decision, latency_us)
+            SELECT predicted_at, 'only-in-the-wal', row_index, model_id, version_id, features, score, decision, latency_us FROM predictions;
+            """
+        let copied = try CLIHarness.run("/usr/bin/sqlite3", [replicas[1], appendAndCopy,
+                                                           ".shell cp '\(replicas[1])' '\(snapshot)' && cp '\(replicas[1])-wal' '\(snapshot)-wal'"])
+        #expect(copied.status == 0, "\(copied.stderr)")
+        let evidence = [vacuumed, snapshot, snapshot + "-wal"]
+        let before = try evidence.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        #expect(before[2].count > 32, "the snapshot's WAL holds no frame")
+        let fromCopies = try h.cli(["audit", "--include", vacuumed, "--include", snapshot, "--json"], db: replicas[0])
+        #expect(fromCopies.status == 0, "\(fromCopies.stderr)")
+        let listed = try #require(try JSONSerialization.jsonObject(with: Data(fromCopies.stdout.utf8)) as? [[String: Any]])
+        #expect(listed.filter { $0["request_id"] as? String == "only-in-the-wal" }.map { $0["registry"] as? String } == [snapshot])
+        #expect(Set(listed.compactMap { $0["registry"] as? String }) == [replicas[0], vacuumed, snapshot])
+        #expect(try evidence.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before)
     }
 }

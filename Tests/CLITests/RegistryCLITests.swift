@@ -143,6 +143,8 @@ struct RegistryCLITests {
             ("audit date with slashes", ["audit", "--until", "2026/12/07"], "invalid time"),
             ("audit date with a two-digit year", ["audit", "--since", "26-12-07"], "invalid time"),
             ("audit time with an offset past a day", ["audit", "--since", "2026-12-06T18:00:00+25:00"], "invalid time"),
+            ("audit time on a day its month lacks", ["audit", "--since", "2026-02-30T00:00:00Z"], "invalid time"),
+            ("audit time at hour 24", ["audit", "--until", "2026-12-07T24:00:00Z"], "invalid time"),
             ("description on two lines", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--description", "a\nb"], "--description must be one line"),
             ("empty description", ["register", "--model", "fraud", "--format", "xgboost-json", "--artifact", artifact, "--description", ""], "--description must not be empty"),
             ("model named ..", ["register", "--model", "..", "--format", "xgboost-json", "--artifact", artifact], "invalid model name '..'"),

@@ -153,6 +153,24 @@ struct AuditSummaryTests {
         #expect(window.minuteStart(59) == "2026-11-29T23:32:00.000Z")
     }
 
+    /// `registry-cli audit --version vN` reads that version's rows through `predictions_by_version`,
+    /// newest first, stopping at the limit: filtered on the joined label, SQLite walked every row by
+    /// time (the whole table for a version with none). With the model alone, by time.
+    @Test func auditByVersionSearchesItsIndex() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (registry, v1, v2) = try Self.registry(in: dir)
+        try registry.appendAudit((0..<3_000).map { Self.record(Self.windowStart + Int64($0), version: $0 % 100 == 0 ? v1 : v2) })
+        let byVersion = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectAuditBase + " WHERE " + Registry.auditFilterVersion
+                                                    + Registry.auditOrder).rows(["fraud", 1, 5]) { $0.text(3) }
+        #expect(byVersion.contains { $0.hasPrefix("SEARCH p USING INDEX predictions_by_version (version_id=?)") }, "\(byVersion)")
+        #expect(!byVersion.contains { $0.hasPrefix("SCAN") || $0.contains("TEMP B-TREE") }, "\(byVersion)")
+        let rows = try registry.audit(AuditQuery(model: "fraud", version: VersionLabel(1), limit: 5))
+        #expect(rows.map(\.predictedAt) == (0..<5).map { Timestamp.format(unixMilliseconds: Self.windowStart + 2_900 - 100 * Int64($0)) })
+        #expect(Set(rows.map(\.version)) == [VersionLabel(1)])
+        #expect(try registry.audit(AuditQuery(model: "fraud", version: VersionLabel(2), limit: 3_000)).count == 2_970)
+    }
+
     /// The plans SQLite picks for the three queries: a range of `prediction_minutes`' key bounded by
     /// the window's minutes, a range of the predictions' rowid above the counted mark (not a walk of
     /// the hour through `predictions_by_time`), and for many uncounted rows an index range bounded by

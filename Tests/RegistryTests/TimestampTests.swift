@@ -34,7 +34,14 @@ struct TimestampTests {
             ("2026-12-07T01:30:00Z", "2026-12-07T01:30:00.000Z"),
             ("2026-12-07T01:30:00.5+02:00", "2026-12-06T23:30:00.500Z"),
             ("2026-12-06T23:30:00-23:59", "2026-12-07T23:29:00.000Z"),
-            ("2026-12-07T01:30:00.123456789Z", "2026-12-07T01:30:00.123Z"),
+            // Between two milliseconds: the later one (stored times are whole milliseconds).
+            ("2026-12-07T01:30:00.123456789Z", "2026-12-07T01:30:00.124Z"),
+            ("2026-12-07T01:30:00.0004Z", "2026-12-07T01:30:00.001Z"),
+            ("2026-12-07T01:30:00.000000Z", "2026-12-07T01:30:00.000Z"),
+            ("1969-12-31T23:59:59.9991Z", "1970-01-01T00:00:00.000Z"),
+            ("2024-02-29T12:00:00Z", "2024-02-29T12:00:00.000Z"),
+            ("2000-02-29", "2000-02-29T00:00:00.000Z"),
+            ("2026-01-01T00:30:00+01:00", "2025-12-31T23:30:00.000Z"),
         ]
         for (text, stored) in read { #expect(Timestamp.parse(text) == stored, "\(text)") }
         let refused = [
@@ -42,7 +49,33 @@ struct TimestampTests {
             "2026-12-07T01:30:00", "2026-12-07T01:30:00+25:00", "2026-12-07T01:30:00+99:99", "2026-12-07T01:30:00+0200",
             "2026-12-07T01:30:00.Z", "2026-12-07T01:30:00.1234567890Z", "2026-12-07t01:30:00z", "2026-02-30", "",
             "2026-12-07T01:30:00Z ", "٢٠٢٦-١٢-٠٧",
+            // Impossible dates and times, which Foundation's parser on Linux rolled over.
+            "2026-02-29T00:00:00Z", "2026-02-30T00:00:00Z", "2026-04-31T00:00:00Z", "1900-02-29", "2026-13-01",
+            "2026-00-10", "2026-12-00", "2026-12-07T24:00:00Z", "2026-12-07T23:60:00Z", "2026-12-07T23:59:60Z",
+            "2026-12-07T24:00:00.5Z",
         ]
         for text in refused { #expect(Timestamp.parse(text) == nil, "\(text) was read as \(Timestamp.parse(text) ?? "")") }
+    }
+
+    /// Every real date and time reads as Foundation's ISO 8601 parser reads it (at whole
+    /// milliseconds, where the two agree on rounding), over 5,000 random ones from 1600 to 9999,
+    /// with random offsets: the hand-written calendar against the library's.
+    @Test func realTimesReadAsFoundationReadsThem() {
+        var generator = SystemRandomNumberGenerator()
+        let foundation = ISO8601DateFormatter()
+        foundation.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        for _ in 0..<5_000 {
+            let year = Int.random(in: 1600...9998, using: &generator), month = Int.random(in: 1...12, using: &generator)
+            let day = Int.random(in: 1...Timestamp.daysIn(month: month, year: year), using: &generator)
+            let millisecond = Int.random(in: 0...999, using: &generator)
+            let offset = Int.random(in: -(23 * 60 + 59)...(23 * 60 + 59), using: &generator)
+            let zone = offset == 0 ? "Z" : (offset < 0 ? "-" : "+") + two(abs(offset) / 60) + ":" + two(abs(offset) % 60)
+            let text = "\(year)-\(two(month))-\(two(day))T\(two(Int.random(in: 0...23, using: &generator))):"
+                + "\(two(Int.random(in: 0...59, using: &generator))):\(two(Int.random(in: 0...59, using: &generator)))."
+                + String(repeating: "0", count: 3 - String(millisecond).count) + "\(millisecond)" + zone
+            let expected = foundation.date(from: text).map(Timestamp.format)
+            #expect(expected != nil && Timestamp.parse(text) == expected, "\(text)")
+        }
     }
 }

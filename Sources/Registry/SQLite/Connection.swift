@@ -95,6 +95,12 @@ public final class Connection {
         guard !isReadOnly else {
             throw SQLiteError(code: SQLITE_READONLY, message: "\(path) can only be opened read-only", sql: nil)
         }
+        // A reader reads the file in whatever mode it is in: switching a copy to WAL rewrote its
+        // header, so reading evidence changed its bytes.
+        if options.queryOnly {
+            try execute("PRAGMA query_only = ON")
+            return
+        }
         // WAL lets the service's readers run while the audit writer commits, and a commit costs one
         // append instead of a journal round trip. The setting is persistent, and answers the mode in
         // force: anything but "wal" (an in-memory database answers "memory") means it did not take.
@@ -105,7 +111,6 @@ public final class Connection {
             throw SQLiteError(code: SQLITE_ERROR, message: "could not switch \(path) to WAL (journal_mode is \(journalMode ?? "unknown"))", sql: "PRAGMA journal_mode = WAL")
         }
         try execute("PRAGMA synchronous = \(options.durability.rawValue)")
-        if options.queryOnly { try execute("PRAGMA query_only = ON") }
     }
 
     /// Runs `body` again while it fails with SQLITE_BUSY, for up to the busy timeout: for the

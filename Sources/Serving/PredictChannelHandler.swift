@@ -66,7 +66,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var held = CircularBuffer<Held>()
     /// Requests passed to the router whose answers have not ended yet.
     private var routerUnanswered = 0
-    /// A read was asked for while requests were held.
+    /// A read was asked for while requests were held, or answers waited unsent (see `read`).
     private var readDeferred = false
     /// Bytes of the held requests (see `weight(of:)`): reading stops past `readBudget`.
     private var heldBytes = 0
@@ -267,7 +267,12 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             case .event(let event): triggered(event, context: context)
             }
         }
-        if readDeferred, heldBytes <= readBudget {
+        resumeReading(context: context)
+    }
+
+    /// Reads again once a read was held back and both reasons are gone.
+    private func resumeReading(context: ChannelHandlerContext) {
+        if readDeferred, heldBytes <= readBudget, context.channel.isWritable {
             readDeferred = false
             context.read()
         }
@@ -281,12 +286,23 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// socket out of epoll and put it back for every request.)
     private var readBudget: Int { controller.configuration.maxBodyBytes + 32 * 1_024 }
 
+    /// Also held back while the connection's answers wait unsent past NIO's high-water mark: a
+    /// client that pipelines requests and never reads its answers is then held back by TCP too.
+    /// Without it, every request it sent was read and refused, and the answers (250 bytes for a
+    /// 40-byte request) piled up in memory without end; the idle timer never fired, as requests
+    /// kept arriving. (Hummingbird's own routes get this from NIOAsyncChannel, but predictions are
+    /// answered before they reach it.)
     func read(context: ChannelHandlerContext) {
-        guard heldBytes <= readBudget else {
+        guard heldBytes <= readBudget, context.channel.isWritable else {
             readDeferred = true
             return
         }
         context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        resumeReading(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -69,7 +69,8 @@ struct PredictController: Sendable {
         let latency = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let requestID = parsed.requestID ?? RequestID.make(unixMilliseconds: UInt64(now))
+        // Clamped: a clock set before 1970 trapped every request without an id.
+        let requestID = parsed.requestID ?? RequestID.make(unixMilliseconds: UInt64(max(now, 0)))
         let (text, spans) = Self.keptForAudit(body, spans: parsed.spans)
         var drafts: [AuditDraft] = []
         drafts.reserveCapacity(scores.count)

@@ -506,6 +506,46 @@ struct ServiceEndToEndTests {
         #expect(try await h.get("/healthz").status == 200)
     }
 
+    /// A client that pipelines requests without end and never reads its answers is held back by
+    /// TCP: once its answers wait unsent, the service stops reading from it, so what the client
+    /// manages to send levels off, while other clients are answered. Before, every request was
+    /// read and refused and the answers piled up in the service's memory for as long as it sent.
+    @Test func aClientThatNeverReadsItsAnswersIsHeldBack() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start()
+        defer { h.killIfRunning() }
+        let report = try Python.run("""
+            import json, socket, sys, time
+            # No Content-Type: each is refused with a 415 (about 250 bytes), and nothing is recorded.
+            block = b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\n\\r\\n" * 4096
+            connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            connection.setblocking(False)
+            sent, marks, start = 0, [], time.monotonic()
+            while (now := time.monotonic() - start) < 6 and sent < 256 * 2**20:
+                try:
+                    sent += connection.send(block)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                marks.append((now, sent))
+            by_three = max(bytes for at, bytes in marks if at <= 3)
+            other = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            other.settimeout(10)
+            other.sendall(b"GET /healthz HTTP/1.1\\r\\nHost: s\\r\\nConnection: close\\r\\n\\r\\n")
+            answer = other.recv(65536).split(b"\\r\\n")[0].decode()
+            connection.close()
+            print(json.dumps({"by_three_seconds": by_three, "after": sent - by_three, "other": answer}))
+            """, stdin: "", arguments: ["\(h.port)"])
+        let sent = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any], "\(report)")
+        // Socket buffers take a few MB in the first seconds, then nothing more (0 bytes here; the
+        // old handler read another 1.1 MB in the last three seconds, at the refusal rate).
+        #expect((sent["after"] as? Int ?? .max) < 64 * 1_024, "\(report)")
+        #expect(sent["other"] as? String == "HTTP/1.1 200 OK", "\(report)")
+        #expect(try await h.get("/healthz").status == 200)
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "0")
+        #expect(try await h.stop() == 0)
+    }
+
     /// Predictions are answered in the channel pipeline and every other request by the router:
     /// requests pipelined on one connection, of both kinds, are still answered in their order,
     /// with the same headers, and a refused body (too large, sent in chunks) is dropped without

@@ -23,20 +23,36 @@ public final class ActiveModels: Sendable {
 
     public struct Snapshot: Sendable {
         public let versions: [String: LoadedVersion]
+        /// Models whose active version was refused here with none of theirs serving, with why: a
+        /// request for one is told so (503), not that the model is unknown (404).
+        let refused: [String: String]
+
+        init(versions: [String: LoadedVersion], refused: [String: String] = [:]) {
+            self.versions = versions
+            self.refused = refused
+        }
 
         /// The version a request names, or the only active one when it names none.
         func resolve(_ name: String?) throws(APIError) -> LoadedVersion {
             if let name {
-                guard let loaded = versions[name] else {
-                    throw APIError(.unknownModel, "no active version of a model named '\(name)'")
-                }
-                return loaded
+                if let loaded = versions[name] { return loaded }
+                if let reason = refused[name] { throw Self.nothingServes(name, reason) }
+                // Nothing loaded yet (the service listens while its first versions load): not
+                // ready, rather than a model that does not exist.
+                if versions.isEmpty { throw APIError(.noActiveVersion, "no model has an active version loaded yet") }
+                throw APIError(.unknownModel, "no active version of a model named '\(name)'")
             }
             switch versions.count {
             case 1: return versions.first!.value
-            case 0: throw APIError(.noActiveVersion, "no model has an active version (promote one with registry-cli promote)")
+            case 0:
+                if let (model, reason) = refused.min(by: { $0.key < $1.key }) { throw Self.nothingServes(model, reason) }
+                throw APIError(.noActiveVersion, "no model has an active version (promote one with registry-cli promote)")
             default: throw APIError(.modelRequired, "several models are active (\(versions.keys.sorted().joined(separator: ", "))): name one in \"model\"")
             }
+        }
+
+        private static func nothingServes(_ model: String, _ reason: String) -> APIError {
+            APIError(.noActiveVersion, "\(model)'s active version was refused here and no other serves: \(reason)")
         }
     }
 
@@ -53,7 +69,9 @@ public final class ActiveModels: Sendable {
         state.withLock { state in
             var versions = state.snapshot.versions
             versions[loaded.version.model] = loaded
-            state.snapshot = Snapshot(versions: versions)
+            var refused = state.snapshot.refused
+            refused[loaded.version.model] = nil
+            state.snapshot = Snapshot(versions: versions, refused: refused)
             state.status[loaded.version.model, default: ReloadStatus()].lastReloadAt = Date()
             state.status[loaded.version.model]?.clearFailure()
         }
@@ -69,12 +87,19 @@ public final class ActiveModels: Sendable {
         state.withLock { state in
             var versions = state.snapshot.versions
             versions[model] = nil
-            state.snapshot = Snapshot(versions: versions)
+            var refused = state.snapshot.refused
+            refused[model] = nil
+            state.snapshot = Snapshot(versions: versions, refused: refused)
         }
     }
 
     func recordFailure(model: String, version: VersionLabel, reason: String) {
         state.withLock { state in
+            if state.snapshot.versions[model] == nil, state.snapshot.refused[model] != "\(version): \(reason)" {
+                var refused = state.snapshot.refused
+                refused[model] = "\(version): \(reason)"
+                state.snapshot = Snapshot(versions: state.snapshot.versions, refused: refused)
+            }
             state.status[model, default: ReloadStatus()].lastFailure = reason
             state.status[model, default: ReloadStatus()].lastFailureAt = Date()
             state.status[model, default: ReloadStatus()].failedVersion = version

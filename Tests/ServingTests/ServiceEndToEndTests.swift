@@ -506,6 +506,41 @@ struct ServiceEndToEndTests {
         #expect(try await h.get("/healthz").status == 200)
     }
 
+    /// A model whose active version is refused here, with none of its versions serving, is
+    /// answered 503 no_active_version saying why, whether the request names it or not, not 404
+    /// unknown_model as if it did not exist; once a version that loads is promoted, it serves, and
+    /// a model that does not exist is 404 again.
+    @Test func aModelWhoseOnlyActiveVersionIsRefusedIsUnavailableNotUnknown() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        _ = try h.sqlite("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 1")
+        try await h.start(waitForReady: false)
+        defer { h.killIfRunning() }
+        let features = try GoldenRequests("fraud-xgboost", limit: 1).features[0]
+        var refused: ServiceHarness.Reply?
+        for _ in 0..<100 {
+            let reply = try await h.post("/predict", body: "{\"model\": \"fraud\", \"features\": \(features)}")
+            if reply.json?["detail"] as? String != "no model has an active version loaded yet" { refused = reply; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let named = try #require(refused, "the version was never refused")
+        #expect(named.status == 503 && named.json?["error"] as? String == "no_active_version", "\(named.body)")
+        #expect((named.json?["detail"] as? String)?.contains("fraud's active version was refused here and no other serves: v1:") == true,
+                "\(named.body)")
+        let unnamed = try await h.post("/predict", body: "{\"features\": \(features)}")
+        #expect(unnamed.status == 503 && unnamed.body == named.body, "\(unnamed.body)")
+        #expect(try await h.get("/readyz").status == 503)
+
+        try h.register("fraud-xgboost")
+        #expect(try h.cli(["promote", "v2"]).status == 0)
+        try await h.waitUntilReady()
+        #expect(try await h.post("/predict", body: "{\"model\": \"fraud\", \"features\": \(features)}").json?["version"] as? String == "v2")
+        let unknown = try await h.post("/predict", body: "{\"model\": \"nope\", \"features\": \(features)}")
+        #expect(unknown.status == 404 && unknown.json?["error"] as? String == "unknown_model", "\(unknown.body)")
+        #expect(try h.sqlite("SELECT count(*) FROM predictions") == "1")
+        #expect(try await h.stop() == 0)
+    }
+
     /// A client that pipelines requests without end and never reads its answers is held back by
     /// TCP: once its answers wait unsent, the service stops reading from it, so what the client
     /// manages to send levels off, while other clients are answered. Before, every request was

@@ -2,6 +2,21 @@ extension Registry {
     static let integrityCheck = "PRAGMA integrity_check"
     static let quickCheck = "PRAGMA quick_check"
     static let foreignKeyCheck = "PRAGMA foreign_key_check"
+    /// Metric values that are not numbers (a REAL column takes text written with the sqlite3 shell).
+    static let selectNonNumericMetrics = """
+        SELECT m.name, v.version, x.name, quote(x.value) FROM version_metrics x
+        JOIN model_versions v ON v.id = x.version_id JOIN models m ON m.id = v.model_id
+        WHERE typeof(x.value) NOT IN ('real', 'integer') ORDER BY m.name, v.version, x.name
+        """
+    /// Models whose production version is not the one their history's last promotion or rollback
+    /// made active (each sets it), or that have one with no history at all.
+    static let selectStagesAgainstHistory = """
+        SELECT m.name,
+               (SELECT version FROM model_versions WHERE model_id = m.id AND stage = 'production') AS active,
+               (SELECT t.version FROM promotions p JOIN model_versions t ON t.id = p.to_version_id
+                 WHERE p.model_id = m.id ORDER BY p.id DESC LIMIT 1) AS last
+        FROM models m WHERE active IS NOT last ORDER BY m.name
+        """
 
     /// What SQLite finds wrong with the file itself: damaged pages, rows missing from an index,
     /// constraint violations (`integrity_check`, or with `quick` the cheaper `quick_check`, which
@@ -33,6 +48,24 @@ extension Registry {
         // Both walks report the pages they both reached.
         var seen = Set<String>()
         return problems.filter { seen.insert($0).inserted }
+    }
+
+    /// What the registry's rows say that their columns' constraints cannot: metric values that are
+    /// not numbers, and production stages the promotion history does not account for (a version
+    /// made active by an UPDATE, not by `promote`). Thresholds are checked as each version loads.
+    public func valueProblems() throws -> [String] {
+        try read {
+            let metrics = try db.prepare(Self.selectNonNumericMetrics).rows([]) { row in
+                "\(row.text(0)) v\(row.int(1)): metric \(row.text(2)) is \(row.text(3)), not a number"
+            }
+            let stages = try db.prepare(Self.selectStagesAgainstHistory).rows([]) { row in
+                let active = row.optionalInt(1).map { "v\($0)" }
+                let last = row.optionalInt(2).map { "v\($0)" }
+                return "\(row.text(0))'s production version is \(active ?? "none"), but its history "
+                    + (last.map { "made \($0) active last" } ?? "has no promotion")
+            }
+            return metrics + stages
+        }
     }
 
     /// Runs `check`, adding what each row reports to `problems`. Returns false when a damaged page

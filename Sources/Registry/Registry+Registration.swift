@@ -39,6 +39,12 @@ public struct VerifiedRegistration: Sendable {
 
 extension Registry {
     static let defaultThreshold = 0.5
+
+    /// The rule a threshold keeps, at registration and every time the version loads: a number, and
+    /// for a model whose scores are probabilities, one from 0 to 1.
+    public static func isValidThreshold(_ threshold: Double, for output: ModelOutput) -> Bool {
+        threshold.isFinite && (output == .raw || (0...1).contains(threshold))
+    }
     static let insertModel = "INSERT INTO models (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING"
     static let nextVersionNumber = "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE model_id = ?1"
     static let insertVersion = """
@@ -71,8 +77,10 @@ extension Registry {
     /// result). That is decided inside the transaction, so two runs at once cannot both add it.
     @discardableResult
     public func register(_ registrations: [VerifiedRegistration], skippingHeldArtifacts: Bool) throws -> [ModelVersion?] {
-        let now = Timestamp.now()
         let added = try write { () throws -> [ModelVersion?] in
+            // Taken once the write lock is held: a register that waited for another's stamped an
+            // earlier time on the later version.
+            let now = Timestamp.now()
             var held: [String: Set<String>] = [:]
             return try registrations.map { verified in
                 let model = verified.registration.model
@@ -114,7 +122,7 @@ extension Registry {
             throw RegistryError.artifactRejected(format: registration.format, reason: error.description)
         }
         let threshold = registration.threshold ?? defaultThreshold
-        guard threshold.isFinite, model.output == .raw || (0...1).contains(threshold) else {
+        guard Self.isValidThreshold(threshold, for: model.output) else {
             throw RegistryError.invalidThreshold("\(threshold)")
         }
         for (name, value) in registration.metrics where !isValidMetricName(name) || !value.isFinite {

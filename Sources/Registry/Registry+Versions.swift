@@ -84,7 +84,7 @@ extension Registry {
 
     private func metrics(versionID: Int64) throws -> [String: Double] {
         var result: [String: Double] = [:]
-        for (name, value) in try db.prepare(Self.selectMetrics).rows([versionID], { ($0.text(0), $0.double(1)) }) {
+        for (name, value) in try db.prepare(Self.selectMetrics).rows([versionID], { ($0.text(0), $0.number(1)) }) {
             result[name] = value
         }
         return result
@@ -92,7 +92,7 @@ extension Registry {
 
     private func allMetrics() throws -> [Int64: [String: Double]] {
         var result: [Int64: [String: Double]] = [:]
-        for (id, name, value) in try db.prepare(Self.selectAllMetrics).rows([], { ($0.int64(0), $0.text(1), $0.double(2)) }) {
+        for (id, name, value) in try db.prepare(Self.selectAllMetrics).rows([], { ($0.int64(0), $0.text(1), $0.number(2)) }) {
             result[id, default: [:]][name] = value
         }
         return result
@@ -107,7 +107,9 @@ extension Registry {
         return ModelVersion(
             id: id, model: row.text(1), label: VersionLabel(row.int(2)), format: format,
             artifactSHA256: row.text(4), artifactSize: row.int(5), featureNames: schema,
-            threshold: row.double(7), description: row.optionalText(8), stage: stage,
+            // NaN when the stored value is not a number (edited by hand): the version then does not
+            // load, rather than deciding with a threshold of 0.
+            threshold: row.number(7), description: row.optionalText(8), stage: stage,
             createdAt: row.text(10), createdBy: row.text(11), metrics: metrics[id] ?? [:],
             activeSince: stage == .production ? row.optionalText(12) : nil)
     }

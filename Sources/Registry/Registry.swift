@@ -86,10 +86,7 @@ public final class Registry {
         // A build of SQLite may read a name starting "file:" as a URI; here it is a file's name, as the
         // other commands' existence checks read it.
         let name = path.hasPrefix("file:") ? "./" + path : path
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw RegistryError.cannotOpen(path: path, reason: "it is a directory")
-        }
+        if let reason = notARegularFile(path) { throw RegistryError.cannotOpen(path: path, reason: reason) }
         do {
             return try Connection(path: name, options: options)
         } catch let error where error.isCannotOpen {
@@ -98,6 +95,23 @@ public final class Registry {
                 ? "the file or its directory cannot be written" : "directory \(directory) does not exist")
         } catch {
             throw RegistryError.from(error, path: path, busyTimeout: options.busyTimeoutMilliseconds)
+        }
+    }
+
+    /// Why `path` cannot hold a registry before SQLite tries it, or nil: a directory, a link to
+    /// nothing, or anything but a regular file (opening a FIFO waited for a writer for ever).
+    private static func notARegularFile(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            var link = stat()
+            guard lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK else { return nil }
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+            return "it is a symbolic link to \(target), which does not exist"
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "it is a directory"
+        default: return "it is not a regular file"
         }
     }
 

@@ -33,6 +33,10 @@ public struct LoadedVersion: Sendable {
         guard model.featureNames == version.featureNames else {
             throw LoadError.schemaDrift(model: version.model, version: version.label)
         }
+        // Register refuses these; a value edited in by hand would decide every transaction.
+        guard Registry.isValidThreshold(version.threshold, for: model.output) else {
+            throw LoadError.threshold(model: version.model, version: version.label, value: version.threshold)
+        }
         var goldenMaxError: Double?
         if let golden = loadable.golden {
             do throws(GoldenError) {
@@ -61,6 +65,7 @@ public enum LoadError: Error, CustomStringConvertible, Sendable {
     case schemaDrift(model: String, version: VersionLabel)
     case checksum(model: String, version: VersionLabel)
     case selfTest(model: String, version: VersionLabel, reason: String)
+    case threshold(model: String, version: VersionLabel, value: Double)
 
     public var description: String {
         switch self {
@@ -68,6 +73,8 @@ public enum LoadError: Error, CustomStringConvertible, Sendable {
         case .checksum(let model, let version): return "\(model) \(version): the stored artifact does not match its sha256"
         case .schemaDrift(let model, let version): return "\(model) \(version): the artifact's features differ from the stored feature schema"
         case .selfTest(let model, let version, let reason): return "\(model) \(version) fails its self-test: \(reason)"
+        case .threshold(let model, let version, let value):
+            return "\(model) \(version): its stored threshold \(value.isNaN ? "is not a number" : "\(value) is out of range for its scores")"
         }
     }
 }

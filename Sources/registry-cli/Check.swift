@@ -6,15 +6,15 @@ import Serving
 extension RegistryCLI {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the registry: every page of the file, every reference, and every version as serve would load it.",
+            abstract: "Check the registry: every page of the file, every reference, values the columns' types let through, and every version as serve would load it.",
             discussion: """
                 For after a restore, a disk error, or before an audit. A damaged page does not stop the \
                 registry from opening (only a query that reaches it fails), so init and serve cannot tell. \
                 Prints a line per check and one per finding. Exits 0 when the registry is sound, 1 when \
                 something is wrong with it, 2 when it could not be checked (missing, locked, unreadable). \
-                Changes no row. Like every registry-cli command it needs to write SQLite's WAL index \
-                beside the file (copy a read-only snapshot somewhere writable first), and switches a \
-                registry not yet in WAL mode to it.
+                Changes no row, and leaves the file's journal mode as it is. Like every registry-cli \
+                command it needs to write SQLite's WAL index beside a registry in WAL mode (copy a \
+                read-only snapshot somewhere writable first).
                 """)
 
         /// The exit status when the registry could not be checked, told apart from 1 (checked, and
@@ -54,6 +54,11 @@ extension RegistryCLI {
             }
             var problems = try registry.fileProblems(quick: quick)
             report(fileCheck, problems)
+            // On a file with damaged pages these reads may fail too: that is a finding as well.
+            let values: [String]
+            do { values = try registry.valueProblems() } catch { values = [try Self.finding(error)] }
+            report("values (metrics are numbers, production stages match the history)", values)
+            problems += values
 
             let versions: [ModelVersion]
             do {

@@ -41,6 +41,8 @@ struct GlobalOptions: ParsableArguments {
         if ProcessInfo.processInfo.environment["REGISTRY_DB"]?.isEmpty == true, db == nil {
             throw ValidationError("REGISTRY_DB is set but empty: set it to the registry's path, or unset it for ./registry.db")
         }
+        // SQLite opened "x.db/" as x.db, where every later existence check looked for a directory.
+        if databasePath.hasSuffix("/") { throw ValidationError("the registry path \(databasePath) ends with '/': name a file") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         try RecordedText.check(actor, option: "--actor")
     }

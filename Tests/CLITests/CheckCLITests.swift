@@ -29,7 +29,7 @@ import Testing
             let result = try h.cli(["check"] + flags)
             #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)")
             let lines = result.stdout.split(separator: "\n")
-            #expect(lines.count == 3 && lines.allSatisfy { $0.hasPrefix("ok ") }, "\(result.stdout)")
+            #expect(lines.count == 4 && lines.allSatisfy { $0.hasPrefix("ok ") }, "\(result.stdout)")
             #expect(result.stdout.contains("fraud v2 (production)"))
         }
     }
@@ -43,6 +43,31 @@ import Testing
             UPDATE model_versions SET artifact = artifact || X'20', artifact_size = artifact_size + 1 WHERE version = 1;
             """)
         expectProblems(try h.cli(["check"]), 1, "fraud v1: the stored artifact does not match its sha256", at: "fraud v1 (registered)")
+    }
+
+    /// Values the columns' types let through, edited in with the sqlite3 shell: a threshold that is
+    /// text (read as 0 before: every transaction fraud) or out of range for probabilities, a metric
+    /// that is text, and a production version its history does not account for. `show` read the
+    /// text as 0.0 and check passed them all.
+    @Test func valuesEditedByHandAreNamed() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        _ = try h.sqlite("""
+            UPDATE model_versions SET threshold = 'abc' WHERE version = 1;
+            UPDATE model_versions SET threshold = 7 WHERE version = 2;
+            UPDATE version_metrics SET value = 'oops' WHERE name = 'roc_auc' AND version_id = (SELECT id FROM model_versions WHERE version = 1);
+            UPDATE model_versions SET stage = 'registered' WHERE version = 2;
+            UPDATE model_versions SET stage = 'production' WHERE version = 1;
+            """)
+        let result = try h.cli(["check"])
+        expectProblems(result, 4, "fraud v1: metric roc_auc is 'oops', not a number", at: "values (metrics are numbers, production stages match the history)")
+        for finding in ["fraud's production version is v1, but its history made v2 active last",
+                        "fraud v1: its stored threshold is not a number", "fraud v2: its stored threshold 7.0 is out of range for its scores"] {
+            #expect(result.stdout.contains(finding), "\(finding): \(result.stdout)")
+        }
+        // The service refuses such a version rather than score with it.
+        let shown = try h.cli(["show", "v1"])
+        #expect(shown.stdout.contains("threshold:    nan") && shown.stdout.contains("roc_auc"), "\(shown.stdout)")
     }
 
     @Test func aDanglingReferenceIsNamed() throws {
@@ -60,9 +85,10 @@ import Testing
         let page = try #require(Int(try h.sqlite("SELECT rootpage FROM sqlite_schema WHERE name = 'promotions_by_model'")))
         try overwrite(page: page, of: h)
         #expect(try h.cli(["list"]).status == 0)
-        // integrity_check stops at the page (one finding) and quick_check names it (another).
-        expectProblems(try h.cli(["check"]), 2, "Page \(page): ", at: "file (integrity_check, foreign_key_check)")
-        expectProblems(try h.cli(["check", "--quick"]), 1, "Page \(page): ", at: "file (quick_check, foreign_key_check)")
+        // integrity_check stops at the page (one finding) and quick_check names it (another); the
+        // comparison of stages with the history, which reads that index, stops there too (a third).
+        expectProblems(try h.cli(["check"]), 3, "Page \(page): ", at: "file (integrity_check, foreign_key_check)")
+        expectProblems(try h.cli(["check", "--quick"]), 2, "Page \(page): ", at: "file (quick_check, foreign_key_check)")
     }
 
     /// A damaged table page stops more than the walk of the pages: the reading of the versions too.

@@ -204,6 +204,37 @@ struct RegistryCLITests {
         #expect(!FileManager.default.fileExists(atPath: String(uri.dropFirst("file:".count))))
     }
 
+    /// A registry path that is not a regular file is refused by what it is, at once: a FIFO (whose
+    /// open waited for a writer for ever, `check` included), a link to nothing (said to be
+    /// unwritable), and a path ending in '/' (which `init` created as the file, and every other
+    /// command then looked for as a directory).
+    @Test func registryPathsThatAreNotFilesAreRefusedByWhatTheyAre() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-paths-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let dangling = directory.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: "nowhere.db")
+        let slashed = directory.appendingPathComponent("slashed.db").path + "/"
+        let cases: [([String], String)] = [
+            (["list", "--db", fifo], "it is not a regular file"),
+            (["check", "--db", fifo], "it is not a regular file"),
+            (["init", "--db", fifo], "it is not a regular file"),
+            (["init", "--db", dangling], "it is a symbolic link to nowhere.db, which does not exist"),
+            (["init", "--db", slashed], "ends with '/'"),
+            (["list", "--db", slashed], "ends with '/'"),
+        ]
+        for (arguments, message) in cases {
+            // Bounded: the FIFO's open blocked for good before.
+            let result = try CLIHarness.run("/usr/bin/timeout", ["10", CLIHarness.binary] + arguments)
+            let lines = result.stderr.split(separator: "\n")
+            #expect(result.status != 0 && result.status != 124 && lines.count == 1 && result.stderr.contains(message),
+                    "\(arguments): \(result.status) \(result.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["fifo", "link"])
+    }
+
     /// The actor taken from the environment is held to `--actor`'s rule: a line break in
     /// $REGISTRY_ACTOR would forge a row of `history`. An empty one is passed over, as if unset.
     @Test func actorFromTheEnvironmentIsHeldToActorsRule() throws {
@@ -219,6 +250,12 @@ struct RegistryCLITests {
         let empty = try h.cli(["promote", "v1"], environment: ["REGISTRY_ACTOR": "", "USER": "alice"])
         #expect(empty.status == 0, "\(empty.stderr)")
         #expect(try h.sqlite("SELECT promoted_by FROM promotion_log") == "alice")
+        // Shown whole in the text table: cells were padded by UTF-16 units, which cut characters
+        // past U+FFFF short ("😀😀" of four).
+        #expect(try h.registerExample("fraud-lightgbm").status == 0)
+        #expect(try h.cli(["promote", "v2", "--actor", "😀😀😀𝔸", "--reason", "r"]).status == 0)
+        let history = try h.cli(["history"]).stdout
+        #expect(history.contains("😀😀😀𝔸 "), "\(history)")
     }
 
     /// `serve` refuses a setting it cannot use, from a flag or the environment, in one line and

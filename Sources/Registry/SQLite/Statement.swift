@@ -162,6 +162,15 @@ public struct Row {
         isNull(column) ? nil : text(column)
     }
 
+    /// The column as a number, or NaN when it holds anything else: `double` reads text such as
+    /// 'abc' (written with the sqlite3 shell into a REAL column) as 0.
+    public func number(_ column: Int) -> Double {
+        switch sqlite3_column_type(statement.handle, Int32(column)) {
+        case SQLITE_INTEGER, SQLITE_FLOAT: return double(column)
+        default: return .nan
+        }
+    }
+
     public func optionalDouble(_ column: Int) -> Double? {
         isNull(column) ? nil : double(column)
     }

@@ -43,10 +43,13 @@ def main() -> None:
 
     def run_promote() -> None:
         promote["started"] = time.monotonic()
-        finished = subprocess.run(command, capture_output=True, text=True)
+        try:
+            finished = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+            promote["rc"] = finished.returncode
+            promote["stderr"] = finished.stderr.strip()[-300:]
+        except subprocess.TimeoutExpired:  # run() has killed it
+            promote["stderr"] = f"the promote did not finish within {args.timeout} s"
         promote["done"] = time.monotonic()
-        promote["rc"] = finished.returncode
-        promote["stderr"] = finished.stderr.strip()[-300:]
 
     connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
     if args.ready:
@@ -55,7 +58,9 @@ def main() -> None:
     promoter = None
     polls = ok = non2xx = errors = 0
     seen = []  # (monotonic time, version) of each 2xx answer
-    while True:
+    # Bounded whatever the promote does: the delay, the promote's own timeout, then the timeout.
+    deadline = start + args.delay + 2 * args.timeout + 1
+    while time.monotonic() < deadline:
         now = time.monotonic()
         if promoter is None and now - start >= args.delay:
             promoter = threading.Thread(target=run_promote)

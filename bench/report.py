@@ -79,8 +79,9 @@ def ms(us: float) -> str:
 
 
 def throughput(w: dict) -> float:
-    answered = w["predict_2xx"] + w["predict_non2xx"]
-    return answered / (w["window_ms"] / 1000) if w["window_ms"] else 0.0
+    """Successful answers a second: a server answering errors fast is not serving (the error counts
+    are reported, and judged, on their own)."""
+    return w["predict_2xx"] / (w["window_ms"] / 1000) if w["window_ms"] else 0.0
 
 
 def socket_errors(w: dict) -> int:
@@ -322,8 +323,13 @@ def targets(single: list, reload: list, rounds: int) -> str:
         if cap := capacity(single, n_round):
             lines.append(capacity_line(cap, "capacity" + (f", round {n_round}" if rounds > 1 else "")))
     for r in reload:
-        bad = r["wrk"]["predict_non2xx"] + r["probe"]["non2xx"] + socket_errors(r["wrk"]) + r["probe"]["errors"]
-        lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}")
+        p = r["probe"]
+        bad = r["wrk"]["predict_non2xx"] + p["non2xx"] + socket_errors(r["wrk"]) + p["errors"]
+        # Zero errors says nothing of a reload that never happened.
+        switched = p.get("promote_rc") == 0 and p["first_new_ms"] is not None and r["wrk"].get("tracked", 0) > 0
+        lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}, "
+                     f"the new version served after the promote {'met' if switched else '**missed**'}"
+                     + ("" if p.get("promote_rc") in (0, None) else f" (promote exited {p['promote_rc']}: {p.get('promote_stderr', '')})"))
     return "\n".join(lines)
 
 

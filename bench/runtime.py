@@ -5,6 +5,10 @@ Run with bench/runtime.sh (it builds the release binary and a Python venv with t
 libraries). For each model it makes 100,000 rows from the model's held-out golden rows (resampled
 with jitter, missing values kept), scores them with `sentinel-bench runtime` and with the library on
 one thread, checks the two agree, and prints latency, throughput, their ratios and memory.
+
+Environment: BENCH_ROWS (rows per model, 100000), BENCH_SINGLE_CALLS (timed single-row calls for
+the library, 3000; Sentinel times min(BENCH_ROWS, 50000)), BENCH_WORK (its files,
+/tmp/sentinel-runtime-bench), BENCH_VENV (bench/runtime.sh's venv, .venv-bench).
 """
 import json
 import os
@@ -88,11 +92,12 @@ def main():
     if not BENCH.exists():
         sys.exit(f"{BENCH} is missing: run bench/runtime.sh (it builds it)")
     WORK.mkdir(parents=True, exist_ok=True)
+    # Sentinel's own count is sentinel-bench's (RuntimeBenchmark.swift): every row, at most 50,000.
     print(f"Single-thread scoring, {ROWS:,} rows per model; {SINGLE_CALLS:,} timed single-row calls for the library, "
-          f"50,000 for Sentinel. Machine: {os.cpu_count()} cores, {os.uname().machine}.")
+          f"{min(ROWS, 50_000):,} for Sentinel. Machine: {os.cpu_count()} cores, {os.uname().machine}.")
     print()
     print("| model | trees | Sentinel single row (mean / p50 / p99) | library single row (mean / p50 / p99) | single-row ratio | "
-          "Sentinel batch rows/s | library batch rows/s | batch ratio | max abs diff (100k rows) | model tables | load |")
+          f"Sentinel batch rows/s | library batch rows/s | batch ratio | max abs diff ({ROWS:,} rows) | model tables | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     disagreements = []

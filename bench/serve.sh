@@ -14,8 +14,11 @@
 # NGINX_WORKERS (2), MAX_ATTEMPTS (3: runs of the peer or nginx in which a worker did under half its
 # share of the work are measured again, up to this many in all), WRK_THREADS (1: see bench/README.md), WRK_TIMEOUT (10s), MODEL (fraud-xgboost), SERVE_ARGS (extra
 # flags for registry-cli serve), ALLOCATOR (jemalloc, as the container image runs the service, or
-# glibc; Sentinel and the bare stack alike), BENCH_VENV (.venv-bench), SKIP_BUILD=1 (use the binary as built),
+# glibc; Sentinel and the bare stack alike), BENCH_VENV (.venv-bench), PYTHON (the interpreter for
+# the peer's venv, >= 3.12), SKIP_BUILD=1 (use the binary as built),
 # RESULTS (bench/RESULTS.md), PLOT (bench/latency.png), KEEP_WORK=1 (keep the temporary directory).
+# The serve settings a shell may have exported (HOST, AUDIT_MODE, ...) are not passed on: SERVE_ARGS
+# is the one way to change the service measured, and the report shows it.
 #
 # Every request goes to 127.0.0.1; every wrk run is bounded by -d; the script stops what it started,
 # by PID, when it ends (trap).
@@ -55,6 +58,10 @@ plot_png=${PLOT:-bench/latency.png}
 cli=$root/.build/release/registry-cli
 
 pids=()     # every process this script started and has not stopped yet
+# The environment registry-cli serve reads besides REGISTRY_DB (set below), unset for it: an
+# exported HOST=0.0.0.0 would have put the benchmark's service on every interface.
+serve_env_unset=(-u HOST -u PORT -u AUDIT_MODE -u AUDIT_DURABILITY -u AUDIT_RETENTION_DAYS -u DESIRED_VERSIONS_FILE
+                 -u DRAIN_SECONDS -u IDLE_TIMEOUT_SECONDS -u LOG_LEVEL -u LOG_FORMAT)
 work=""
 py=python3
 
@@ -62,8 +69,18 @@ log() { printf '%s\n' "$*" >&2; }
 die() { log "bench/serve.sh: $*"; exit 1; }
 
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    local pid _
+    # A function run in the background (run_wrk in the reload run) is a subshell: its wrk is its
+    # child, ended by its parent's PID.
+    for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
+    # At most 10 s for them to finish (the service drains its audit queue), then KILL.
+    for _ in $(seq 1 100); do
+        local alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [ -n "$work" ] && [ -z "${KEEP_WORK:-}" ]; then rm -rf "$work"; fi
 }
@@ -195,7 +212,7 @@ free_port() {
 wait_http() { # URL: wait until it answers 2xx (at most 30 s)
     local _
     for _ in $(seq 1 300); do
-        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        curl --noproxy '*' -fsS -o /dev/null "$1" 2>/dev/null && return 0
         sleep 0.1
     done
     die "$1 did not answer within 30 s"
@@ -207,7 +224,7 @@ start_sentinel() { # sets sentinel_pid and base_url
     # env(1) execs the server, so $! is its own PID (not a subshell's, which stop() would end alone).
     # SERVE_ARGS is a list of flags; allocator_env prints one NAME=VALUE word, or nothing.
     # shellcheck disable=SC2086,SC2046
-    env $(allocator_env) "$cli" serve --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
+    env "${serve_env_unset[@]}" $(allocator_env) "$cli" serve --host 127.0.0.1 --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
     sentinel_pid=$!
     pids+=("$sentinel_pid")
     local _
@@ -388,14 +405,14 @@ lopsided() { # SPLIT: true when some worker did under half its even share of the
 audit_rows() { sqlite3 -cmd '.timeout 5000' "$REGISTRY_DB" 'SELECT count(*) FROM predictions'; }
 
 server_ok() { # Sentinel's own count of 200 answers on /predict
-    curl -fsS "$base_url/metrics" |
+    curl --noproxy '*' -fsS "$base_url/metrics" |
         awk '/^sentinel_http_requests_total\{/ && /route="\/predict"/ && /status="200"/ { s += $NF } END { printf "%d\n", s }'
 }
 
 settle_audit() { # wait until the audit queue is empty (matters only with --audit-mode async)
     local _ depth
     for _ in $(seq 1 100); do
-        depth=$(curl -fsS "$base_url/metrics" | awk '/^sentinel_audit_queue_depth/ { d = $NF } END { print d + 0 }')
+        depth=$(curl --noproxy '*' -fsS "$base_url/metrics" | awk '/^sentinel_audit_queue_depth/ { d = $NF } END { print d + 0 }')
         [ "${depth:-0}" = 0 ] && return 0
         sleep 0.05
     done
@@ -584,7 +601,7 @@ write_settings() { # the run's settings, for bench/report.py
 import json, os, sys
 e = os.environ
 serve_args = e["B_SERVE_ARGS"]
-async_mode = "--audit-mode async" in serve_args or "--audit-mode=async" in serve_args or e.get("AUDIT_MODE") == "async"
+async_mode = "--audit-mode async" in serve_args or "--audit-mode=async" in serve_args
 json.dump({
     "command": e["B_COMMAND"].strip(),
     "duration": int(e["B_DURATION"]), "warmup": int(e["B_WARMUP"]), "connections": e["B_CONNECTIONS"], "rounds": int(e["B_ROUNDS"]),
@@ -594,7 +611,7 @@ json.dump({
     "peer_predict": "Booster.inplace_predict" if e["B_PEER_PREDICT"] == "inplace" else "Booster.predict(DMatrix)",
     "nginx_workers": int(e["B_NGINX_WORKERS"]), "max_attempts": int(e["B_MAX_ATTEMPTS"]), "wrk_threads": int(e["B_WRK_THREADS"]), "wrk_timeout": e["B_WRK_TIMEOUT"],
     "model": e["B_MODEL"], "model_description": e["B_DESCRIPTION"], "threshold": float(e["B_THRESHOLD"]),
-    "rows": int(e["B_ROWS"]), "serve_args": ("--port 0 " + serve_args).strip(),
+    "rows": int(e["B_ROWS"]), "serve_args": ("--host 127.0.0.1 --port 0 " + serve_args).strip(),
     "allocator": e["B_ALLOCATOR"], "source": e["B_SOURCE"], "clock_ticks_per_second": int(e["B_CLK_TCK"]),
     "audit_mode": "async: answers before the record commits" if async_mode else "sync, the default: no answer before its record commits",
 }, open(sys.argv[1], "w"), indent=1)
@@ -608,6 +625,16 @@ main() {
     done
     [ "$duration" -gt $(( (drain_ms + 999) / 1000 )) ] || die "DURATION must be longer than the drain ($drain_ms ms)"
     [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number from 1 (got '$rounds')"
+    # The warm-up is a drained run too: one no longer than the drain sends nothing.
+    [ $((warmup * 1000)) -gt "$drain_ms" ] || die "WARMUP ($warmup s) must be longer than the drain (DRAIN_MS $drain_ms)"
+    # A quiet connection longer than wrk's timeout would be counted as a timeout.
+    local timeout_ms
+    timeout_ms=$("$py" -c 'import re, sys; m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", sys.argv[1]); print(int(float(m[1]) * {"ms": 1, "s": 1000, "m": 60000, None: 1000}[m[2]]) if m else -1)' "$wrk_timeout")
+    [ "$timeout_ms" -gt "$drain_ms" ] || die "WRK_TIMEOUT ($wrk_timeout) must be a duration (10s, 500ms) longer than the drain (DRAIN_MS $drain_ms)"
+    [ -f "models/$model/meta.json" ] || die "MODEL: no example models/$model (see models/README.md)"
+    if has_phase peer && ! grep -q '"format": *"xgboost-json"' "models/$model/meta.json"; then
+        die "MODEL=$model is not an XGBoost model, which the peer (XGBoost's own predict) needs: leave the peer out (PHASES) or pick an XGBoost example"
+    fi
     need_tools
     # The interpreter itself, not a wrapper such as a pyenv shim: it starts fast on a busy machine.
     py=$(python3 -c 'import sys; print(sys.executable)')

@@ -16,6 +16,7 @@ import csv
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -76,18 +77,36 @@ def service(tmp_path):
         stop(process, timeout=30)
 
 
+# The locustfile's settings at their defaults unless a test sets one: a developer's exported
+# BATCH_SIZE (bench/serve.sh reads one too) would change what these tests count.
+LOCUSTFILE_SETTINGS = {"SENTINEL_GOLDEN_MODEL": "fraud-xgboost", "FRAUD_SHARE": "0.2", "BATCH_SIZE": "20",
+                       "THINK_TIME": "0,0", "CHECK_SCORES": "auto"}
+
+
 def locust(service: Service, out: Path, seconds: int, *extra: str, env: dict | None = None) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
+    settings = {name: value for name, value in os.environ.items() if name != "SENTINEL_MODEL"}
+    # Its own process group, so that a run that overstays is ended with its worker processes.
     return subprocess.Popen(
         [str(LOCUST), "-f", "loadtest/locustfile.py", "--host", service.url, "--headless", "-u", "4", "-r", "4",
          "-t", f"{seconds}s", "--csv", str(out / "locust"), "--csv-full-history", "--json-file", str(out / "locust"),
          "--only-summary", *extra],
-        cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO, env={**settings, **LOCUSTFILE_SETTINGS, **(env or {})}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def finished(run: subprocess.Popen, seconds: int) -> tuple[int, str, dict]:
     """Locust's exit status, its output, and its summary line's numbers."""
-    output, _ = run.communicate(timeout=seconds + 60)
+    try:
+        output, _ = run.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGTERM)
+        try:
+            run.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+        raise
     found = SUMMARY.findall(output)
     assert len(found) == 1, f"expected one summary line:\n{output[-3000:]}"
     numbers = SUMMARY.search(output).groupdict()
@@ -152,7 +171,8 @@ def test_processes_print_one_summary_of_every_worker(service, tmp_path):
     out = tmp_path / "processes"
     # 8 s, not 3: each worker process starts its own interpreter and connects to the master first,
     # and on a host busy with others' work a 3-s run once ended before they had sent a request.
-    status, output, summary = finished(locust(service, out, 8, "--processes", "2"), 8)
+    # The master listens on loopback only (Locust's default is every interface).
+    status, output, summary = finished(locust(service, out, 8, "--processes", "2", "--master-bind-host", "127.0.0.1"), 8)
     assert status == 0, output[-3000:]
     # The master's line adds up its two workers': every decision compared, the golden version known,
     # and as many decisions as the requests in the master's own final statistics hold.

@@ -97,7 +97,9 @@ def stall(r: dict) -> str | None:
     w = r["wrk"]
     if "mean_us" not in w or not r["connections"]:
         return None
-    in_flight = w["mean_us"] / 1e6 * throughput(w)
+    # Every answer is in flight for its latency, errors too.
+    answered = (w["predict_2xx"] + w["predict_non2xx"]) / (w["window_ms"] / 1000) if w["window_ms"] else 0.0
+    in_flight = w["mean_us"] / 1e6 * answered
     if in_flight <= 2 * r["connections"]:
         return None
     return (f"a stall: the slowest answer took {ms(w['max_us'])} ms, and wrk's correction for coordinated omission"
@@ -329,7 +331,9 @@ def targets(single: list, reload: list, rounds: int) -> str:
         switched = p.get("promote_rc") == 0 and p["first_new_ms"] is not None and r["wrk"].get("tracked", 0) > 0
         lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}, "
                      f"the new version served after the promote {'met' if switched else '**missed**'}"
-                     + ("" if p.get("promote_rc") in (0, None) else f" (promote exited {p['promote_rc']}: {p.get('promote_stderr', '')})"))
+                     + ("" if p.get("promote_rc") == 0 else
+                        f" (promote {'exited ' + str(p['promote_rc']) if p.get('promote_rc') is not None else 'did not finish'}: "
+                        f"{p.get('promote_stderr', '')})"))
     return "\n".join(lines)
 
 

@@ -209,10 +209,14 @@ free_port() {
     "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+local_get() { # URL: its body, straight from loopback (a proxy in the environment is not asked)
+    curl --noproxy '*' -fsS "$1"
+}
+
 wait_http() { # URL: wait until it answers 2xx (at most 30 s)
     local _
     for _ in $(seq 1 300); do
-        curl --noproxy '*' -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        local_get "$1" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     die "$1 did not answer within 30 s"
@@ -405,14 +409,14 @@ lopsided() { # SPLIT: true when some worker did under half its even share of the
 audit_rows() { sqlite3 -cmd '.timeout 5000' "$REGISTRY_DB" 'SELECT count(*) FROM predictions'; }
 
 server_ok() { # Sentinel's own count of 200 answers on /predict
-    curl --noproxy '*' -fsS "$base_url/metrics" |
+    local_get "$base_url/metrics" |
         awk '/^sentinel_http_requests_total\{/ && /route="\/predict"/ && /status="200"/ { s += $NF } END { printf "%d\n", s }'
 }
 
 settle_audit() { # wait until the audit queue is empty (matters only with --audit-mode async)
     local _ depth
     for _ in $(seq 1 100); do
-        depth=$(curl --noproxy '*' -fsS "$base_url/metrics" | awk '/^sentinel_audit_queue_depth/ { d = $NF } END { print d + 0 }')
+        depth=$(local_get "$base_url/metrics" | awk '/^sentinel_audit_queue_depth/ { d = $NF } END { print d + 0 }')
         [ "${depth:-0}" = 0 ] && return 0
         sleep 0.05
     done
@@ -627,10 +631,12 @@ main() {
     [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number from 1 (got '$rounds')"
     # The warm-up is a drained run too: one no longer than the drain sends nothing.
     [ $((warmup * 1000)) -gt "$drain_ms" ] || die "WARMUP ($warmup s) must be longer than the drain (DRAIN_MS $drain_ms)"
-    # A quiet connection longer than wrk's timeout would be counted as a timeout.
-    local timeout_ms
-    timeout_ms=$("$py" -c 'import re, sys; m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", sys.argv[1]); print(int(float(m[1]) * {"ms": 1, "s": 1000, "m": 60000, None: 1000}[m[2]]) if m else -1)' "$wrk_timeout")
-    [ "$timeout_ms" -gt "$drain_ms" ] || die "WRK_TIMEOUT ($wrk_timeout) must be a duration (10s, 500ms) longer than the drain (DRAIN_MS $drain_ms)"
+    # As wrk reads -T (whole seconds, minutes or hours); a quiet connection longer than it would
+    # be counted as a timeout.
+    [[ "$wrk_timeout" =~ ^([0-9]+)([smh]?)$ ]] || die "WRK_TIMEOUT must be a whole number of seconds, minutes or hours (10s, 1m), not '$wrk_timeout'"
+    local unit_ms=1000
+    case ${BASH_REMATCH[2]} in m) unit_ms=60000 ;; h) unit_ms=3600000 ;; esac
+    [ $((BASH_REMATCH[1] * unit_ms)) -gt "$drain_ms" ] || die "WRK_TIMEOUT ($wrk_timeout) must be longer than the drain (DRAIN_MS $drain_ms)"
     [ -f "models/$model/meta.json" ] || die "MODEL: no example models/$model (see models/README.md)"
     if has_phase peer && ! grep -q '"format": *"xgboost-json"' "models/$model/meta.json"; then
         die "MODEL=$model is not an XGBoost model, which the peer (XGBoost's own predict) needs: leave the peer out (PHASES) or pick an XGBoost example"

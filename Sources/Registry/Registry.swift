@@ -11,8 +11,9 @@ public final class Registry {
     public enum Access: Sendable {
         case read
         case write
-        /// Reads a file without writing a byte of it (a copy kept as evidence, `audit --include`):
-        /// opened read-only, so closing does not fold its WAL into it.
+        /// Reads a file without writing a byte of it (a copy kept as evidence: `audit`, `check`):
+        /// one with a `-wal` file is opened read-only, so closing does not fold the WAL into it
+        /// (SQLite may leave a `-shm` file beside it).
         case readUntouched
     }
 
@@ -34,7 +35,11 @@ public final class Registry {
         guard FileManager.default.fileExists(atPath: path) else { throw RegistryError.databaseNotFound(path: path) }
         // Readers open read-write with query_only when they may, so that closing cleans up the WAL
         // files; a registry they cannot write (a read-only mount) is still readable.
-        let readOnly = access == .readUntouched || (access == .read && !FileManager.default.isWritableFile(atPath: path))
+        // A copy with its -wal file is opened read-only: closing a read-write connection folds the
+        // WAL into the file. Without one, a read-write connection that only reads changes no byte
+        // and, unlike a read-only one, leaves no -wal or -shm file behind.
+        let untouched = access == .readUntouched && FileManager.default.fileExists(atPath: path + "-wal")
+        let readOnly = untouched || (access != .write && !FileManager.default.isWritableFile(atPath: path))
         let options = Connection.Options(mode: readOnly ? .readOnly : .readWrite,
                                          busyTimeoutMilliseconds: busyTimeoutMilliseconds, durability: durability,
                                          queryOnly: access != .write)

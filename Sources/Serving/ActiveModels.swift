@@ -26,10 +26,18 @@ public final class ActiveModels: Sendable {
         /// Models whose active version was refused here with none of theirs serving, with why: a
         /// request for one is told so (503), not that the model is unknown (404).
         let refused: [String: String]
+        /// The reloader has gone through the registry once: before, a model not loaded may still
+        /// be on its way (503), after, one neither loaded nor refused is unknown (404).
+        let settled: Bool
 
-        init(versions: [String: LoadedVersion], refused: [String: String] = [:]) {
+        init(versions: [String: LoadedVersion], refused: [String: String] = [:], settled: Bool = false) {
             self.versions = versions
             self.refused = refused
+            self.settled = settled
+        }
+
+        func with(versions: [String: LoadedVersion]? = nil, refused: [String: String]? = nil, settled: Bool? = nil) -> Snapshot {
+            Snapshot(versions: versions ?? self.versions, refused: refused ?? self.refused, settled: settled ?? self.settled)
         }
 
         /// The version a request names, or the only active one when it names none.
@@ -37,15 +45,16 @@ public final class ActiveModels: Sendable {
             if let name {
                 if let loaded = versions[name] { return loaded }
                 if let reason = refused[name] { throw Self.nothingServes(name, reason) }
-                // Nothing loaded yet (the service listens while its first versions load): not
-                // ready, rather than a model that does not exist.
-                if versions.isEmpty { throw APIError(.noActiveVersion, "no model has an active version loaded yet") }
+                // The service listens while its first versions load: not ready yet, rather than a
+                // model that does not exist (which, once settled, is a 404 for good).
+                if !settled { throw APIError(.noActiveVersion, "the active versions are still loading") }
                 throw APIError(.unknownModel, "no active version of a model named '\(name)'")
             }
             switch versions.count {
             case 1: return versions.first!.value
             case 0:
                 if let (model, reason) = refused.min(by: { $0.key < $1.key }) { throw Self.nothingServes(model, reason) }
+                if !settled { throw APIError(.noActiveVersion, "the active versions are still loading") }
                 throw APIError(.noActiveVersion, "no model has an active version (promote one with registry-cli promote)")
             default: throw APIError(.modelRequired, "several models are active (\(versions.keys.sorted().joined(separator: ", "))): name one in \"model\"")
             }
@@ -71,7 +80,7 @@ public final class ActiveModels: Sendable {
             versions[loaded.version.model] = loaded
             var refused = state.snapshot.refused
             refused[loaded.version.model] = nil
-            state.snapshot = Snapshot(versions: versions, refused: refused)
+            state.snapshot = state.snapshot.with(versions: versions, refused: refused)
             state.status[loaded.version.model, default: ReloadStatus()].lastReloadAt = Date()
             state.status[loaded.version.model]?.clearFailure()
         }
@@ -89,7 +98,7 @@ public final class ActiveModels: Sendable {
             versions[model] = nil
             var refused = state.snapshot.refused
             refused[model] = nil
-            state.snapshot = Snapshot(versions: versions, refused: refused)
+            state.snapshot = state.snapshot.with(versions: versions, refused: refused)
         }
     }
 
@@ -98,11 +107,18 @@ public final class ActiveModels: Sendable {
             if state.snapshot.versions[model] == nil, state.snapshot.refused[model] != "\(version): \(reason)" {
                 var refused = state.snapshot.refused
                 refused[model] = "\(version): \(reason)"
-                state.snapshot = Snapshot(versions: state.snapshot.versions, refused: refused)
+                state.snapshot = state.snapshot.with(refused: refused)
             }
             state.status[model, default: ReloadStatus()].lastFailure = reason
             state.status[model, default: ReloadStatus()].lastFailureAt = Date()
             state.status[model, default: ReloadStatus()].failedVersion = version
+        }
+    }
+
+    /// The reloader has brought every model in line with the registry once.
+    func markSettled() {
+        state.withLock { state in
+            if !state.snapshot.settled { state.snapshot = state.snapshot.with(settled: true) }
         }
     }
 

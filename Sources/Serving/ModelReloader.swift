@@ -50,6 +50,7 @@ public final class ModelReloader: Service, Sendable {
                     try reload(registry, state: state)
                     state.lastPromotion = newest
                 }
+                models.markSettled()
                 // Only a whole poll that worked ends a streak: one model's lasting error would
                 // otherwise log a failure and its end at every poll.
                 state.checkFailures.succeeded(logger: logger)
@@ -81,6 +82,9 @@ public final class ModelReloader: Service, Sendable {
                 models.remove(model: name)
                 metrics.unloaded(model: name)
                 logger.warning("model has no active version any more; not serving it", metadata: ["model.name": "\(name)"])
+            } else if snapshot.refused[name] != nil {
+                // Its refused version is no longer active: nothing to report as refused now.
+                models.remove(model: name)
             }
             return
         }

@@ -280,8 +280,9 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// Reading goes on while the held requests are under this many bytes: a client pipelining
     /// without end is then held back by TCP, not by this handler's memory. Under it, a request
-    /// held half-read is read to its end: Hummingbird's idle timer closes a connection whose
-    /// request has stopped arriving, even with an earlier prediction waiting for its commit.
+    /// held half-read is read to its end (unless its client is not reading its answers, below):
+    /// Hummingbird's idle timer closes a connection whose request has stopped arriving, even with
+    /// an earlier prediction waiting for its commit.
     /// (Stopping for any held request, or for a prediction alone waiting, would also take the
     /// socket out of epoll and put it back for every request.)
     private var readBudget: Int { controller.configuration.maxBodyBytes + 32 * 1_024 }

@@ -61,9 +61,10 @@ extension RegistryCLI {
             // refused unless one of the files holds it (replicas may not all have registered it yet).
             var unknown: RegistryError?
             var held = false
-            for (index, path) in paths.enumerated() {
-                // Included files are copies (docs/deploy.md): read without a byte of them changing.
-                let registry = try Registry.open(path: path, access: index == 0 ? .read : .readUntouched,
+            for path in paths {
+                // Any of them may be a copy kept as evidence (docs/deploy.md): read without a byte of
+                // it changing.
+                let registry = try Registry.open(path: path, access: .readUntouched,
                                                  busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
                 if let missing = try Self.lacks(query.version, model: model, in: registry) {
                     unknown = unknown ?? missing

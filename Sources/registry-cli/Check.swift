@@ -45,7 +45,8 @@ extension RegistryCLI {
             let fileCheck = "file (\(quick ? "quick_check" : "integrity_check"), foreign_key_check)"
             let registry: Registry
             do {
-                registry = try options.openRegistry(.read)
+                // Often a restored copy: checked without a byte of it changing.
+                registry = try options.openRegistry(.readUntouched)
             } catch let error as RegistryError {
                 // Damage in the pages read at open (the header, the schema, the migrations) stops here.
                 guard let damage = damageAtOpen(error) else { throw error }

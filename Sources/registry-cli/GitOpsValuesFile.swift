@@ -78,6 +78,13 @@ struct GitOpsValuesFile {
         return result
     }
 
+    /// The file pinning `version` of `model` with its artifact's digest as `registry` holds it,
+    /// staged (see `stage`).
+    func staging(_ version: VersionLabel, of model: String, in registry: Registry) throws -> StagedValuesFile {
+        let sha256 = try registry.version(version, model: model).artifactSHA256
+        return try stage(pinning(version, sha256: sha256, model: model))
+    }
+
     /// Writes `contents` beside the file, to be renamed over it by `commit`: the slow, failure-prone
     /// part happens before the registry changes, and a reader never sees half a file. It is on disk
     /// before the rename, so that a power loss after it cannot leave the pin empty.

@@ -39,9 +39,7 @@ extension RegistryCLI {
             defer { withExtendedLifetime(lock) {} }
             // The file is rewritten and staged before the registry changes, so a bad file changes nothing.
             let staged = try gitops.map { path throws in
-                let file = try GitOpsValuesFile(path: path)
-                let sha256 = try registry.version(label, model: modelName).artifactSHA256
-                return try file.stage(file.pinning(label, sha256: sha256, model: modelName))
+                try GitOpsValuesFile(path: path).staging(label, of: modelName, in: registry)
             }
             do {
                 let promotion = try registry.promote(label, model: modelName, reason: reason, by: actor)

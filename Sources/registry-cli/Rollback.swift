@@ -48,9 +48,7 @@ extension RegistryCLI {
             let promotion: Promotion
             do {
                 promotion = try registry.rollback(model: modelName, reason: reason, by: actor) { target in
-                    guard let file else { return }
-                    let sha256 = try registry.version(target, model: modelName).artifactSHA256
-                    staged = try file.stage(file.pinning(target, sha256: sha256, model: modelName))
+                    staged = try file?.staging(target, of: modelName, in: registry)
                 }
             } catch {
                 staged?.discard()

@@ -68,6 +68,9 @@ import Testing
         // The service refuses such a version rather than score with it.
         let shown = try h.cli(["show", "v1"])
         #expect(shown.stdout.contains("threshold:    nan") && shown.stdout.contains("roc_auc"), "\(shown.stdout)")
+        // JSON cannot hold NaN: shown as "NaN" rather than failing to print every version.
+        let listed = try h.cli(["list", "--json"])
+        #expect(listed.status == 0 && listed.stdout.contains("\"threshold\" : \"NaN\""), "\(listed.stderr)\(listed.stdout)")
     }
 
     @Test func aDanglingReferenceIsNamed() throws {

@@ -4,7 +4,8 @@ The numbers below are made up to sit on either side of each bound; the full benc
 cores to itself) is not a CI job. What is checked: Sentinel's capacity is its best rate among runs
 with zero errors, an exact audit and a p99 within 10 ms, the peer's its best rate at any p99 and any
 concurrency; each round stands alone, and one where no run of Sentinel's qualifies says it missed;
-a lopsided peer run is flagged; the per-concurrency targets are still reported beside it; and a run
+a lopsided peer run is flagged; the per-concurrency targets are still reported beside it; a hot reload
+that answered no errors but never served the new version is missed; and a run
 whose latencies a stall dominates (wrk's correction for coordinated omission) is named.
 """
 from __future__ import annotations
@@ -122,3 +123,25 @@ def test_a_work_directory_without_the_runs_is_refused_in_one_line(tmp_path):
         f"bench/report.py: {tmp_path / 'none' / 'settings.json'} is missing: WORKDIR must be a bench/serve.sh work"
         " directory (KEEP_WORK=1 keeps one)"]
     assert not results.exists()
+
+
+def reload_run(*, promote_rc: int | None, first_new_ms: float | None, tracked: int, non2xx: int = 0) -> dict:
+    """The hot-reload run as bench/serve.sh records it: wrk's run and the probe's report."""
+    w = run("sentinel", 64, 30_000, 5.0)["wrk"] | {"tracked": tracked}
+    probe = {"promote_rc": promote_rc, "promote_stderr": "" if promote_rc == 0 else "Error: fraud has no version v2",
+             "promote_ms": 150.0, "first_new_ms": first_new_ms, "last_old_ms": None, "polls": 900, "ok": 900,
+             "non2xx": non2xx, "errors": 0, "interval_ms": 10.0}
+    return {"kind": "reload", "target": "sentinel", "connections": 64, "rss_kb": 50 * 1024, "wrk": w, "probe": probe,
+            "audit": {"rows": w["predict_2xx"] + 900, "expected": w["predict_2xx"] + 900, "server_2xx_rows": w["predict_2xx"] + 900}}
+
+
+def test_a_reload_with_no_errors_but_no_new_version_is_missed():
+    switched = report.targets([], [reload_run(promote_rc=0, first_new_ms=120.0, tracked=200_000)], 1)
+    assert "zero non-2xx met, the new version served after the promote met" in switched
+    # A promote that failed: no errors at all, and no reload either.
+    failed = report.targets([], [reload_run(promote_rc=1, first_new_ms=None, tracked=0)], 1)
+    assert "zero non-2xx met, the new version served after the promote **missed** (promote exited 1: Error: fraud has" in failed
+    hung = report.targets([], [reload_run(promote_rc=None, first_new_ms=None, tracked=0)], 1)
+    assert "the new version served after the promote **missed** (promote did not finish" in hung
+    errors = report.targets([], [reload_run(promote_rc=0, first_new_ms=120.0, tracked=200_000, non2xx=3)], 1)
+    assert "zero non-2xx **missed**" in errors

@@ -103,7 +103,7 @@ def stall(r: dict) -> str | None:
     if in_flight <= 2 * r["connections"]:
         return None
     return (f"a stall: the slowest answer took {ms(w['max_us'])} ms, and wrk's correction for coordinated omission"
-            f" gives a mean of {ms(w['mean_us'])} ms, × {throughput(w):,.0f}/s = {in_flight:,.0f} requests in flight"
+            f" gives a mean of {ms(w['mean_us'])} ms, × {answered:,.0f}/s = {in_flight:,.0f} requests in flight"
             f" with {r['connections']} connections: its percentiles are what an open-loop client would have seen")
 
 
@@ -332,8 +332,8 @@ def targets(single: list, reload: list, rounds: int) -> str:
         lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}, "
                      f"the new version served after the promote {'met' if switched else '**missed**'}"
                      + ("" if p.get("promote_rc") == 0 else
-                        f" (promote {'exited ' + str(p['promote_rc']) if p.get('promote_rc') is not None else 'did not finish'}: "
-                        f"{p.get('promote_stderr', '')})"))
+                        f" (promote {'exited ' + str(p['promote_rc']) if p.get('promote_rc') is not None else 'did not finish'}"
+                        + (f": {p['promote_stderr']})" if p.get("promote_stderr") else ")")))
     return "\n".join(lines)
 
 

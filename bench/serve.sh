@@ -633,10 +633,11 @@ main() {
     [ $((warmup * 1000)) -gt "$drain_ms" ] || die "WARMUP ($warmup s) must be longer than the drain (DRAIN_MS $drain_ms)"
     # As wrk reads -T (whole seconds, minutes or hours); a quiet connection longer than it would
     # be counted as a timeout.
-    [[ "$wrk_timeout" =~ ^([0-9]+)([smh]?)$ ]] || die "WRK_TIMEOUT must be a whole number of seconds, minutes or hours (10s, 1m), not '$wrk_timeout'"
+    [[ "$wrk_timeout" =~ ^([0-9]{1,6})([smh]?)$ ]] || die "WRK_TIMEOUT must be a whole number of seconds, minutes or hours (10s, 1m), not '$wrk_timeout'"
     local unit_ms=1000
     case ${BASH_REMATCH[2]} in m) unit_ms=60000 ;; h) unit_ms=3600000 ;; esac
-    [ $((BASH_REMATCH[1] * unit_ms)) -gt "$drain_ms" ] || die "WRK_TIMEOUT ($wrk_timeout) must be longer than the drain (DRAIN_MS $drain_ms)"
+    # Base 10: a leading zero would read as octal.
+    [ $((10#${BASH_REMATCH[1]} * unit_ms)) -gt "$drain_ms" ] || die "WRK_TIMEOUT ($wrk_timeout) must be longer than the drain (DRAIN_MS $drain_ms)"
     [ -f "models/$model/meta.json" ] || die "MODEL: no example models/$model (see models/README.md)"
     if has_phase peer && ! grep -q '"format": *"xgboost-json"' "models/$model/meta.json"; then
         die "MODEL=$model is not an XGBoost model, which the peer (XGBoost's own predict) needs: leave the peer out (PHASES) or pick an XGBoost example"

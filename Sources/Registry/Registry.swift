@@ -37,7 +37,7 @@ public final class Registry {
         // files; a registry they cannot write (a read-only mount) is still readable.
         // A copy with its -wal file is opened read-only: closing a read-write connection folds the
         // WAL into the file. Without one, a read-write connection that only reads changes no byte
-        // and, unlike a read-only one, leaves no -wal or -shm file behind.
+        // and, unlike a read-only one, removes the -wal and -shm files it made when it closes.
         let untouched = access == .readUntouched && FileManager.default.fileExists(atPath: path + "-wal")
         let readOnly = untouched || (access != .write && !FileManager.default.isWritableFile(atPath: path))
         let options = Connection.Options(mode: readOnly ? .readOnly : .readWrite,

@@ -50,7 +50,6 @@ public final class ModelReloader: Service, Sendable {
                     try reload(registry, state: state)
                     state.lastPromotion = newest
                 }
-                models.markSettled()
                 // Only a whole poll that worked ends a streak: one model's lasting error would
                 // otherwise log a failure and its end at every poll.
                 state.checkFailures.succeeded(logger: logger)
@@ -73,19 +72,24 @@ public final class ModelReloader: Service, Sendable {
                 firstError = firstError ?? error
             }
         }
+        // Every model has had its turn: a name neither loaded nor refused now is unknown (404),
+        // even while one model's lasting registry error has the poll retried.
+        models.markSettled()
         if let firstError { throw firstError }
     }
 
     private func reload(model name: String, _ registry: Registry, snapshot: ActiveModels.Snapshot, state: PollState) throws {
         guard let active = try registry.activeVersion(model: name) else {
+            guard snapshot.versions[name] != nil || snapshot.refused[name] != nil else { return }
             if snapshot.versions[name] != nil {
-                models.remove(model: name)
                 metrics.unloaded(model: name)
                 logger.warning("model has no active version any more; not serving it", metadata: ["model.name": "\(name)"])
-            } else if snapshot.refused[name] != nil {
-                // Its refused version is no longer active: nothing to report as refused now.
-                models.remove(model: name)
             }
+            models.remove(model: name)
+            // A refused version that is no longer active is history, as when the serving one is active again.
+            metrics.reloadFailing(model: name, false)
+            models.clearFailure(model: name)
+            state.announcedRefusals[name] = nil
             return
         }
         if snapshot.versions[name]?.version.id == active.id {

@@ -100,10 +100,16 @@ extension RegistryCLI {
             let port = try port ?? Self.integer(environment, "PORT") ?? 8080
             guard (0...65_535).contains(port) else { throw ServeError.invalidValue("port", expected: "0-65535", given: "\(port)") }
             // Refused here, before the audit writer starts, rather than by bind(2) after it.
+            let address: SocketAddress
             do {
-                _ = try SocketAddress.makeAddressResolvingHost(configuration.host, port: port)
+                address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: port)
             } catch {
                 throw ServeError.cannotListen(address: "'\(configuration.host)'", reason: "not an IP address or a host name that resolves")
+            }
+            // A port in use, tried too: found by the server's own bind, it came after the first
+            // model's load and the audit writer's stop had logged their lines.
+            if port != 0, let reason = Self.bindRefusal(address) {
+                throw ServeError.cannotListen(address: "\(configuration.host):\(port)", reason: reason)
             }
             configuration.port = port
             configuration.busyTimeoutMilliseconds = options.busyTimeout
@@ -181,6 +187,28 @@ extension RegistryCLI {
                 // bind(2)'s failures (port in use, an address this machine does not have), in one line.
                 throw ServeError.cannotListen(address: "\(host):\(port)", reason: String(cString: strerror(error.errnoCode)))
             }
+        }
+
+        /// Why bind(2) refuses `address` now (with SO_REUSEADDR, as the server binds), or nil. A
+        /// socket that takes the port between this and the server's bind is still refused there.
+        static func bindRefusal(_ address: SocketAddress) -> String? {
+            let descriptor = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue), 0)
+            guard descriptor >= 0 else { return nil }
+            defer { close(descriptor) }
+            var on: Int32 = 1
+            _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+            func bound<Address>(_ address: Address) -> Int32 {
+                withUnsafePointer(to: address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) }
+                }
+            }
+            let result: Int32
+            switch address {
+            case .v4(let v4): result = bound(v4.address)
+            case .v6(let v6): result = bound(v6.address)
+            default: return nil
+            }
+            return result == 0 ? nil : String(cString: strerror(errno))
         }
 
         /// A duration in seconds from its flag, else its environment variable, refused outside `range`.

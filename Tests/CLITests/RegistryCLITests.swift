@@ -281,6 +281,27 @@ struct RegistryCLITests {
             #expect(result.status != 0, "\(name)")
             #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(message), "\(name): \(result.stderr)")
         }
+
+        // A port in use: one line, before a model loads or the audit writer starts (whose log
+        // lines came first when the server's own bind found it).
+        #expect(try h.registerExample("fraud-logistic").status == 0)
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        #expect(listening)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let inUse = try h.cli(["serve", "--port", "\(port)", "--log-level", "info"])
+        #expect(inUse.status != 0 && inUse.stderr.split(separator: "\n").count == 1
+                && inUse.stderr.contains("cannot listen on 127.0.0.1:\(port): Address already in use"), "\(inUse.stderr)")
     }
 
     /// A line the model computes no score for (NaN: values that overflow its arithmetic) is refused

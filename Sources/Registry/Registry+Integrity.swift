@@ -2,6 +2,8 @@ extension Registry {
     static let integrityCheck = "PRAGMA integrity_check"
     static let quickCheck = "PRAGMA quick_check"
     static let foreignKeyCheck = "PRAGMA foreign_key_check"
+    /// The schema's own objects (tables, indexes, triggers, views), with the statement that made each.
+    static let selectSchemaObjects = "SELECT name, type, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
     /// Metric values that are not numbers (a REAL column takes text written with the sqlite3 shell).
     static let selectNonNumericMetrics = """
         SELECT m.name, v.version, x.name, quote(x.value) FROM version_metrics x
@@ -66,6 +68,35 @@ extension Registry {
             }
             return metrics + stages
         }
+    }
+
+    /// The schema's objects missing from the file, made differently, or not the migrations' at all,
+    /// against the migrations applied afresh to a database in memory: a dropped append-only trigger
+    /// or a loosened CHECK lets through rows the registry refuses, and no page is damaged.
+    public func schemaProblems() throws -> [String] {
+        let reference = try Connection(path: ":memory:", options: .init(mode: .readWriteCreate))
+        try Migrator().migrate(reference)
+        func objects(_ db: Connection) throws -> [String: (type: String, sql: String)] {
+            var found: [String: (type: String, sql: String)] = [:]
+            for (name, type, sql) in try db.prepare(Self.selectSchemaObjects).rows([], { ($0.text(0), $0.text(1), $0.text(2)) }) {
+                found[name] = (type, sql)
+            }
+            return found
+        }
+        let expected = try objects(reference)
+        let actual = try read { try objects(db) }
+        var problems: [String] = []
+        for (name, object) in expected.sorted(by: { $0.key < $1.key }) {
+            if let found = actual[name] {
+                if found.type != object.type || found.sql != object.sql { problems.append("the \(object.type) \(name) is not as the migrations make it") }
+            } else {
+                problems.append("the \(object.type) \(name) is missing")
+            }
+        }
+        for (name, object) in actual.sorted(by: { $0.key < $1.key }) where expected[name] == nil {
+            problems.append("the \(object.type) \(name) is not one of the migrations'")
+        }
+        return problems
     }
 
     /// Runs `check`, adding what each row reports to `problems`. Returns false when a damaged page

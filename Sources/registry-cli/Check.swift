@@ -6,7 +6,7 @@ import Serving
 extension RegistryCLI {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the registry: every page of the file, every reference, values the columns' types let through, and every version as serve would load it.",
+            abstract: "Check the registry: every page of the file, every reference, the schema against the migrations, values the columns' types let through, and every version as serve would load it.",
             discussion: """
                 For after a restore, a disk error, or before an audit. A damaged page does not stop the \
                 registry from opening (only a query that reaches it fails), so init and serve cannot tell. \
@@ -56,6 +56,10 @@ extension RegistryCLI {
             var problems = try registry.fileProblems(quick: quick)
             report(fileCheck, problems)
             // On a file with damaged pages these reads may fail too: that is a finding as well.
+            let schema: [String]
+            do { schema = try registry.schemaProblems() } catch { schema = [try Self.finding(error)] }
+            report("schema (every table, index, trigger and view as the migrations make it)", schema)
+            problems += schema
             let values: [String]
             do { values = try registry.valueProblems() } catch { values = [try Self.finding(error)] }
             report("values (metrics are numbers, production stages match the history)", values)

@@ -29,7 +29,7 @@ import Testing
             let result = try h.cli(["check"] + flags)
             #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)")
             let lines = result.stdout.split(separator: "\n")
-            #expect(lines.count == 4 && lines.allSatisfy { $0.hasPrefix("ok ") }, "\(result.stdout)")
+            #expect(lines.count == 5 && lines.allSatisfy { $0.hasPrefix("ok ") }, "\(result.stdout)")
             #expect(result.stdout.contains("fraud v2 (production)"))
         }
     }
@@ -42,7 +42,10 @@ import Testing
             DROP TRIGGER model_versions_artifact_immutable;
             UPDATE model_versions SET artifact = artifact || X'20', artifact_size = artifact_size + 1 WHERE version = 1;
             """)
-        expectProblems(try h.cli(["check"]), 1, "fraud v1: the stored artifact does not match its sha256", at: "fraud v1 (registered)")
+        // And the trigger dropped to make the change is named too.
+        let result = try h.cli(["check"])
+        expectProblems(result, 2, "fraud v1: the stored artifact does not match its sha256", at: "fraud v1 (registered)")
+        #expect(result.stdout.contains("the trigger model_versions_artifact_immutable is missing"), "\(result.stdout)")
     }
 
     /// Values the columns' types let through, edited in with the sqlite3 shell: a threshold that is
@@ -71,6 +74,25 @@ import Testing
         // JSON cannot hold NaN: shown as "NaN" rather than failing to print every version.
         let listed = try h.cli(["list", "--json"])
         #expect(listed.status == 0 && listed.stdout.contains("\"threshold\" : \"NaN\""), "\(listed.stderr)\(listed.stdout)")
+    }
+
+    /// A schema changed by hand passes every page check: a dropped append-only trigger (history
+    /// could then be rewritten), a dropped index, a table of someone else's. Check compares each
+    /// object with the migrations applied afresh.
+    @Test func aSchemaChangedByHandIsNamed() throws {
+        let h = try sound()
+        defer { h.cleanUp() }
+        _ = try h.sqlite("""
+            DROP TRIGGER promotions_append_only_delete;
+            DROP INDEX predictions_by_request;
+            CREATE TABLE notes (text TEXT);
+            """)
+        let result = try h.cli(["check"])
+        expectProblems(result, 3, "the trigger promotions_append_only_delete is missing",
+                       at: "schema (every table, index, trigger and view as the migrations make it)")
+        for finding in ["the index predictions_by_request is missing", "the table notes is not one of the migrations'"] {
+            #expect(result.stdout.contains(finding), "\(finding): \(result.stdout)")
+        }
     }
 
     @Test func aDanglingReferenceIsNamed() throws {

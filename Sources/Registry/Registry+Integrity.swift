@@ -3,7 +3,8 @@ extension Registry {
     static let quickCheck = "PRAGMA quick_check"
     static let foreignKeyCheck = "PRAGMA foreign_key_check"
     /// The schema's own objects (tables, indexes, triggers, views), with the statement that made each.
-    static let selectSchemaObjects = "SELECT name, type, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+    /// (SQLite's own names start "sqlite_"; `_` is a LIKE wildcard, escaped.)
+    static let selectSchemaObjects = #"SELECT name, type, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\_%' ESCAPE '\'"#
     /// Metric values that are not numbers (a REAL column takes text written with the sqlite3 shell).
     static let selectNonNumericMetrics = """
         SELECT m.name, v.version, x.name, quote(x.value) FROM version_metrics x
@@ -74,8 +75,15 @@ extension Registry {
     /// against the migrations applied afresh to a database in memory: a dropped append-only trigger
     /// or a loosened CHECK lets through rows the registry refuses, and no page is damaged.
     public func schemaProblems() throws -> [String] {
-        let reference = try Connection(path: ":memory:", options: .init(mode: .readWriteCreate))
-        try Migrator().migrate(reference)
+        // The reference failing is not this registry's fault: said as a registry that could not
+        // be checked (check exits 2), not as a finding.
+        let reference: Connection
+        do {
+            reference = try Connection(path: ":memory:", options: .init(mode: .readWriteCreate))
+            try Migrator().migrate(reference)
+        } catch {
+            throw RegistryError.cannotOpen(path: ":memory:", reason: "the migrations could not be applied to a database in memory to compare with: \(error)")
+        }
         func objects(_ db: Connection) throws -> [String: (type: String, sql: String)] {
             var found: [String: (type: String, sql: String)] = [:]
             for (name, type, sql) in try db.prepare(Self.selectSchemaObjects).rows([], { ($0.text(0), $0.text(1), $0.text(2)) }) {

@@ -192,23 +192,31 @@ extension RegistryCLI {
         /// Why bind(2) refuses `address` now (with SO_REUSEADDR, as the server binds), or nil. A
         /// socket that takes the port between this and the server's bind is still refused there.
         static func bindRefusal(_ address: SocketAddress) -> String? {
-            let descriptor = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue), 0)
+            #if canImport(Glibc)
+            let stream = Int32(SOCK_STREAM.rawValue)
+            #else
+            let stream = SOCK_STREAM
+            #endif
+            let descriptor = socket(address.protocol.rawValue, stream, 0)
             guard descriptor >= 0 else { return nil }
             defer { close(descriptor) }
             var on: Int32 = 1
             _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-            func bound<Address>(_ address: Address) -> Int32 {
+            // bind(2)'s errno, taken at once.
+            func refusal<Address>(_ address: Address) -> Int32? {
                 withUnsafePointer(to: address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) }
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) == 0 ? nil : errno
+                    }
                 }
             }
-            let result: Int32
+            let code: Int32?
             switch address {
-            case .v4(let v4): result = bound(v4.address)
-            case .v6(let v6): result = bound(v6.address)
+            case .v4(let v4): code = refusal(v4.address)
+            case .v6(let v6): code = refusal(v6.address)
             default: return nil
             }
-            return result == 0 ? nil : String(cString: strerror(errno))
+            return code.map { String(cString: strerror($0)) }
         }
 
         /// A duration in seconds from its flag, else its environment variable, refused outside `range`.

@@ -286,7 +286,12 @@ struct RegistryCLITests {
         // lines came first when the server's own bind found it).
         #expect(try h.registerExample("fraud-logistic").status == 0)
         #expect(try h.cli(["promote", "v1"]).status == 0)
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #if canImport(Glibc)
+        let stream = Int32(SOCK_STREAM.rawValue)
+        #else
+        let stream = SOCK_STREAM
+        #endif
+        let listener = socket(AF_INET, stream, 0)
         defer { close(listener) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -17,6 +17,21 @@ struct MigrationTests {
         #expect(RegistrySchema.migrations.map(\.number) == Array(1...RegistrySchema.migrations.count))
     }
 
+    /// A shipped migration never changes, not by a space: `registry-cli check` compares every
+    /// registry's schema objects, statement text included, with the migrations applied afresh, so
+    /// an edit would report every registry made before it. A new migration adds its digest here.
+    @Test func shippedMigrationsAreNeverEdited() throws {
+        let shipped = [
+            "001_registry.sql": "485ee653b0485780064e90e4003ed943e36945c6601de1507d06c0a663f33374",
+            "002_audit.sql": "411cf983f608eded768050690e4bb2c7f961b6d8d3dc0796f32cf5e3c4b99cca",
+            "003_audit_minutes.sql": "e913f6f90848630512023a79d981f1979293237fd3c3ae30a12a6fed33d5ba90",
+        ]
+        #expect(Set(RegistrySchema.migrations.map(\.name)) == Set(shipped.keys), "a new migration: add its sha256 here")
+        for migration in RegistrySchema.migrations {
+            #expect(ArtifactDigest.sha256Hex(Array(migration.sql.utf8)) == shipped[migration.name], "\(migration.name) was edited")
+        }
+    }
+
     @Test func freshDatabaseGetsEveryMigrationOnce() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -27,12 +27,15 @@ public struct AuditDraft: Sendable {
 /// Why a prediction could not be recorded (the request then gets a 503, never an unrecorded score).
 public enum AuditError: Error, CustomStringConvertible, Sendable {
     case queueFull(capacity: Int)
+    /// The requests waiting hold this many bytes of bodies (see `AuditWriter.bytesPerQueuedRow`).
+    case queueBytesFull(bytes: Int)
     case writeFailed(String)
     case closed
 
     public var description: String {
         switch self {
         case .queueFull(let capacity): return "the audit log is \(capacity) rows behind; try again shortly"
+        case .queueBytesFull(let bytes): return "the audit log is \((bytes + 1_023) / 1_024) KiB of requests behind; try again shortly"
         case .writeFailed(let reason): return "the audit log could not be written: \(reason)"
         case .closed: return "the service is shutting down"
         }
@@ -59,12 +62,15 @@ public final class AuditWriter: Service, @unchecked Sendable {
         let waiting: (committed: AuditCommitted, eventLoop: any EventLoop)?
         /// When it was queued (uptime, ns): its wait for the write lock counts from here.
         let queuedAt: UInt64
+        /// The body its rows keep (shared by a batch's rows): what it holds in the queue.
+        let bytes: Int
     }
 
     // Everything below `condition` is guarded by it.
     private let condition = MonotonicCondition()
     private var queue: [Pending] = []
     private var queuedRows = 0
+    private var queuedBytes = 0
     private var closed = false
     private var started = false
     /// The writer has committed its last row.
@@ -150,7 +156,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// Queues the rows of a request answered on `eventLoop` (`PredictChannelHandler`, sync mode):
     /// `committed` is called on that loop once they are committed, or with the reason they are not:
     /// one wake-up per loop per commit, and the answer is written where its connection lives.
-    /// Returns the refusal (`.queueFull`, `.closed`) when they are not even queued; `committed` is
+    /// Returns the refusal (`.queueFull`, `.queueBytesFull`, `.closed`) when they are not even queued; `committed` is
     /// then not called.
     func submit(_ drafts: [AuditDraft], on eventLoop: any EventLoop, committed: @escaping AuditCommitted) -> AuditError? {
         enqueue(drafts, waiting: (committed, eventLoop))
@@ -163,19 +169,24 @@ public final class AuditWriter: Service, @unchecked Sendable {
     }
 
     private func enqueue(_ drafts: [AuditDraft], waiting: (committed: AuditCommitted, eventLoop: any EventLoop)?) -> AuditError? {
+        let bytes = drafts.first?.body.readableBytes ?? 0
+        let byteLimit = settings.queueCapacity * Self.bytesPerQueuedRow
         condition.lock()
         defer { condition.unlock() }
         if closed { return .closed }
-        guard queuedRows + drafts.count <= settings.queueCapacity else {
+        let refusal: AuditError? = queuedRows + drafts.count > settings.queueCapacity ? .queueFull(capacity: settings.queueCapacity)
+            : queuedBytes + bytes > byteLimit && !queue.isEmpty ? .queueBytesFull(bytes: queuedBytes) : nil
+        if let refusal {
             metrics.auditRowsRefused.increment(by: Int64(drafts.count))
-            queueFullRefusals.failed("\(queuedRows) rows waiting, capacity \(settings.queueCapacity)", logger: logger,
-                                     now: DispatchTime.now().uptimeNanoseconds)
-            return .queueFull(capacity: settings.queueCapacity)
+            queueFullRefusals.failed("\(queuedRows) rows (\(queuedBytes) bytes) waiting, capacity \(settings.queueCapacity) rows (\(byteLimit) bytes)",
+                                     logger: logger, now: DispatchTime.now().uptimeNanoseconds)
+            return refusal
         }
         queueFullRefusals.succeeded(logger: logger)
         queue.append(Pending(drafts: drafts, waiting: waiting,
-                             queuedAt: DispatchTime.now().uptimeNanoseconds))
+                             queuedAt: DispatchTime.now().uptimeNanoseconds, bytes: bytes))
         queuedRows += drafts.count
+        queuedBytes += bytes
         metrics.auditQueueDepth.record(queuedRows)
         condition.signal()
         return nil
@@ -363,6 +374,14 @@ public final class AuditWriter: Service, @unchecked Sendable {
         }
     }
 
+    /// The queue's bodies are bounded too, at this many bytes a row of its capacity (40 MiB at the
+    /// default 20,000 rows): a row keeps its request's body until it is written, up to 8 times its
+    /// numbers plus 4 KiB (`PredictController.keptForAudit`), so a queue of rows whose numbers are
+    /// written with 100 characters each held ≈ 560 MB behind a writer kept from committing. The
+    /// example rows' bodies are ≈ 700 bytes: the row count is met first. One request is always
+    /// taken into an empty queue, whatever its size (`--max-body-bytes` bounds it).
+    static let bytesPerQueuedRow = 2_048
+
     /// Below this many queued rows the writer lets other threads run once before committing.
     static let smallBatchRows = 16
 
@@ -409,6 +428,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
             let batch = Array(queue.prefix(taken))
             queue.removeFirst(taken)
             queuedRows -= rows
+            queuedBytes -= batch.reduce(0) { $0 + $1.bytes }
             metrics.auditQueueDepth.record(queuedRows)
             let catchUp = catchUpWanted
             catchUpWanted = false
@@ -495,6 +515,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         defer { condition.unlock() }
         queue.insert(contentsOf: pending, at: 0)
         queuedRows += pending.reduce(0) { $0 + $1.drafts.count }
+        queuedBytes += pending.reduce(0) { $0 + $1.bytes }
         metrics.auditQueueDepth.record(queuedRows)
     }
 

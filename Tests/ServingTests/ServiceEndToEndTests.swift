@@ -373,6 +373,52 @@ struct ServiceEndToEndTests {
         #expect(try h.sqlite("SELECT count(*) FROM predictions") == "\(answered)")
     }
 
+    /// The audit queue is bounded in bytes as well as rows: requests whose numbers are written with
+    /// 80 decimals (each body kept whole for the writer) are refused with 503 once their bodies
+    /// pass 2 KiB a row of the capacity, long before the row count; every one answered 200 (async
+    /// mode) is recorded once the writer can commit again. Before, the rows alone bounded it, and
+    /// such bodies behind a writer kept from committing held ≈ 560 MB at the default capacity.
+    @Test func theAuditQueueIsBoundedInBytesToo() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try await h.start(["--audit-mode", "async", "--audit-queue-capacity", "100", "--max-batch-size", "100", "--busy-timeout", "20000"])
+        defer { h.killIfRunning() }
+        let features = try #require(try JSONSerialization.jsonObject(
+            with: Data(GoldenRequests("fraud-xgboost", limit: 1).features[0].utf8)) as? [String: Any])
+        let long = features.sorted { $0.key < $1.key }.map { name, value in
+            "\"\(name)\":" + ((value as? NSNumber).map { String(format: "%.80f", $0.doubleValue) } ?? "null")
+        }.joined(separator: ",")
+        func body(_ id: Int) -> String { "{\"request_id\":\"long-\(id)\",\"features\":{\(long)}}" }
+        #expect(body(0).utf8.count > 2_048)
+
+        let lock = try SQLiteWriteLock(databasePath: h.dbPath)
+        #expect(lock.isHeld, "the sqlite3 shell did not take the lock: \(lock.confirmation)")
+        var answered = 0
+        var refusal: ServiceHarness.Reply?
+        for id in 0..<100 {
+            let reply = try await h.post("/predict", body: body(id))
+            if reply.status == 200 { answered += 1 } else { refusal = reply; break }
+        }
+        let refused = try #require(refusal, "all 100 answered: the rows alone bounded the queue")
+        #expect(refused.status == 503 && refused.json?["error"] as? String == "audit_unavailable"
+                && (refused.json?["detail"] as? String)?.contains("KiB of requests behind") == true, "\(refused.body)")
+        // The byte bound, 100 rows x 2 KiB, met long before the row count (each body is over 2 KiB),
+        // beside the few rows the writer took into the commit that waits for the lock.
+        let size = body(0).utf8.count
+        #expect(answered < 100 && answered * size >= 100 * 2_048 && answered * size <= 100 * 2_048 + 10 * size,
+                "\(answered) answered, \(size) bytes each")
+        try lock.release()
+        var recorded = ""
+        for _ in 0..<100 {
+            recorded = try h.sqlite("SELECT count(*) FROM predictions WHERE request_id LIKE 'long-%'")
+            if recorded == "\(answered)" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(recorded == "\(answered)")
+        #expect(try await h.post("/predict", body: body(1_000)).status == 200)
+        #expect(try await h.stop() == 0)
+    }
+
     /// "No answer without a record": while another process holds the registry's write lock, every
     /// prediction is refused with 503 and none is recorded, /readyz says why, the log says it once
     /// (not once a commit), and the service recovers by itself when the lock goes.

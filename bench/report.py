@@ -78,10 +78,14 @@ def ms(us: float) -> str:
     return f"{us / 1000:.2f}"
 
 
+def per_second(w: dict, count: int) -> float:
+    return count / (w["window_ms"] / 1000) if w["window_ms"] else 0.0
+
+
 def throughput(w: dict) -> float:
     """Successful answers a second: a server answering errors fast is not serving (the error counts
     are reported, and judged, on their own)."""
-    return w["predict_2xx"] / (w["window_ms"] / 1000) if w["window_ms"] else 0.0
+    return per_second(w, w["predict_2xx"])
 
 
 def socket_errors(w: dict) -> int:
@@ -98,7 +102,7 @@ def stall(r: dict) -> str | None:
     if "mean_us" not in w or not r["connections"]:
         return None
     # Every answer is in flight for its latency, errors too.
-    answered = (w["predict_2xx"] + w["predict_non2xx"]) / (w["window_ms"] / 1000) if w["window_ms"] else 0.0
+    answered = per_second(w, w["predict_2xx"] + w["predict_non2xx"])
     in_flight = w["mean_us"] / 1e6 * answered
     if in_flight <= 2 * r["connections"]:
         return None
@@ -326,14 +330,16 @@ def targets(single: list, reload: list, rounds: int) -> str:
             lines.append(capacity_line(cap, "capacity" + (f", round {n_round}" if rounds > 1 else "")))
     for r in reload:
         p = r["probe"]
+        rc = p.get("promote_rc")
         bad = r["wrk"]["predict_non2xx"] + p["non2xx"] + socket_errors(r["wrk"]) + p["errors"]
         # Zero errors says nothing of a reload that never happened.
-        switched = p.get("promote_rc") == 0 and p["first_new_ms"] is not None and r["wrk"].get("tracked", 0) > 0
+        switched = rc == 0 and p["first_new_ms"] is not None and r["wrk"].get("tracked", 0) > 0
+        why = ""
+        if rc != 0:
+            stderr = p.get("promote_stderr")
+            why = f" (promote {'did not finish' if rc is None else f'exited {rc}'}{': ' + stderr if stderr else ''})"
         lines.append(f"- hot reload at {r['connections']} connections: zero non-2xx {'met' if bad == 0 else '**missed**'}, "
-                     f"the new version served after the promote {'met' if switched else '**missed**'}"
-                     + ("" if p.get("promote_rc") == 0 else
-                        f" (promote {'exited ' + str(p['promote_rc']) if p.get('promote_rc') is not None else 'did not finish'}"
-                        + (f": {p['promote_stderr']})" if p.get("promote_stderr") else ")")))
+                     f"the new version served after the promote {'met' if switched else '**missed**'}{why}")
     return "\n".join(lines)
 
 

@@ -60,6 +60,8 @@ cli=$root/.build/release/registry-cli
 pids=()     # every process this script started and has not stopped yet
 # The environment registry-cli serve reads besides REGISTRY_DB (set below), unset for it: an
 # exported HOST=0.0.0.0 would have put the benchmark's service on every interface.
+# The flags the service is always started with; SERVE_ARGS adds to them.
+serve_fixed_args=(--host 127.0.0.1 --port 0)
 serve_env_unset=(-u HOST -u PORT -u AUDIT_MODE -u AUDIT_DURABILITY -u AUDIT_RETENTION_DAYS -u DESIRED_VERSIONS_FILE
                  -u DRAIN_SECONDS -u IDLE_TIMEOUT_SECONDS -u LOG_LEVEL -u LOG_FORMAT)
 work=""
@@ -228,7 +230,7 @@ start_sentinel() { # sets sentinel_pid and base_url
     # env(1) execs the server, so $! is its own PID (not a subshell's, which stop() would end alone).
     # SERVE_ARGS is a list of flags; allocator_env prints one NAME=VALUE word, or nothing.
     # shellcheck disable=SC2086,SC2046
-    env "${serve_env_unset[@]}" $(allocator_env) "$cli" serve --host 127.0.0.1 --port 0 $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
+    env "${serve_env_unset[@]}" $(allocator_env) "$cli" serve "${serve_fixed_args[@]}" $serve_args >"$work/sentinel.out" 2>"$work/sentinel.log" &
     sentinel_pid=$!
     pids+=("$sentinel_pid")
     local _
@@ -599,7 +601,7 @@ write_settings() { # the run's settings, for bench/report.py
     B_BATCH_SIZE=$batch_size B_BATCH_CONNECTIONS=$batch_connections B_RELOAD_CONNECTIONS=$reload_connections \
     B_DRAIN_MS=$drain_ms B_PEER_WORKERS=$peer_workers B_PEER_PREDICT=$peer_predict B_NGINX_WORKERS=$nginx_workers B_MAX_ATTEMPTS=$max_attempts \
     B_WRK_THREADS=$wrk_threads B_WRK_TIMEOUT=$wrk_timeout B_MODEL=$model B_DESCRIPTION="$(meta description)" \
-    B_THRESHOLD="$(meta threshold)" B_ROWS="$(wc -l <"$work/bodies.jsonl")" B_SERVE_ARGS="$serve_args" \
+    B_THRESHOLD="$(meta threshold)" B_ROWS="$(wc -l <"$work/bodies.jsonl")" B_SERVE_ARGS="${serve_fixed_args[*]} $serve_args" \
     B_ALLOCATOR="$allocator_shown" B_CLK_TCK="$(getconf CLK_TCK)" B_SOURCE="$source_commit when the run began${SKIP_BUILD:+ (SKIP_BUILD: the binary as built before it)}" \
     "$py" - "$work/settings.json" <<'PY'
 import json, os, sys
@@ -615,7 +617,7 @@ json.dump({
     "peer_predict": "Booster.inplace_predict" if e["B_PEER_PREDICT"] == "inplace" else "Booster.predict(DMatrix)",
     "nginx_workers": int(e["B_NGINX_WORKERS"]), "max_attempts": int(e["B_MAX_ATTEMPTS"]), "wrk_threads": int(e["B_WRK_THREADS"]), "wrk_timeout": e["B_WRK_TIMEOUT"],
     "model": e["B_MODEL"], "model_description": e["B_DESCRIPTION"], "threshold": float(e["B_THRESHOLD"]),
-    "rows": int(e["B_ROWS"]), "serve_args": ("--host 127.0.0.1 --port 0 " + serve_args).strip(),
+    "rows": int(e["B_ROWS"]), "serve_args": serve_args.strip(),
     "allocator": e["B_ALLOCATOR"], "source": e["B_SOURCE"], "clock_ticks_per_second": int(e["B_CLK_TCK"]),
     "audit_mode": "async: answers before the record commits" if async_mode else "sync, the default: no answer before its record commits",
 }, open(sys.argv[1], "w"), indent=1)
@@ -639,12 +641,12 @@ main() {
     # Base 10: a leading zero would read as octal.
     [ $((10#${BASH_REMATCH[1]} * unit_ms)) -gt "$drain_ms" ] || die "WRK_TIMEOUT ($wrk_timeout) must be longer than the drain (DRAIN_MS $drain_ms)"
     [ -f "models/$model/meta.json" ] || die "MODEL: no example models/$model (see models/README.md)"
-    if has_phase peer && ! grep -q '"format": *"xgboost-json"' "models/$model/meta.json"; then
-        die "MODEL=$model is not an XGBoost model, which the peer (XGBoost's own predict) needs: leave the peer out (PHASES) or pick an XGBoost example"
-    fi
     need_tools
     # The interpreter itself, not a wrapper such as a pyenv shim: it starts fast on a busy machine.
     py=$(python3 -c 'import sys; print(sys.executable)')
+    if has_phase peer && [ "$(meta format)" != xgboost-json ]; then
+        die "MODEL=$model is not an XGBoost model, which the peer (XGBoost's own predict) needs: leave the peer out (PHASES) or pick an XGBoost example"
+    fi
     build
     work=$(mktemp -d /tmp/sentinel-bench.XXXXXX)
     make_registry

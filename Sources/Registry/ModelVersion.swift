@@ -1,3 +1,4 @@
+import Foundation
 import ModelRuntime
 
 /// A version's per-model number, shown to people as `v3`.
@@ -78,4 +79,11 @@ public struct Promotion: Sendable, Equatable {
     public let at: String
     public let by: String
     public let reason: String?
+}
+
+extension JSONEncoder.NonConformingFloatEncodingStrategy {
+    /// A threshold or metric that is not a number in the registry (edited in by hand) reads as NaN:
+    /// written as "NaN" (the OpenAPI document's `StoredNumber`), not a failure to encode every
+    /// version (`registry-cli check` names it).
+    public static let storedNumbers = Self.convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
 }

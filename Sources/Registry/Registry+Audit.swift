@@ -85,12 +85,10 @@ extension Registry {
         """
     // Each filter is a fixed fragment with its own parameter; only the fragments present are joined.
     static let auditFilterModel = "m.name = ?"
-    // By the version's row id, which `predictions_by_version` leads with: filtered on the joined
-    // label, SQLite walked `predictions_by_time` through every row (the whole table for a
-    // version with none).
-    static let auditFilterVersion = """
-        p.version_id = (SELECT fv.id FROM model_versions fv JOIN models fm ON fm.id = fv.model_id WHERE fm.name = ? AND fv.version = ?)
-        """
+    // By the version's row id (`selectVersionRow`), which `predictions_by_version` leads with:
+    // filtered on the joined label, SQLite walked `predictions_by_time` through every row (the
+    // whole table for a version with none).
+    static let auditFilterVersion = "p.version_id = ?"
     static let auditFilterSince = "p.predicted_at >= ?"
     static let auditFilterUntil = "p.predicted_at < ?"
     static let auditFilterRequest = "p.request_id = ?"
@@ -120,22 +118,23 @@ extension Registry {
         guard (1...AuditQuery.maxLimit).contains(query.limit) else { throw RegistryError.invalidLimit(query.limit) }
         var model = query.model
         if query.version != nil { model = try resolveModel(model) } else if let name = model { _ = try resolveModel(name) }
-        var filters: [String] = []
-        var values: [SQLiteBindable] = []
-        if let model, let version = query.version {
-            filters.append(Self.auditFilterVersion)
-            values += [model, version.number]
-        } else if let model {
-            filters.append(Self.auditFilterModel)
-            values.append(model)
-        }
-        if let since = query.since { filters.append(Self.auditFilterSince); values.append(since) }
-        if let until = query.until { filters.append(Self.auditFilterUntil); values.append(until) }
-        if let requestID = query.requestID { filters.append(Self.auditFilterRequest); values.append(requestID) }
-        values.append(query.limit)
-        let sql = Self.selectAuditBase + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND ")) + Self.auditOrder
         return try read {
-            try db.prepare(sql).rows(values) { row in
+            var filters: [String] = []
+            var values: [SQLiteBindable] = []
+            if let model, let version = query.version {
+                guard let id = try db.prepare(Self.selectVersionRow).firstRow([model, version.number], { $0.int64(0) }) else { return [] }
+                filters.append(Self.auditFilterVersion)
+                values.append(id)
+            } else if let model {
+                filters.append(Self.auditFilterModel)
+                values.append(model)
+            }
+            if let since = query.since { filters.append(Self.auditFilterSince); values.append(since) }
+            if let until = query.until { filters.append(Self.auditFilterUntil); values.append(until) }
+            if let requestID = query.requestID { filters.append(Self.auditFilterRequest); values.append(requestID) }
+            values.append(query.limit)
+            let sql = Self.selectAuditBase + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND ")) + Self.auditOrder
+            return try db.prepare(sql).rows(values) { row in
                 AuditEntry(id: row.int64(0), predictedAt: row.text(1), requestID: row.text(2), rowIndex: row.int(3),
                            model: row.text(4), version: VersionLabel(row.int(5)), score: row.double(6),
                            decision: row.text(7), latencyMicroseconds: row.int(8), featuresJSON: row.text(9))

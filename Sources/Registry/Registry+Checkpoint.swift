@@ -19,14 +19,19 @@ extension Registry {
     /// Once the WAL starts over, its file is cut back to `bytes` if it grew past them (a reader that
     /// held the checkpoints back for an hour leaves gigabytes otherwise, until the next restart).
     public func limitWALFile(bytes: Int) throws {
-        do { try db.execute(Self.walFileLimit(bytes: bytes)) } catch { throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect) }
+        try setPragma(Self.walFileLimit(bytes: bytes))
     }
 
     /// Stops this connection from checkpointing the WAL when it commits. The audit writer does this
     /// so that a checkpoint's fsync never stalls a group commit; `checkpoint(truncate:)` from another
     /// connection does the work in the background instead.
     public func disableAutomaticCheckpoints() throws {
-        do { try db.execute(Self.disableAutoCheckpoint) } catch { throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect) }
+        try setPragma(Self.disableAutoCheckpoint)
+    }
+
+    /// Runs one of this connection's settings, its failure in the registry's words.
+    private func setPragma(_ sql: String) throws {
+        do { try db.execute(sql) } catch { throw RegistryError.from(error, path: path, busyTimeout: db.busyTimeoutInEffect) }
     }
 
     /// Copies committed WAL content into the database file. PASSIVE runs alongside writers and

@@ -22,22 +22,18 @@ public final class ActiveModels: Sendable {
     }
 
     public struct Snapshot: Sendable {
-        public let versions: [String: LoadedVersion]
+        public internal(set) var versions: [String: LoadedVersion]
         /// Models whose active version was refused here with none of theirs serving, with why: a
         /// request for one is told so (503), not that the model is unknown (404).
-        let refused: [String: String]
+        var refused: [String: String]
         /// The reloader has gone through the registry once: before, a model not loaded may still
         /// be on its way (503), after, one neither loaded nor refused is unknown (404).
-        let settled: Bool
+        var settled: Bool
 
         init(versions: [String: LoadedVersion], refused: [String: String] = [:], settled: Bool = false) {
             self.versions = versions
             self.refused = refused
             self.settled = settled
-        }
-
-        func with(versions: [String: LoadedVersion]? = nil, refused: [String: String]? = nil, settled: Bool? = nil) -> Snapshot {
-            Snapshot(versions: versions ?? self.versions, refused: refused ?? self.refused, settled: settled ?? self.settled)
         }
 
         /// The version a request names, or the only active one when it names none.
@@ -76,11 +72,8 @@ public final class ActiveModels: Sendable {
 
     func install(_ loaded: LoadedVersion) {
         state.withLock { state in
-            var versions = state.snapshot.versions
-            versions[loaded.version.model] = loaded
-            var refused = state.snapshot.refused
-            refused[loaded.version.model] = nil
-            state.snapshot = state.snapshot.with(versions: versions, refused: refused)
+            state.snapshot.versions[loaded.version.model] = loaded
+            state.snapshot.refused[loaded.version.model] = nil
             state.status[loaded.version.model, default: ReloadStatus()].lastReloadAt = Date()
             state.status[loaded.version.model]?.clearFailure()
         }
@@ -92,23 +85,18 @@ public final class ActiveModels: Sendable {
         state.withLock { $0.status[model]?.clearFailure() }
     }
 
+    /// The model serves nothing now, and what was refused of it is history.
     func remove(model: String) {
         state.withLock { state in
-            var versions = state.snapshot.versions
-            versions[model] = nil
-            var refused = state.snapshot.refused
-            refused[model] = nil
-            state.snapshot = state.snapshot.with(versions: versions, refused: refused)
+            state.snapshot.versions[model] = nil
+            state.snapshot.refused[model] = nil
+            state.status[model]?.clearFailure()
         }
     }
 
     func recordFailure(model: String, version: VersionLabel, reason: String) {
         state.withLock { state in
-            if state.snapshot.versions[model] == nil, state.snapshot.refused[model] != "\(version): \(reason)" {
-                var refused = state.snapshot.refused
-                refused[model] = "\(version): \(reason)"
-                state.snapshot = state.snapshot.with(refused: refused)
-            }
+            if state.snapshot.versions[model] == nil { state.snapshot.refused[model] = "\(version): \(reason)" }
             state.status[model, default: ReloadStatus()].lastFailure = reason
             state.status[model, default: ReloadStatus()].lastFailureAt = Date()
             state.status[model, default: ReloadStatus()].failedVersion = version
@@ -117,9 +105,7 @@ public final class ActiveModels: Sendable {
 
     /// The reloader has brought every model in line with the registry once.
     func markSettled() {
-        state.withLock { state in
-            if !state.snapshot.settled { state.snapshot = state.snapshot.with(settled: true) }
-        }
+        state.withLock { $0.snapshot.settled = true }
     }
 
     /// The registry answered. (A check that failed leaves the last success as it was: one failed
@@ -134,7 +120,7 @@ public final class ActiveModels: Sendable {
     func recordLoading(_ loading: Bool) {
         state.withLock { state in
             state.loading = loading
-            if !loading, state.databaseCheckedAt != nil { state.databaseCheckedAt = Date() }
+            if !loading { state.databaseCheckedAt = Date() }
         }
     }
 

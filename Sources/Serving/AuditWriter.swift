@@ -420,15 +420,17 @@ public final class AuditWriter: Service, @unchecked Sendable {
             // rest for each, under the lock every request takes to enqueue.
             var taken = 0
             var rows = 0
+            var bytes = 0
             for next in queue {
                 guard rows == 0 || rows + next.drafts.count <= settings.maxRowsPerTransaction else { break }
                 taken += 1
                 rows += next.drafts.count
+                bytes += next.bytes
             }
             let batch = Array(queue.prefix(taken))
             queue.removeFirst(taken)
             queuedRows -= rows
-            queuedBytes -= batch.reduce(0) { $0 + $1.bytes }
+            queuedBytes -= bytes
             metrics.auditQueueDepth.record(queuedRows)
             let catchUp = catchUpWanted
             catchUpWanted = false

@@ -85,18 +85,15 @@ public final class ModelReloader: Service, Sendable {
                 metrics.unloaded(model: name)
                 logger.warning("model has no active version any more; not serving it", metadata: ["model.name": "\(name)"])
             }
+            // A refused version that is no longer active is history, as below.
             models.remove(model: name)
-            // A refused version that is no longer active is history, as when the serving one is active again.
-            metrics.reloadFailing(model: name, false)
-            models.clearFailure(model: name)
-            state.announcedRefusals[name] = nil
+            forgetRefusal(of: name, state: state)
             return
         }
         if snapshot.versions[name]?.version.id == active.id {
             // Back on the version already serving (say, a rollback past a refused one).
-            metrics.reloadFailing(model: name, false)
             models.clearFailure(model: name)
-            state.announcedRefusals[name] = nil
+            forgetRefusal(of: name, state: state)
             return
         }
         if let reason = state.failedVersions[active.id] {
@@ -138,6 +135,12 @@ public final class ModelReloader: Service, Sendable {
         }
     }
 
+    /// A refusal recorded for `name` is history: the version refused is not active any more.
+    private func forgetRefusal(of name: String, state: PollState) {
+        metrics.reloadFailing(model: name, false)
+        state.announcedRefusals[name] = nil
+    }
+
     /// `active` loaded and self-tested, or why it is refused: it does not load or self-test (its
     /// stored golden rows unreadable included), or its own stored pages are damaged (retried at
     /// every poll, it would hold up the poll and log at every one). Throws the registry's other
@@ -150,7 +153,6 @@ public final class ModelReloader: Service, Sendable {
             guard case .damaged = error else { throw error }
             return .failure(error)
         }
-        models.recordDatabaseCheck()
         // A large model's load and self-test do not count as the registry not answering.
         models.recordLoading(true)
         defer { models.recordLoading(false) }

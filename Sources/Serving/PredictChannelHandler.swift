@@ -270,7 +270,8 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         resumeReading(context: context)
     }
 
-    /// Reads again once a read was held back and both reasons are gone.
+    /// Reads once a read is wanted (asked for now, or held back before) and neither the held
+    /// requests nor unsent answers hold it back.
     private func resumeReading(context: ChannelHandlerContext) {
         if readDeferred, heldBytes <= readBudget, context.channel.isWritable {
             readDeferred = false
@@ -294,11 +295,8 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// kept arriving. (Hummingbird's own routes get this from NIOAsyncChannel, but predictions are
     /// answered before they reach it.)
     func read(context: ChannelHandlerContext) {
-        guard heldBytes <= readBudget, context.channel.isWritable else {
-            readDeferred = true
-            return
-        }
-        context.read()
+        readDeferred = true
+        resumeReading(context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -27,9 +27,7 @@ enum JSONOutput {
     static func render<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        // A threshold or metric that is not a number in the registry (edited in by hand) reads as
-        // NaN: shown as "NaN", not a failure to print every version (`check` names it).
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        encoder.nonConformingFloatEncodingStrategy = .storedNumbers
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

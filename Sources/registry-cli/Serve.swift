@@ -203,19 +203,7 @@ extension RegistryCLI {
             var on: Int32 = 1
             _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
             // bind(2)'s errno, taken at once.
-            func refusal<Address>(_ address: Address) -> Int32? {
-                withUnsafePointer(to: address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        bind(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) == 0 ? nil : errno
-                    }
-                }
-            }
-            let code: Int32?
-            switch address {
-            case .v4(let v4): code = refusal(v4.address)
-            case .v6(let v6): code = refusal(v6.address)
-            default: return nil
-            }
+            let code: Int32? = address.withSockAddr { bind(descriptor, $0, socklen_t($1)) == 0 ? nil : errno }
             return code.map { String(cString: strerror($0)) }
         }
 

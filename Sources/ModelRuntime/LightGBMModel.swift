@@ -205,7 +205,16 @@ public struct LightGBMModel: ScoringModel {
             guard case .array(let values) = list.value, values.allSatisfy({ if case .number = $0 { true } else { false } }) else {
                 throw ModelLoadError.unsupported("feature '\(featureNames[feature])' was trained on text categories; requests give numbers, so train it on numeric categories")
             }
-            byFeature[feature] = try list.doubles()
+            // The lists belong to the DataFrame's category columns, ordered ones included (which
+            // train as numbers), and categorical_feature may also name a column of plain numbers: a
+            // count that matches proves nothing by itself. A feature re-coded through a list holds
+            // its codes, 0..<count (-1: missing), so a category outside them shows the wrong pairing.
+            let codes = try list.doubles()
+            let seen = infos[feature].split(separator: ":")
+            guard seen.allSatisfy({ Double($0).map { $0.rounded() == $0 && $0 >= -1 && $0 < Double(codes.count) } ?? false }) else {
+                throw ModelLoadError.unsupported("feature '\(featureNames[feature])' was trained on categories \(infos[feature].prefix(60)), not codes of the \(codes.count) categories pandas_categorical pairs with it: which list belongs to which feature cannot be told")
+            }
+            byFeature[feature] = codes
         }
         return try CategoryCodes(lists: byFeature, featureCount: featureNames.count, featureNames: featureNames)
     }

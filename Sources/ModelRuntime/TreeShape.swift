@@ -1,9 +1,13 @@
 /// Checks that a tree given as child arrays is a tree: every child index in range, every node
-/// reached exactly once from the root (no cycle, no node shared by two parents, none unreachable).
-/// A bad artifact must fail here, at registration, never by looping or crashing on a request.
+/// reached exactly once from the root (no cycle, no node shared by two parents, none unreachable
+/// but those the format marks as deleted). A bad artifact must fail here, at registration, never by
+/// looping or crashing on a request.
 enum TreeShape {
     /// `children(node)` returns nil for a leaf, or its (left, right) children as raw indices.
-    static func validate(tree: Int, nodeCount: Int, children: (Int) -> (Int, Int)?) throws(ModelLoadError) {
+    /// `unreachable`: how many nodes the file says it left in place deleted, and whether a node is
+    /// marked so; exactly those may be unreached (the layout skips them).
+    static func validate(tree: Int, nodeCount: Int, unreachable: (count: Double, allowed: (Int) -> Bool)? = nil,
+                         children: (Int) -> (Int, Int)?) throws(ModelLoadError) {
         guard nodeCount > 0 else { throw ModelLoadError.invalidTree(tree: tree, reason: "has no nodes") }
         var seen = [Bool](repeating: false, count: nodeCount)
         var stack = [0]
@@ -21,6 +25,10 @@ enum TreeShape {
                 stack.append(left)
                 stack.append(right)
             }
+        }
+        if let unreachable, Double(nodeCount - visited) == unreachable.count,
+           (0..<nodeCount).allSatisfy({ seen[$0] || unreachable.allowed($0) }) {
+            return
         }
         guard visited == nodeCount else {
             throw ModelLoadError.invalidTree(tree: tree, reason: "\(nodeCount - visited) of \(nodeCount) nodes are unreachable from the root")

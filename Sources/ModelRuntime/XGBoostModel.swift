@@ -109,7 +109,8 @@ public struct XGBoostModel: ScoringModel {
             throw ModelLoadError.unsupported("multi-target model (learner_model_param.num_target = \(numTarget))")
         }
         let baseScore = try Self.baseScore(params.member("base_score"))
-        self.baseMargin = try Self.margin(fromBaseScore: baseScore, objective: objectiveName)
+        self.baseMargin = try Self.margin(fromBaseScore: baseScore, objective: objectiveName,
+                                          clamped: Self.clampsBaseScore(version: root.optionalMember("version")))
 
         guard let names = learner.optionalMember("feature_names"), case let featureNames = try names.strings(), !featureNames.isEmpty else {
             throw ModelLoadError.missingField("learner.feature_names (train with named features so requests can name them)")
@@ -205,13 +206,31 @@ public struct XGBoostModel: ScoringModel {
     }
 
     /// For logistic objectives the stored base score is a probability; XGBoost turns it into a margin
-    /// with `-log(1/p - 1)` in single precision before adding trees.
-    static func margin(fromBaseScore score: Float, objective: String) throws(ModelLoadError) -> Float {
+    /// with `-logf(1/p - 1)` in single precision before adding trees. From 3.2 on it first clamps p
+    /// to [1e-6, 1 - 1e-6] (and so takes 0 and 1, which labels that are all one class give); before,
+    /// 0 and 1 were refused and nothing was clamped.
+    static func margin(fromBaseScore score: Float, objective: String, clamped: Bool) throws(ModelLoadError) -> Float {
         guard objective == "binary:logistic" || objective == "reg:logistic" else { return score }
+        if clamped {
+            guard score >= 0 && score <= 1 else {
+                throw ModelLoadError.invalidValue("base_score \(score) must be between 0 and 1 for \(objective)")
+            }
+            let p = min(max(score, Float(1e-6)), Float(1) - Float(1e-6))
+            return -logf(1.0 / p - 1.0)
+        }
         guard score > 0 && score < 1 else {
             throw ModelLoadError.invalidValue("base_score \(score) must be strictly between 0 and 1 for \(objective)")
         }
         return -logf(1.0 / score - 1.0)
+    }
+
+    /// Whether the XGBoost that saved the file (its top-level `"version": [major, minor, patch]`)
+    /// clamps a logistic base score: 3.2 and later do. A file without a version is read as older.
+    static func clampsBaseScore(version: JSONNode?) throws(ModelLoadError) -> Bool {
+        guard let version else { return false }
+        let parts = try version.ints()
+        guard parts.count >= 2 else { throw ModelLoadError.invalidValue("version \(parts) is not [major, minor, patch]") }
+        return (parts[0], parts[1]) >= (3, 2)
     }
 
     private static func appendTree(_ tree: JSONNode, index treeIndex: Int, featureCount: Int, to nodes: inout [Node],
@@ -230,7 +249,11 @@ public struct XGBoostModel: ScoringModel {
         guard [right.count, features.count, conditions.count, defaultLeft.count, splitType.count].allSatisfy({ $0 == count }) else {
             throw ModelLoadError.invalidTree(tree: treeIndex, reason: "node arrays have different lengths")
         }
-        try TreeShape.validate(tree: treeIndex, nodeCount: count) { node in
+        // Splits pruned after growing (tree_method exact with gamma) stay in the arrays, unreachable,
+        // marked deleted: XGBoost's SplitIndex() of a deleted node is 2^31 - 1 and it has no children.
+        let deleted = try tree.optionalMember("tree_param")?.optionalMember("num_deleted")?.numberOrNumericString() ?? 0
+        try TreeShape.validate(tree: treeIndex, nodeCount: count,
+                               unreachable: (count: deleted, allowed: { left[$0] == -1 && right[$0] == -1 && features[$0] == Self.deletedSplitIndex })) { node in
             left[node] == -1 ? nil : (left[node], right[node])
         }
 
@@ -322,6 +345,9 @@ public struct XGBoostModel: ScoringModel {
         return depth.max() ?? 0
     }
 
+    /// The split index XGBoost saves for a deleted node (its all-ones index, less the default-left bit).
+    static let deletedSplitIndex = Int(Int32.max)
+
     /// XGBoost treats categories at or beyond 2^24 (the largest integer a float holds exactly) as invalid.
     static let maxCategory = 1 << 24
 
@@ -333,10 +359,10 @@ public struct XGBoostModel: ScoringModel {
     func transform(_ margin: Float) -> Double {
         switch output {
         case .probability:
-            // XGBoost's logistic transform runs in single precision: 1 / (1 + expf(-x)), with expf
-            // correctly rounded (the float nearest the exact exponential).
-            let e = Float(exp(Double(-margin)))
-            return Double(1.0 / (1.0 + e))
+            // XGBoost's own single-precision sigmoid (common::Sigmoid), libm's expf included: an
+            // exponential rounded otherwise differs from XGBoost's by an ulp for some margins.
+            let e = expf(min(-margin, 88.7))
+            return Double(1.0 / (e + 1.0 + 1e-16))
         case .raw:
             return Double(margin)
         }

@@ -8,7 +8,7 @@ struct ParityTests {
     static let required = [
         "fraud-logistic", "fraud-xgboost", "fraud-lightgbm", "fraud-xgboost-large", "fraud-lightgbm-large",
         "xgboost2-binary", "xgboost-reg-logistic", "xgboost-binary-logitraw", "xgboost-reg-squarederror", "lightgbm-regression",
-        "xgboost-categories-by-value", "lightgbm-categories-by-value",
+        "xgboost-categories-by-value", "lightgbm-categories-by-value", "xgboost-pruned", "xgboost-constant-label",
     ]
 
     @Test func everyRequiredExampleIsPresent() {
@@ -34,6 +34,24 @@ struct ParityTests {
             #expect(largest <= GoldenSet.tolerance, "\(name)/\(file.lastPathComponent): max difference \(largest)")
             #expect(golden.rows.count >= 20)
         }
+    }
+
+    /// XGBoost's probabilities are single-precision floats, and the evaluator computes them as
+    /// XGBoost does, libm's expf included: the same float on every golden row, not just within 1e-6.
+    @Test func xgboostProbabilitiesAreTheLibrarysToTheBit() throws {
+        var rows = 0
+        for example in ExampleModels.all where example.format == .xgboostJSON {
+            let model = try #require(try ModelLoader.load(example.format, from: ExampleModels.bytes(example.artifact)) as? XGBoostModel)
+            guard model.output == .probability else { continue }
+            let builder = FeatureRowBuilder(featureNames: model.featureNames, acceptsMissingValues: true)
+            for file in example.goldenFiles {
+                let golden = try GoldenSet(jsonLines: String(contentsOf: file, encoding: .utf8))
+                let differing = try golden.rows.filter { model.score(try builder.row(from: $0.features)) != $0.score }.count
+                #expect(differing == 0, "\(example.name)/\(file.lastPathComponent): \(differing) of \(golden.rows.count) rows differ")
+                rows += golden.rows.count
+            }
+        }
+        #expect(rows >= 800)
     }
 
     @Test func largeModelsHaveCategoricalSplitsAndScoreThem() throws {

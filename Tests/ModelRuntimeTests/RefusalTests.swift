@@ -97,6 +97,80 @@ struct RefusalTests {
         #expect(Self.refusal(.lightgbmText, text: twoLists)?.contains("2 category lists for 1 categorical features") == true)
     }
 
+    /// One list for one categorical feature, but not that feature's: the DataFrame's category
+    /// column was an ordered one (trained as numbers) and `categorical_feature` named a column of
+    /// merchant codes. The feature's categories are not codes of the list, so it is refused rather
+    /// than re-coded through a list that turns every merchant code into a missing value.
+    @Test func aCategoryListThatIsNotTheFeaturesIsRefused() throws {
+        let lgb = try ExampleModels.named("lightgbm-categories-by-value")
+        let original = try String(contentsOf: lgb.artifact, encoding: .utf8)
+        let infosLine = try #require(original.split(separator: "\n").first { $0.hasPrefix("feature_infos=") })
+        var infos = infosLine.dropFirst("feature_infos=".count).split(separator: " ").map(String.init)
+        let position = try #require(infos.firstIndex { !$0.hasPrefix("[") && $0 != "none" })
+        #expect(Self.refusal(.lightgbmText, text: original) == nil, "the example itself must load")
+        infos[position] = "-1:7995:5812:4111:5411"
+        let merchantCodes = original.replacingOccurrences(of: infosLine, with: "feature_infos=" + infos.joined(separator: " "))
+        let text = Self.refusal(.lightgbmText, text: merchantCodes)
+        #expect(text?.contains("feature 'merchant_category' was trained on categories -1:7995:5812:4111:5411, not codes of the 20 categories") == true,
+                "\(text ?? "accepted")")
+    }
+
+    /// XGBoost before 3.2 refuses a logistic base score of 0 or 1; 3.2 and later clamp it (the
+    /// compat model xgboost-constant-label, trained on labels all 0, is scored in ParityTests).
+    @Test func aBaseScoreOfZeroIsReadAsTheXGBoostThatSavedItReadsIt() throws {
+        let example = try ExampleModels.named("xgboost-constant-label")
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: example.artifact)) as? [String: Any])
+        #expect(document["version"] as? [Int] == [3, 4, 1])
+        #expect(Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document))) == nil)
+        document["version"] = [3, 1, 1]
+        let older = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+        #expect(older?.contains("base_score 0.0 must be strictly between 0 and 1 for binary:logistic") == true, "\(older ?? "accepted")")
+        document["version"] = [3, 4, 1]
+        var learner = document["learner"] as! [String: Any]
+        var params = learner["learner_model_param"] as! [String: Any]
+        params["base_score"] = "[1.5E0]"
+        learner["learner_model_param"] = params
+        document["learner"] = learner
+        let outside = Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+        #expect(outside?.contains("base_score 1.5 must be between 0 and 1 for binary:logistic") == true, "\(outside ?? "accepted")")
+    }
+
+    /// Pruned nodes (xgboost-pruned, scored in ParityTests) may stay unreachable only as XGBoost
+    /// leaves them: as many as `num_deleted` says, each marked deleted.
+    @Test func unreachableNodesMustBeTheDeletedOnes() throws {
+        let example = try ExampleModels.named("xgboost-pruned")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: example.artifact)) as? [String: Any])
+        func refusal(_ edit: (inout [String: Any]) -> Void) throws -> String? {
+            var document = document
+            var learner = document["learner"] as! [String: Any]
+            var booster = learner["gradient_booster"] as! [String: Any]
+            var model = booster["model"] as! [String: Any]
+            var trees = model["trees"] as! [[String: Any]]
+            let index = try #require(trees.firstIndex { Int(($0["tree_param"] as! [String: Any])["num_deleted"] as! String)! > 0 })
+            edit(&trees[index])
+            model["trees"] = trees
+            booster["model"] = model
+            learner["gradient_booster"] = booster
+            document["learner"] = learner
+            return Self.refusal(.xgboostJSON, [UInt8](try JSONSerialization.data(withJSONObject: document)))
+        }
+        #expect(try refusal { _ in } == nil)
+        let uncounted = try refusal { tree in
+            var param = tree["tree_param"] as! [String: Any]
+            param["num_deleted"] = "0"
+            tree["tree_param"] = param
+        }
+        #expect(uncounted?.contains("unreachable from the root") == true, "\(uncounted ?? "accepted")")
+        let unmarked = try refusal { tree in
+            var features = tree["split_indices"] as! [Int]
+            let left = tree["left_children"] as! [Int]
+            let deleted = features.indices.first { features[$0] == Int(Int32.max) && left[$0] == -1 }!
+            features[deleted] = 0
+            tree["split_indices"] = features
+        }
+        #expect(unmarked?.contains("unreachable from the root") == true, "\(unmarked ?? "accepted")")
+    }
+
     /// Two files that are not JSON but are XGBoost's own are named for what they are: 2.x's bare NaN
     /// in categorical splits, and a model saved as UBJSON.
     @Test func xgboostFilesThatAreNotJSONSayWhatTheyAre() throws {

@@ -429,7 +429,15 @@ def main() -> None:
 
     def xgb_edge(bst, folder, categorical, seed):
         X_edge = edge_rows_xgb(folder / "model.json", X_te, seed, categorical)
-        write_golden(folder / "golden_edge.jsonl", X_edge, xgb_predict_raw(bst, X_edge, categorical))
+        if categorical:
+            # A model trained on a DataFrame keeps its categories (cats), and a DataFrame of that
+            # category type is how its users score it: a value outside 0..19 is no category, NaN.
+            df = pd.DataFrame(X_edge, columns=FEATURES)
+            df["merchant_category"] = pd.Categorical(df["merchant_category"], categories=list(range(N_CATEGORIES)))
+            scores = bst.predict(xgb.DMatrix(df, missing=np.nan, feature_names=FEATURES, enable_categorical=True))
+        else:
+            scores = xgb_predict_raw(bst, X_edge, categorical)
+        write_golden(folder / "golden_edge.jsonl", X_edge, scores)
 
     def _frame(X):
         df = pd.DataFrame(X, columns=FEATURES)

@@ -4,9 +4,10 @@
 /// the artifact when they are trained on a DataFrame (XGBoost's `cats`, LightGBM's
 /// `pandas_categorical`) and re-code a DataFrame through it before predicting; this does the same.
 ///
-/// A value that is not in the list becomes missing, as pandas codes it (-1, read as NaN). A list
-/// that is just 0, 1, ..., n-1 needs no table: its values are their own codes, and such a feature is
-/// read as it is (odd values such as 3.7 or -1 then follow the library's rule for raw codes).
+/// A value that is not in the list becomes missing, as pandas codes it (-1, read as NaN). That holds
+/// for a list that is just 0, 1, ..., n-1 too: its values are their own codes, but 25, 3.7 or -1 is
+/// no category of the DataFrame's, so missing, not a raw code that the library's rule for codes
+/// would send down one side of every split (a model trained without a list reads codes as they are).
 struct CategoryCodes: Sendable {
     /// For each feature position, the code of each category; nil for a feature read as it is.
     private let tables: [[Double: Double]?]
@@ -17,7 +18,7 @@ struct CategoryCodes: Sendable {
     /// code order; throws when one repeats a category.
     init?(lists: [Int: [Double]], featureCount: Int, featureNames: [String]) throws(ModelLoadError) {
         var tables = [[Double: Double]?](repeating: nil, count: featureCount)
-        for (feature, categories) in lists where !categories.enumerated().allSatisfy({ Double($0.offset) == $0.element }) {
+        for (feature, categories) in lists {
             var table: [Double: Double] = [:]
             for (code, category) in categories.enumerated() {
                 guard category.isFinite, table.updateValue(Double(code), forKey: category) == nil else {

@@ -67,16 +67,20 @@ struct ParityTests {
     /// Trained on a DataFrame whose category column holds merchant category codes, both libraries
     /// keep the list and re-code through it; the evaluators do too (the golden rows above give the
     /// codes themselves, and one the model never saw, scored as missing). Categories 0..n-1, as
-    /// the large models', need no re-coding.
+    /// the large XGBoost model's (trained on a DataFrame), are their own codes, but a value outside
+    /// them is missing too: its golden_edge.jsonl gives -1, 3.7, 25, 3e9... scored by XGBoost on a
+    /// DataFrame of that category type. The large LightGBM model was trained on codes (no list):
+    /// its odd values follow LightGBM's rule for raw codes.
     @Test func categoriesGivenByValueAreRecoded() throws {
-        for (name, format) in [("xgboost-categories-by-value", ModelFormat.xgboostJSON), ("lightgbm-categories-by-value", .lightgbmText)] {
+        for (name, format) in [("xgboost-categories-by-value", ModelFormat.xgboostJSON), ("lightgbm-categories-by-value", .lightgbmText),
+                               ("fraud-xgboost-large", .xgboostJSON)] {
             let example = try ExampleModels.named(name)
             let model = try ModelLoader.load(format, from: ExampleModels.bytes(example.artifact))
             let codes = (model as? XGBoostModel)?.categoryCodes ?? (model as? LightGBMModel)?.categoryCodes
             #expect(codes?.features == [model.featureNames.firstIndex(of: "merchant_category")!], "\(name)")
         }
-        let large = try ExampleModels.named("fraud-xgboost-large")
-        #expect((try ModelLoader.load(.xgboostJSON, from: ExampleModels.bytes(large.artifact)) as? XGBoostModel)?.categoryCodes == nil)
+        let large = try ExampleModels.named("fraud-lightgbm-large")
+        #expect((try ModelLoader.load(.lightgbmText, from: ExampleModels.bytes(large.artifact)) as? LightGBMModel)?.categoryCodes == nil)
     }
 
     @Test func goldenVerifyRefusesAScoreOffByMoreThanTheTolerance() throws {

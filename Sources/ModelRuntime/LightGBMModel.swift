@@ -92,8 +92,15 @@ public struct LightGBMModel: ScoringModel {
     let categoryCodes: CategoryCodes?
 
     init(text bytes: [UInt8]) throws(ModelLoadError) {
+        // LightGBM finds its trees at byte offsets (tree_sizes) counted with "\n" line ends: with
+        // "\r\n" (a Windows checkout) it stops with "expect a tree here" too. (Swift also reads
+        // "\r\n" as one Character, which a split on "\n" does not cut.)
+        if let offset = bytes.firstIndex(of: UInt8(ascii: "\r")) {
+            throw ModelLoadError.malformed("a LightGBM text model has \"\\n\" line ends, this one a carriage return at byte \(offset) (CRLF from a Windows checkout? LightGBM cannot load it either; save it again, or mark *.txt as -text in .gitattributes)")
+        }
         let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }[...]
+        let allLines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = allLines[...]
         guard lines.first == "tree" else {
             throw ModelLoadError.malformed("a LightGBM text model starts with the line 'tree'")
         }
@@ -159,12 +166,22 @@ public struct LightGBMModel: ScoringModel {
         var sets: [CategorySet] = []
         var words: [UInt32] = []
         var sawEnd = false
+        // Where each tree's block starts, in bytes, and where "end of trees" does.
+        var blockStarts: [Int] = []
+        var lineStart = allLines[..<lines.startIndex].reduce(0) { $0 + $1.utf8.count + 1 }
+        var lineIndex = lines.startIndex
+        func advance(to index: Int) {
+            lineStart += allLines[lineIndex..<index].reduce(0) { $0 + $1.utf8.count + 1 }
+            lineIndex = index
+        }
         while let line = lines.first {
+            advance(to: lines.startIndex)
             if line.isEmpty { lines = lines.dropFirst(); continue }
-            if line == "end of trees" { sawEnd = true; break }
+            if line == "end of trees" { sawEnd = true; blockStarts.append(lineStart); break }
             guard line.hasPrefix("Tree=") else {
                 throw ModelLoadError.malformed("expected 'Tree=N' or 'end of trees', found '\(line.prefix(40))'")
             }
+            blockStarts.append(lineStart)
             lines = lines.dropFirst()
             let block = Self.keyValues(takingFrom: &lines)
             roots.append(UInt32(nodes.count))
@@ -173,8 +190,23 @@ public struct LightGBMModel: ScoringModel {
         }
         guard sawEnd else { throw ModelLoadError.malformed("no 'end of trees' line (truncated file)") }
         guard !roots.isEmpty else { throw ModelLoadError.malformed("the model has no trees") }
-        if let sizes = header["tree_sizes"], sizes.split(separator: " ").count != roots.count {
-            throw ModelLoadError.malformed("tree_sizes lists \(sizes.split(separator: " ").count) trees, the file has \(roots.count)")
+        if let sizes = header["tree_sizes"] {
+            let listed = sizes.split(separator: " ")
+            guard listed.count == roots.count else {
+                throw ModelLoadError.malformed("tree_sizes lists \(listed.count) trees, the file has \(roots.count)")
+            }
+            // LightGBM finds tree i at the first tree's offset plus the sizes before it, not by
+            // reading on: sizes that do not match the blocks have it score other trees than these.
+            var expected = blockStarts[0]
+            for (tree, size) in listed.enumerated() {
+                guard blockStarts[tree] == expected, let bytes = Int(size), bytes > 0 else {
+                    throw ModelLoadError.malformed("tree_sizes does not match the trees in the file (tree \(tree) starts \(blockStarts[tree] - blockStarts[0]) bytes after the first, the sizes say \(expected - blockStarts[0])); LightGBM reads the trees at the offsets they give")
+                }
+                expected += bytes
+            }
+            guard blockStarts[roots.count] == expected else {
+                throw ModelLoadError.malformed("tree_sizes does not match the trees in the file (they end \(blockStarts[roots.count] - blockStarts[0]) bytes after the first begins, the sizes say \(expected - blockStarts[0])); LightGBM reads the trees at the offsets they give")
+            }
         }
         // The padding lane of a short last group: a leaf worth 0, never added.
         let padding = UInt32(nodes.count)

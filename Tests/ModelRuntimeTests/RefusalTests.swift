@@ -298,6 +298,35 @@ struct RefusalTests {
         #expect(Self.refusal(.lightgbmText, text: "{\"not\": \"lightgbm\"}")?.contains("starts with the line 'tree'") == true)
     }
 
+    /// LightGBM finds each tree by the byte sizes in `tree_sizes`, not by reading on: sizes that do
+    /// not match the blocks (as many, wrong lengths) have it score other trees than the file shows,
+    /// so they are refused. So is a file with CRLF line ends, which LightGBM cannot load either
+    /// (its offsets count "\n" line ends): said so, not that the file does not start with 'tree'.
+    @Test func lightgbmTreeSizesMustMatchTheTrees() throws {
+        let text = try Self.lightgbmText()
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("tree_sizes=") })
+        var sizes = line.dropFirst("tree_sizes=".count).split(separator: " ").map { Int($0)! }
+        #expect(sizes.count >= 2)
+        let total = sizes.reduce(0, +)
+        sizes = [Int](repeating: 0, count: sizes.count - 1) + [total]
+        let lumped = text.replacingOccurrences(of: line, with: "tree_sizes=" + sizes.map(String.init).joined(separator: " "))
+        let refusal = Self.refusal(.lightgbmText, text: lumped)
+        #expect(refusal?.contains("tree_sizes does not match the trees in the file (tree 0") == true, "\(refusal ?? "accepted")")
+
+        var swapped = line.dropFirst("tree_sizes=".count).split(separator: " ").map { Int($0)! }
+        let first = swapped.firstIndex { $0 != swapped[0] }!
+        swapped.swapAt(0, first)
+        let reordered = text.replacingOccurrences(of: line, with: "tree_sizes=" + swapped.map(String.init).joined(separator: " "))
+        #expect(Self.refusal(.lightgbmText, text: reordered)?.contains("tree_sizes does not match the trees in the file (tree 1") == true)
+
+        // The same values, one byte longer: the sizes after the first tree no longer land on a tree.
+        let longerFirst = Self.editFirstTreeLine(text, prefix: "shrinkage=") { "shrinkage=0" + $0.dropFirst("shrinkage=".count) }
+        #expect(longerFirst != text)
+        #expect(Self.refusal(.lightgbmText, text: longerFirst)?.contains("tree_sizes does not match the trees in the file (tree 1") == true)
+        let crlf = Self.refusal(.lightgbmText, text: text.replacingOccurrences(of: "\n", with: "\r\n"))
+        #expect(crlf?.contains("a carriage return at byte 4 (CRLF from a Windows checkout? LightGBM cannot load it either") == true, "\(crlf ?? "accepted")")
+    }
+
     /// Numbers an artifact can carry that once trapped the loader itself (a conversion or a sum
     /// overflowing) are refused with a message instead; so are category bitsets that would take
     /// gigabytes, and an objective whose output Sentinel does not compute.

@@ -42,6 +42,7 @@ let package = Package(
                 .embedInCode("001_registry.sql"),
                 .embedInCode("002_audit.sql"),
                 .embedInCode("003_audit_minutes.sql"),
+                .embedInCode("004_version_decision_fixed.sql"),
             ]
         ),
         // Pure model evaluators: XGBoost JSON, LightGBM text, logistic JSON. No I/O.
@@ -106,7 +107,7 @@ let package = Package(
         ),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RegistrySchema", "CSQLite"]),
         .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime"]),
-        // What more than one test target starts: another process holding the write lock.
+        // What more than one test target needs: another process holding the write lock, hand edits.
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "CLITests", dependencies: ["Registry", "TestSupport"]),
         .testTarget(

@@ -23,6 +23,7 @@ public enum RegistrySchema {
         SchemaMigration(number: 1, name: "001_registry.sql", sql: String(decoding: PackageResources._01_registry_sql, as: UTF8.self)),
         SchemaMigration(number: 2, name: "002_audit.sql", sql: String(decoding: PackageResources._02_audit_sql, as: UTF8.self)),
         SchemaMigration(number: 3, name: "003_audit_minutes.sql", sql: String(decoding: PackageResources._03_audit_minutes_sql, as: UTF8.self)),
+        SchemaMigration(number: 4, name: "004_version_decision_fixed.sql", sql: String(decoding: PackageResources._04_version_decision_fixed_sql, as: UTF8.self)),
     ]
 
     /// The schema version a fully migrated database has.

@@ -104,8 +104,9 @@ public final class Registry {
     }
 
     /// Why `path` cannot hold a registry before SQLite tries it, or nil: a directory, a link to
-    /// nothing, or anything but a regular file (opening a FIFO waited for a writer for ever).
-    private static func notARegularFile(_ path: String) -> String? {
+    /// nothing, or anything but a regular file (opening a FIFO waited for a writer for ever). The
+    /// desired-versions file is held to the same.
+    public static func notARegularFile(_ path: String) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else {
             var link = stat()

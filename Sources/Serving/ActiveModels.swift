@@ -46,14 +46,20 @@ public final class ActiveModels: Sendable {
                 if !settled { throw APIError(.noActiveVersion, "the active versions are still loading") }
                 throw APIError(.unknownModel, "no active version of a model named '\(name)'")
             }
-            switch versions.count {
-            case 1: return versions.first!.value
-            case 0:
-                if let (model, reason) = refused.min(by: { $0.key < $1.key }) { throw Self.nothingServes(model, reason) }
-                if !settled { throw APIError(.noActiveVersion, "the active versions are still loading") }
-                throw APIError(.noActiveVersion, "no model has an active version (promote one with registry-cli promote)")
-            default: throw APIError(.modelRequired, "several models are active (\(versions.keys.sorted().joined(separator: ", "))): name one in \"model\"")
+            // A refused model is active too: naming none is ambiguous once there are two. (A model
+            // is in one of the two maps at most: installing it clears its refusal.)
+            if versions.count + refused.count > 1 {
+                let active = (Array(versions.keys) + refused.keys).sorted()
+                throw APIError(.modelRequired, "several models are active (\(active.joined(separator: ", "))): name one in \"model\"")
             }
+            if let loaded = versions.first?.value {
+                // Before the first pass, a second model may still be on its way.
+                guard settled else { throw APIError(.noActiveVersion, "the active versions are still loading") }
+                return loaded
+            }
+            if let (model, reason) = refused.first { throw Self.nothingServes(model, reason) }
+            if !settled { throw APIError(.noActiveVersion, "the active versions are still loading") }
+            throw APIError(.noActiveVersion, "no model has an active version (promote one with registry-cli promote)")
         }
 
         private static func nothingServes(_ model: String, _ reason: String) -> APIError {
@@ -97,9 +103,23 @@ public final class ActiveModels: Sendable {
     func recordFailure(model: String, version: VersionLabel, reason: String) {
         state.withLock { state in
             if state.snapshot.versions[model] == nil { state.snapshot.refused[model] = "\(version): \(reason)" }
+            let status = state.status[model, default: ReloadStatus()]
+            // The same refusal said again (another poll, the version made active again) keeps the
+            // time it was first made.
+            guard status.failedVersion != version || status.lastFailure != reason else { return }
             state.status[model, default: ReloadStatus()].lastFailure = reason
             state.status[model, default: ReloadStatus()].lastFailureAt = Date()
             state.status[model, default: ReloadStatus()].failedVersion = version
+        }
+    }
+
+    /// The registry could not be read for `model` (a lock, an I/O error, a row it cannot decode):
+    /// while nothing of it serves, a request for it is told so (503), not that it is unknown.
+    func recordReadFailure(model: String, reason: String) {
+        state.withLock { state in
+            if state.snapshot.versions[model] == nil { state.snapshot.refused[model] = "its registry rows could not be read: \(reason)" }
+            state.status[model, default: ReloadStatus()].lastFailure = reason
+            state.status[model, default: ReloadStatus()].lastFailureAt = Date()
         }
     }
 
@@ -124,11 +144,12 @@ public final class ActiveModels: Sendable {
         }
     }
 
-    /// Ready: at least one version loaded, and the database answered within `freshness` seconds
-    /// (or a load it gave is under way).
+    /// Ready: the reloader has gone through every model once (a pod whose second model is still
+    /// loading would get that model's traffic and answer 503), at least one version loaded, and the
+    /// database answered within `freshness` seconds (or a load it gave is under way).
     public func isReady(freshness: TimeInterval) -> Bool {
         state.withLock { state in
-            guard !state.snapshot.versions.isEmpty, let checked = state.databaseCheckedAt else { return false }
+            guard state.snapshot.settled, !state.snapshot.versions.isEmpty, let checked = state.databaseCheckedAt else { return false }
             return state.loading || Date().timeIntervalSince(checked) <= freshness
         }
     }

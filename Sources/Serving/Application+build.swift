@@ -117,7 +117,9 @@ struct HealthController: Sendable {
     func notReadyReason() -> String? {
         if drain.isDraining { return "the service is shutting down (draining its connections)" }
         guard models.isReady(freshness: freshnessSeconds) else {
-            return models.snapshot().versions.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
+            let snapshot = models.snapshot()
+            if !snapshot.settled { return "the active versions are still loading (\(snapshot.versions.count) loaded so far)" }
+            return snapshot.versions.isEmpty ? "no model version is loaded yet" : "the registry has not answered in \(Int(freshnessSeconds)) s"
         }
         if let refusal = audit.refusal() { return "the audit log's last commit failed and none has succeeded since: \(refusal)" }
         return nil

@@ -68,10 +68,11 @@ public final class DesiredVersionsApplier: Service, Sendable {
     }
 
     /// Promotes each desired version that is not already the active one, once it has loaded and
-    /// passed its self-test. Throws the first refusal (unknown model or version, another artifact
-    /// than the pinned digest, archived version, a failed self-test) after applying the others.
+    /// passed its self-test. Throws the refusals (unknown model or version, another artifact than
+    /// the pinned digest, archived version, a failed self-test) after applying the others: each
+    /// model's, since one model's lasting problem would otherwise hide another's.
     func apply(_ desired: DesiredVersions, to registry: Registry, refused: inout [Int64: String]) throws {
-        var firstError: Error?
+        var errors: [Error] = []
         for (model, pin) in desired.versions.sorted(by: { $0.key < $1.key }) {
             let label = pin.label
             do {
@@ -103,10 +104,11 @@ public final class DesiredVersionsApplier: Service, Sendable {
                     "model.previous_version": "\(promotion.from?.description ?? "none")",
                 ])
             } catch {
-                firstError = firstError ?? error
+                errors.append(error)
             }
         }
-        if let firstError { throw firstError }
+        if errors.count == 1 { throw errors[0] }
+        if errors.count > 1 { throw DesiredVersionsError.several(errors.map { "\($0)" }) }
     }
 }
 
@@ -133,6 +135,8 @@ struct DesiredVersions: Equatable {
     let versions: [String: DesiredVersion]
 
     init(contentsOf path: String) throws(DesiredVersionsError) {
+        // Read once a second: a FIFO there would hold the poll, and shutdown behind it, for ever.
+        if let problem = Registry.notARegularFile(path) { throw .malformed(path: path, reason: problem) }
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
         let object: [String: JSONValue]
         do throws(JSONObjectError) { object = try JSONValue.object(data) } catch { throw .malformed(path: path, reason: error.description) }
@@ -176,6 +180,8 @@ enum DesiredVersionsError: Error, CustomStringConvertible {
     case malformed(path: String, reason: String)
     case selfTestFailed(model: String, version: VersionLabel, reason: String)
     case digestMismatch(model: String, version: VersionLabel, pinned: String, held: String)
+    /// More than one model's pin was not applied: each one's problem, for the one log line.
+    case several([String])
 
     var description: String {
         switch self {
@@ -184,6 +190,7 @@ enum DesiredVersionsError: Error, CustomStringConvertible {
         case .selfTestFailed(let model, let version, let reason): "\(model) \(version) is not promoted: it does not load here (\(reason))"
         case .digestMismatch(let model, let version, let pinned, let held):
             "\(model) \(version) here is artifact sha256 \(held), not the pinned \(pinned): this registry's labels differ from the one that made the pin (a bundle registered in another order?)"
+        case .several(let problems): "\(problems.count) pins not applied: " + problems.joined(separator: "; ")
         }
     }
 }

@@ -69,6 +69,15 @@ public final class ModelReloader: Service, Sendable {
             do {
                 try reload(model: name, registry, snapshot: snapshot, state: state)
             } catch {
+                // Shown where a refusal is (503 rather than 404 while nothing of it serves, /models,
+                // the failing gauge) until a later poll reads the model again. Another writer's
+                // lock is not a failure to load: the next poll, 250 ms on, reads past it (and a
+                // registry that stays locked makes the pod unready).
+                models.recordReadFailure(model: name, reason: "\(error)")
+                if (error as? RegistryError).map({ if case .busy = $0 { false } else { true } }) ?? true {
+                    metrics.reloadFailing(model: name, true)
+                }
+                state.announcedRefusals[name] = nil
                 firstError = firstError ?? error
             }
         }
@@ -124,8 +133,10 @@ public final class ModelReloader: Service, Sendable {
         case .failure(let error):
             // Not a damaged page's: a registry restored from a good copy may read it again.
             if !(error is RegistryError) { state.failedVersions[active.id] = "\(error)" }
-            state.announcedRefusals[name] = active.id
             models.recordFailure(model: name, version: active.label, reason: "\(error)")
+            // A damaged version is read again at each poll another model's error has retried:
+            // counted and logged once, not four times a second.
+            guard state.announcedRefusals.updateValue(active.id, forKey: name) != active.id else { return }
             metrics.reloadFailed(model: name)
             logger.error("new version refused; the previous one keeps serving", metadata: [
                 "model.name": "\(name)", "model.version": "\(active.label)",

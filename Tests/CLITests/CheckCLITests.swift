@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `registry-cli check` against registries damaged the ways a disk, a restore or a hand in the
 /// sqlite3 shell damages them; each copy is damaged by the real sqlite3 shell or by bytes written
@@ -55,9 +56,10 @@ import Testing
     @Test func valuesEditedByHandAreNamed() throws {
         let h = try sound()
         defer { h.cleanUp() }
-        _ = try h.sqlite("""
+        _ = try h.sqlite(try HandEdit.fixedVersionColumns("""
             UPDATE model_versions SET threshold = 'abc' WHERE version = 1;
             UPDATE model_versions SET threshold = 7 WHERE version = 2;
+            """) + """
             UPDATE version_metrics SET value = 'oops' WHERE name = 'roc_auc' AND version_id = (SELECT id FROM model_versions WHERE version = 1);
             UPDATE model_versions SET stage = 'registered' WHERE version = 2;
             UPDATE model_versions SET stage = 'production' WHERE version = 1;

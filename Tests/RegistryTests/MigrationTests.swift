@@ -25,6 +25,7 @@ struct MigrationTests {
             "001_registry.sql": "485ee653b0485780064e90e4003ed943e36945c6601de1507d06c0a663f33374",
             "002_audit.sql": "411cf983f608eded768050690e4bb2c7f961b6d8d3dc0796f32cf5e3c4b99cca",
             "003_audit_minutes.sql": "e913f6f90848630512023a79d981f1979293237fd3c3ae30a12a6fed33d5ba90",
+            "004_version_decision_fixed.sql": "c5fdf2d947d0e203cb44d0039700d6ee72005769bcc68959b9f46aa25e0e277d",
         ]
         #expect(Set(RegistrySchema.migrations.map(\.name)) == Set(shipped.keys), "a new migration: add its sha256 here")
         for migration in RegistrySchema.migrations {
@@ -73,6 +74,36 @@ struct MigrationTests {
         let registry = try Registry.open(path: path, access: .read)
         #expect(try registry.modelNames() == ["fraud"])
         #expect(try registry.auditCount() == 0)
+    }
+
+    /// From migration 4 on, a version's threshold and golden rows are fixed like its artifact, in a
+    /// registry made before it too: the audit log's decisions were drawn at that threshold.
+    @Test func aVersionsThresholdAndGoldenRowsAreFixedOnceRegistered() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("fixed.db")
+        try Registry.initialise(path: path, upTo: 3)
+        do {
+            // Registered (rows written as a registry of schema 3 writes them) before the upgrade.
+            let db = try Connection(path: path)
+            try db.run("INSERT INTO models (name, created_at) VALUES ('fraud', '2026-01-01T00:00:00.000Z')")
+            try db.run("""
+                INSERT INTO model_versions (model_id, version, format, artifact, artifact_sha256, artifact_size, feature_schema,
+                                            threshold, golden_rows, stage, created_at, created_by)
+                VALUES (1, 1, 'logistic', X'7B7D', '\(String(repeating: "a", count: 64))', 2, '[]', 0.5, '', 'registered', '2026-01-01T00:00:00.000Z', 'test')
+                """)
+            try db.run("UPDATE model_versions SET threshold = 0.4 WHERE id = 1")
+        }
+        try Registry.initialise(path: path)
+        let db = try Connection(path: path)
+        for change in ["threshold = 0.3", "golden_rows = 'x'", "artifact = X'7B207D'"] {
+            #expect(throws: (any Error).self, "\(change)") { try db.run("UPDATE model_versions SET \(change) WHERE id = 1") }
+            do { try db.run("UPDATE model_versions SET \(change) WHERE id = 1") } catch {
+                #expect("\(error)".contains("a registered version's artifact, identity, threshold and golden rows cannot change"), "\(error)")
+            }
+        }
+        try db.run("UPDATE model_versions SET stage = 'production', description = 'a note' WHERE id = 1")
+        #expect(try db.scalarText("SELECT threshold || ' ' || stage FROM model_versions WHERE id = 1") == "0.4 production")
     }
 
     @Test func databaseNewerThanTheBinaryIsRefusedUntouched() throws {

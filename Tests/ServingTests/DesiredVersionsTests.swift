@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// GitOps on one replica: the service applies the version its desired-versions file names to its
 /// own registry and hot-reloads it; a file naming something it cannot serve (unknown, or failing its
@@ -51,7 +52,7 @@ struct DesiredVersionsTests {
 
         // A version that fails its self-test here is not promoted either: the registry keeps v1
         // active, so a restarted process serves v1 too rather than nothing.
-        _ = try h.sqlite("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 2")
+        _ = try h.sqlite(HandEdit.fixedVersionColumns("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 2;"))
         try #"{"fraud": "v2"}"#.write(toFile: desired, atomically: true, encoding: .utf8)
         try await Task.sleep(for: .milliseconds(2_500))
         #expect(try await h.post("/predict", body: golden.bodies[0]).json?["version"] as? String == "v1")
@@ -59,6 +60,22 @@ struct DesiredVersionsTests {
         #expect(try await h.get("/metrics").body.contains("sentinel_desired_versions_in_sync 0"))
         log = try String(contentsOfFile: h.logPath, encoding: .utf8)
         #expect(log.contains("fraud v2 is not promoted: it does not load here"), "\(log)")
+
+        // Two models' problems at once: each is said, not only the first by name (a model "aml"
+        // this registry lacks hid fraud's refusal).
+        try #"{"aml": "v1", "fraud": "v2"}"#.write(toFile: desired, atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(2_500))
+        log = try String(contentsOfFile: h.logPath, encoding: .utf8)
+        let both = log.split(separator: "\n").last { $0.contains("2 pins not applied") }
+        #expect(both?.contains("aml") == true && both?.contains("fraud v2 is not promoted") == true, "\(log)")
+
+        // A FIFO where the file should be would hold the poll (and shutdown behind it) for ever.
+        try FileManager.default.removeItem(atPath: desired)
+        #expect(mkfifo(desired, 0o600) == 0)
+        try await Task.sleep(for: .milliseconds(2_500))
+        log = try String(contentsOfFile: h.logPath, encoding: .utf8)
+        #expect(log.contains("it is not a regular file"), "\(log)")
+        #expect(try await h.post("/predict", body: golden.bodies[0]).json?["version"] as? String == "v1")
         #expect(try await h.stop() == 0)
     }
 

@@ -29,7 +29,7 @@ struct PredictParserFuzzTests {
                                    featureNames: model.featureNames, threshold: 0.5, description: nil, stage: .production,
                                    createdAt: "", createdBy: "", metrics: [:], activeSince: nil)
         let loaded = try LoadedVersion(LoadableVersion(version: version, artifact: artifact, golden: nil))
-        return (ActiveModels.Snapshot(versions: ["fraud": loaded]), loaded)
+        return (ActiveModels.Snapshot(versions: ["fraud": loaded], settled: true), loaded)
     }
 
     static func parse(_ body: [UInt8], _ snapshot: ActiveModels.Snapshot) -> Result<PredictRequest, APIError> {

@@ -552,6 +552,39 @@ struct ServiceEndToEndTests {
         #expect(try await h.get("/healthz").status == 200)
     }
 
+    /// A model whose registry rows cannot be read (here, a format no binary knows, edited in with
+    /// the shell) is shown as failing, not forgotten: 503 saying why, the failing gauge at 1, its
+    /// error in /models, while the other model serves; a request naming no model is ambiguous. Once
+    /// the rows read again, it serves and the gauge returns to 0. (It was answered 404 unknown_model,
+    /// with no gauge and no error shown.)
+    @Test func aModelWhoseRowsCannotBeReadIsShownFailingNotUnknown() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        try h.register("fraud-logistic", as: "aml")
+        #expect(try h.cli(["promote", "v1", "--model", "aml"]).status == 0)
+        _ = try h.sqlite(HandEdit.fixedVersionColumns("PRAGMA ignore_check_constraints = 1; UPDATE model_versions SET format = 'onnx' WHERE model_id = (SELECT id FROM models WHERE name = 'aml');"))
+        try await h.start()
+        defer { h.killIfRunning() }
+        let xgb = try GoldenRequests("fraud-xgboost", limit: 1).features[0]
+        let logistic = try GoldenRequests("fraud-logistic", limit: 1).features[0]
+        #expect(try await h.post("/predict", body: "{\"model\": \"fraud\", \"features\": \(xgb)}").status == 200)
+        let aml = try await h.post("/predict", body: "{\"model\": \"aml\", \"features\": \(logistic)}")
+        #expect(aml.status == 503 && aml.json?["error"] as? String == "no_active_version", "\(aml.body)")
+        #expect((aml.json?["detail"] as? String)?.contains("its registry rows could not be read") == true, "\(aml.body)")
+        #expect(try await h.post("/predict", body: "{\"features\": \(xgb)}").status == 400)
+        #expect(try await h.get("/metrics").body.contains("sentinel_model_reload_failing{model=\"aml\"} 1"))
+
+        _ = try h.sqlite(HandEdit.fixedVersionColumns("UPDATE model_versions SET format = 'logistic' WHERE model_id = (SELECT id FROM models WHERE name = 'aml');"))
+        var served = aml
+        for _ in 0..<100 where served.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            served = try await h.post("/predict", body: "{\"model\": \"aml\", \"features\": \(logistic)}")
+        }
+        #expect(served.status == 200 && served.json?["version"] as? String == "v1", "\(served.body)")
+        #expect(try await h.get("/metrics").body.contains("sentinel_model_reload_failing{model=\"aml\"} 0"))
+        #expect(try await h.stop() == 0)
+    }
+
     /// A model whose active version is refused here, with none of its versions serving, is
     /// answered 503 no_active_version saying why, whether the request names it or not, not 404
     /// unknown_model as if it did not exist; once a version that loads is promoted, it serves, and
@@ -559,7 +592,7 @@ struct ServiceEndToEndTests {
     @Test func aModelWhoseOnlyActiveVersionIsRefusedIsUnavailableNotUnknown() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
-        _ = try h.sqlite("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 1")
+        _ = try h.sqlite(HandEdit.fixedVersionColumns("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 1;"))
         try await h.start(waitForReady: false)
         defer { h.killIfRunning() }
         let features = try GoldenRequests("fraud-xgboost", limit: 1).features[0]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The service under concurrent load: graceful shutdown, hot reload, and a crash. Every load here
 /// goes to 127.0.0.1 only, is bounded in count and time, and stops by itself.
@@ -267,7 +268,7 @@ struct ServiceUnderLoadTests {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
         try h.register("fraud-lightgbm")
-        _ = try h.sqlite("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 2")
+        _ = try h.sqlite(HandEdit.fixedVersionColumns("UPDATE model_versions SET golden_rows = 'not json' WHERE version = 2;"))
         try await h.start()
         defer { h.killIfRunning() }
         #expect(try h.cli(["promote", "v2"]).status == 0)

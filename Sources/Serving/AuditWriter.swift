@@ -141,7 +141,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         self.settings = settings
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.metrics = metrics
-        metrics.auditQueue(capacity: settings.queueCapacity)
+        metrics.auditQueue(capacity: settings.queueCapacity, capacityBytes: settings.queueCapacity * Self.bytesPerQueuedRow)
         self.logger = logger
     }
 
@@ -187,7 +187,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
                              queuedAt: DispatchTime.now().uptimeNanoseconds, bytes: bytes))
         queuedRows += drafts.count
         queuedBytes += bytes
-        metrics.auditQueueDepth.record(queuedRows)
+        metrics.auditQueue(depth: queuedRows, bytes: queuedBytes)
         condition.signal()
         return nil
     }
@@ -431,7 +431,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
             queue.removeFirst(taken)
             queuedRows -= rows
             queuedBytes -= bytes
-            metrics.auditQueueDepth.record(queuedRows)
+            metrics.auditQueue(depth: queuedRows, bytes: queuedBytes)
             let catchUp = catchUpWanted
             catchUpWanted = false
             condition.unlock()
@@ -518,7 +518,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         queue.insert(contentsOf: pending, at: 0)
         queuedRows += pending.reduce(0) { $0 + $1.drafts.count }
         queuedBytes += pending.reduce(0) { $0 + $1.bytes }
-        metrics.auditQueueDepth.record(queuedRows)
+        metrics.auditQueue(depth: queuedRows, bytes: queuedBytes)
     }
 
     /// What is left of the busy timeout for the oldest row in the queue, or all of it when the queue

@@ -14,6 +14,8 @@ enum MetricHelp {
         "sentinel_ready": "1 while /readyz answers 200: a version is loaded, the registry answered recently, the audit log takes records, and the server is not draining after SIGTERM.",
         "sentinel_audit_queue_depth": "Audit rows waiting for the writer.",
         "sentinel_audit_queue_capacity": "Audit rows that may wait before predictions are refused with 503.",
+        "sentinel_audit_queue_bytes": "Bytes of request bodies the audit rows waiting for the writer hold.",
+        "sentinel_audit_queue_capacity_bytes": "Bytes of request bodies that may wait before predictions are refused with 503 (2 KiB a row of the capacity).",
         "sentinel_audit_rows_written_total": "Audit rows committed to the registry.",
         "sentinel_audit_rows_refused_total": "Audit rows refused because the queue was full (their requests got 503).",
         "sentinel_audit_rows_failed_total": "Audit rows whose transaction failed (their requests got 503, or were lost in async mode).",

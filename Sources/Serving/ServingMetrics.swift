@@ -14,6 +14,7 @@ public final class ServingMetrics: Sendable {
     private let registryPath: String?
 
     let auditQueueDepth: Metrics.Gauge
+    let auditQueueBytes: Metrics.Gauge
     let auditRowsWritten: Metrics.Counter
     let auditRowsRefused: Metrics.Counter
     let auditRowsFailed: Metrics.Counter
@@ -60,6 +61,7 @@ public final class ServingMetrics: Sendable {
         self.registry = registry
         self.factory = factory
         auditQueueDepth = Metrics.Gauge(label: "sentinel_audit_queue_depth", factory: factory)
+        auditQueueBytes = Metrics.Gauge(label: "sentinel_audit_queue_bytes", factory: factory)
         auditRowsWritten = Metrics.Counter(label: "sentinel_audit_rows_written_total", factory: factory)
         auditRowsRefused = Metrics.Counter(label: "sentinel_audit_rows_refused_total", factory: factory)
         auditRowsFailed = Metrics.Counter(label: "sentinel_audit_rows_failed_total", factory: factory)
@@ -70,6 +72,7 @@ public final class ServingMetrics: Sendable {
         auditWALRestarts = Metrics.Counter(label: "sentinel_audit_wal_restarts_total", factory: factory)
         auditWALFrames = Metrics.Gauge(label: "sentinel_audit_wal_frames", factory: factory)
         auditQueueDepth.record(0)
+        auditQueueBytes.record(0)
         for counter in [auditRowsWritten, auditRowsRefused, auditRowsFailed, auditRowsPruned, auditAsyncResponses, auditWALRestarts] {
             counter.increment(by: 0)
         }
@@ -84,9 +87,17 @@ public final class ServingMetrics: Sendable {
         Metrics.Gauge(label: "sentinel_ready", factory: factory).record(isReady ? 1 : 0)
     }
 
-    /// The audit queue's bound, beside its depth, so alerts can speak in shares of it.
-    func auditQueue(capacity: Int) {
+    /// The audit queue's bounds, in rows and in bytes of the requests' bodies it holds, beside its
+    /// depth in both: whichever is met first refuses predictions, so alerts speak in shares of each.
+    func auditQueue(capacity: Int, capacityBytes: Int) {
         Metrics.Gauge(label: "sentinel_audit_queue_capacity", factory: factory).record(capacity)
+        Metrics.Gauge(label: "sentinel_audit_queue_capacity_bytes", factory: factory).record(capacityBytes)
+    }
+
+    /// What the audit queue holds now, in rows and in bytes.
+    func auditQueue(depth rows: Int, bytes: Int) {
+        auditQueueDepth.record(rows)
+        auditQueueBytes.record(bytes)
     }
 
     /// The metric kept for `key`, made on first use: label values are few, so each is made once.

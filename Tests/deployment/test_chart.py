@@ -54,6 +54,17 @@ def test_prod_values_render_with_monitoring(prod_render):
     assert set(prod_render.kinds()) == BUILTIN_KINDS | {"ServiceMonitor", "PrometheusRule"}
 
 
+def test_notes_read_the_audit_log_of_every_replica(prod_render):
+    """The HPA runs 2 to 10 replicas (6 to 10 in prod), each with its own audit log: the notes list
+    the running pods and the retained claims by the StatefulSet's own selector, not a fixed count."""
+    notes = prod_render.notes
+    match = prod_render.one("StatefulSet")["spec"]["selector"]["matchLabels"]
+    selector = ",".join(f"{key}={value}" for key, value in match.items())
+    assert f"get pods -l {selector} -o name" in notes, notes
+    assert f"get pvc -l {selector}" in notes, notes
+    assert "for i in" not in notes
+
+
 def test_staging_values_render():
     rendered = Rendered(load_yaml(STAGING_VALUES))
     assert "ServiceMonitor" in rendered.kinds() and "PrometheusRule" not in rendered.kinds()

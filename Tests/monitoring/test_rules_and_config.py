@@ -93,9 +93,30 @@ def test_unit_tests_catch_probes_counted_as_errors(tmp_path):
 
 
 def test_unit_tests_catch_a_changed_audit_backlog_share(tmp_path):
-    mutated_rules_fail_their_tests(tmp_path, "sentinel_audit_queue_depth / sentinel_audit_queue_capacity > 0.5",
-                                   "sentinel_audit_queue_depth / sentinel_audit_queue_capacity > 0.7",
+    mutated_rules_fail_their_tests(tmp_path, "          ) > 0.5\n", "          ) > 0.7\n", "SentinelAuditQueueBacklog")
+
+
+def test_unit_tests_catch_an_audit_backlog_read_in_rows_only(tmp_path):
+    """The queue is bounded in bytes of request bodies too (2 KiB a row): large requests fill it at
+    a fraction of its rows, so the warning must read the larger share."""
+    text = RULES.read_text()
+    start = text.index("        expr: |\n          (\n              sentinel_audit_queue_depth")
+    end = text.index("          ) > 0.5\n", start) + len("          ) > 0.5\n")
+    mutated_rules_fail_their_tests(tmp_path, text[start:end],
+                                   "        expr: sentinel_audit_queue_depth / sentinel_audit_queue_capacity > 0.5\n",
                                    "SentinelAuditQueueBacklog")
+
+
+def test_runbooks_that_roll_back_or_promote_go_through_git():
+    """Each replica promotes what its desired-versions file (rendered from Git) pins, once a second:
+    a promote or rollback run in a pod is undone, one run on the operator's registry alone changes
+    nothing deployed. A runbook that says to roll back or promote must say --gitops."""
+    for rule in rules_of("alert"):
+        runbook = rule["annotations"]["runbook"]
+        for sentence in re.split(r"(?<=[.;])\s", runbook):
+            if re.search(r"\b(roll(ed)? back|rollback|promote)\b", sentence, re.IGNORECASE) \
+                    and re.search(r"registry-cli (rollback|promote)|\broll back\b", sentence):
+                assert "--gitops" in sentence or "Git" in sentence, f"{rule['alert']}: {sentence}"
 
 
 def test_local_config_passes_promtool_and_scrapes_the_demo_port():

@@ -277,6 +277,11 @@ public struct XGBoostModel: ScoringModel {
                 guard start >= 0, size >= 0, size <= categories.count - min(start, categories.count), node >= 0, node < count else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categorical split \(i) points outside categories")
                 }
+                // XGBoost's loader refuses an empty set (CHECK_GT of its size); scored, every value
+                // would go one way.
+                guard size > 0 else {
+                    throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categorical split \(i) has no categories")
+                }
                 guard start == segmentEnd, i == 0 || node > catNodes[i - 1] else {
                     throw ModelLoadError.invalidTree(tree: treeIndex, reason: "categorical split \(i) is out of order or overlaps another")
                 }

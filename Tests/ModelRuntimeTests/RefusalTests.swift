@@ -427,6 +427,8 @@ struct RefusalTests {
         #expect(backwards?.contains("categorical split 1 is out of order") == true, "\(backwards ?? "accepted")")
         let leftover = try refusal(nodes: [0, 1], segments: [0, 1], sizes: [1, 1], categories: [1, 2, 3])
         #expect(leftover?.contains("categories holds 1 entries no categorical split names") == true, "\(leftover ?? "accepted")")
+        let empty = try refusal(nodes: [0, 1], segments: [0, 0], sizes: [0, 2], categories: [1, 2])
+        #expect(empty?.contains("categorical split 0 has no categories") == true, "\(empty ?? "accepted")")
         let numeric = try refusal(nodes: [0, 1], segments: [0, 1], sizes: [1, 1], categories: [1, 2], numericNode: true)
         #expect(numeric?.contains("which is not a categorical split") == true, "\(numeric ?? "accepted")")
     }

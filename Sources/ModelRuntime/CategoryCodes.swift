@@ -9,15 +9,24 @@
 /// no category of the DataFrame's, so missing, not a raw code that the library's rule for codes
 /// would send down one side of every split (a model trained without a list reads codes as they are).
 struct CategoryCodes: Sendable {
-    /// For each feature position, the code of each category; nil for a feature read as it is.
-    private let tables: [[Double: Double]?]
-    /// The positions that have a table.
+    /// How one feature's values become codes.
+    private enum Coding: Sendable {
+        /// The feature is read as it is.
+        case none
+        /// Categories 0, 1, ..., count-1: a value is its own code when it is one of them.
+        case identity(count: Double)
+        /// The code of each category.
+        case table([Double: Double])
+    }
+
+    private let codings: [Coding]
+    /// The positions that are re-coded.
     let features: [Int]
 
-    /// Nil when no feature needs a table. `lists` maps a feature's position to its categories in
+    /// Nil when no feature needs re-coding. `lists` maps a feature's position to its categories in
     /// code order; throws when one repeats a category.
     init?(lists: [Int: [Double]], featureCount: Int, featureNames: [String]) throws(ModelLoadError) {
-        var tables = [[Double: Double]?](repeating: nil, count: featureCount)
+        var codings = [Coding](repeating: .none, count: featureCount)
         for (feature, categories) in lists {
             var table: [Double: Double] = [:]
             for (code, category) in categories.enumerated() {
@@ -25,17 +34,23 @@ struct CategoryCodes: Sendable {
                     throw ModelLoadError.malformed("the categories stored for feature '\(featureNames[feature])' repeat \(category) or are not finite")
                 }
             }
-            tables[feature] = table
+            // The same codes without a hash lookup a request.
+            let identity = categories.enumerated().allSatisfy { Double($0.offset) == $0.element }
+            codings[feature] = identity ? .identity(count: Double(categories.count)) : .table(table)
         }
-        let features = tables.indices.filter { tables[$0] != nil }
+        let features = codings.indices.filter { if case .none = codings[$0] { false } else { true } }
         guard !features.isEmpty else { return nil }
-        self.tables = tables
+        self.codings = codings
         self.features = features
     }
 
-    /// The value the trees read for `value` of feature `feature` (one that has a table).
+    /// The value the trees read for `value` of feature `feature` (one that is re-coded).
     @inline(__always)
     func code(_ value: Double, feature: Int) -> Double {
-        value.isNaN ? .nan : tables[feature]![value] ?? .nan
+        switch codings[feature] {
+        case .none: value
+        case .identity(let count): value >= 0 && value < count && value.rounded(.towardZero) == value ? value : .nan
+        case .table(let table): value.isNaN ? .nan : table[value] ?? .nan
+        }
     }
 }

@@ -92,11 +92,11 @@ public struct LightGBMModel: ScoringModel {
     let categoryCodes: CategoryCodes?
 
     init(text bytes: [UInt8]) throws(ModelLoadError) {
-        // LightGBM finds its trees at byte offsets (tree_sizes) counted with "\n" line ends: with
-        // "\r\n" (a Windows checkout) it stops with "expect a tree here" too. (Swift also reads
-        // "\r\n" as one Character, which a split on "\n" does not cut.)
+        // LightGBM finds its trees at byte offsets (tree_sizes, in every file it writes) counted with
+        // "\n" line ends: with "\r\n" (a Windows checkout) it stops with "expect a tree here" too.
+        // (Swift also reads "\r\n" as one Character, which a split on "\n" does not cut.)
         if let offset = bytes.firstIndex(of: UInt8(ascii: "\r")) {
-            throw ModelLoadError.malformed("a LightGBM text model has \"\\n\" line ends, this one a carriage return at byte \(offset) (CRLF from a Windows checkout? LightGBM cannot load it either; save it again, or mark *.txt as -text in .gitattributes)")
+            throw ModelLoadError.malformed("a LightGBM text model has \"\\n\" line ends, this one a carriage return at byte \(offset) (CRLF from a Windows checkout? LightGBM cannot load it either when it lists tree_sizes, as the files it writes do; save it again, or mark *.txt as -text in .gitattributes)")
         }
         let text = String(decoding: bytes, as: UTF8.self)
         let allLines = text.split(separator: "\n", omittingEmptySubsequences: false)

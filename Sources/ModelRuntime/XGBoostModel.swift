@@ -109,8 +109,9 @@ public struct XGBoostModel: ScoringModel {
             throw ModelLoadError.unsupported("multi-target model (learner_model_param.num_target = \(numTarget))")
         }
         let baseScore = try Self.baseScore(params.member("base_score"))
-        self.baseMargin = try Self.margin(fromBaseScore: baseScore, objective: objectiveName,
-                                          clamped: Self.clampsBaseScore(version: root.optionalMember("version")))
+        // The saver's version matters to logistic objectives only: read it for them alone.
+        let clamped = output == .probability ? try Self.clampsBaseScore(version: root.optionalMember("version")) : false
+        self.baseMargin = try Self.margin(fromBaseScore: baseScore, objective: objectiveName, clamped: clamped)
 
         guard let names = learner.optionalMember("feature_names"), case let featureNames = try names.strings(), !featureNames.isEmpty else {
             throw ModelLoadError.missingField("learner.feature_names (train with named features so requests can name them)")
@@ -226,6 +227,8 @@ public struct XGBoostModel: ScoringModel {
 
     /// Whether the XGBoost that saved the file (its top-level `"version": [major, minor, patch]`)
     /// clamps a logistic base score: 3.2 and later do. A file without a version is read as older.
+    /// (XGBoost 3.2+ clamps when it loads, so it scores an older file whose base score is below
+    /// 1e-6 otherwise than the version that saved it; the golden rows say which one was meant.)
     static func clampsBaseScore(version: JSONNode?) throws(ModelLoadError) -> Bool {
         guard let version else { return false }
         let parts = try version.ints()

@@ -67,10 +67,15 @@ public final class ActiveModels: Sendable {
         }
     }
 
-    private let state = Mutex<(snapshot: Snapshot, status: [String: ReloadStatus], databaseCheckedAt: Date?, loading: Bool)>(
-        (Snapshot(versions: [:]), [:], nil, false))
+    private let state: Mutex<(snapshot: Snapshot, status: [String: ReloadStatus], databaseCheckedAt: Date?, loading: Bool,
+                              desiredPending: Bool)>
 
-    public init() {}
+    /// `awaitingDesiredVersions`: a desired-versions file is applied at start, and the pod is not
+    /// ready before its first pass and the reloader's pass after it (the versions it pins may not
+    /// be active yet when the reloader first goes through the registry).
+    public init(awaitingDesiredVersions: Bool = false) {
+        state = Mutex((Snapshot(versions: [:]), [:], nil, false, awaitingDesiredVersions))
+    }
 
     public func snapshot() -> Snapshot { state.withLock { $0.snapshot } }
 
@@ -118,6 +123,8 @@ public final class ActiveModels: Sendable {
     func recordReadFailure(model: String, reason: String) {
         state.withLock { state in
             if state.snapshot.versions[model] == nil { state.snapshot.refused[model] = "its registry rows could not be read: \(reason)" }
+            // Said again at each retried poll: the time is when it began.
+            guard state.status[model]?.lastFailure != reason else { return }
             state.status[model, default: ReloadStatus()].lastFailure = reason
             state.status[model, default: ReloadStatus()].lastFailureAt = Date()
         }
@@ -126,6 +133,16 @@ public final class ActiveModels: Sendable {
     /// The reloader has brought every model in line with the registry once.
     func markSettled() {
         state.withLock { $0.snapshot.settled = true }
+    }
+
+    /// The desired-versions applier has been through its file once (whether or not it could apply
+    /// it): what it promoted is loaded at the reloader's next pass, which settles the models again.
+    func desiredVersionsPassed() {
+        state.withLock { state in
+            guard state.desiredPending else { return }
+            state.desiredPending = false
+            state.snapshot.settled = false
+        }
     }
 
     /// The registry answered. (A check that failed leaves the last success as it was: one failed
@@ -149,7 +166,8 @@ public final class ActiveModels: Sendable {
     /// database answered within `freshness` seconds (or a load it gave is under way).
     public func isReady(freshness: TimeInterval) -> Bool {
         state.withLock { state in
-            guard state.snapshot.settled, !state.snapshot.versions.isEmpty, let checked = state.databaseCheckedAt else { return false }
+            guard !state.desiredPending, state.snapshot.settled, !state.snapshot.versions.isEmpty,
+                  let checked = state.databaseCheckedAt else { return false }
             return state.loading || Date().timeIntervalSince(checked) <= freshness
         }
     }

@@ -20,12 +20,12 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let metrics = ServingMetrics(registryPath: configuration.databasePath)
-    let models = ActiveModels()
+    let models = ActiveModels(awaitingDesiredVersions: configuration.desiredVersionsFile != nil)
     let audit = try AuditWriter(databasePath: configuration.databasePath, settings: configuration.audit, metrics: metrics,
                                 logger: logger, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
     let reloader = ModelReloader(configuration: configuration, models: models, metrics: metrics, logger: logger)
     let desired = configuration.desiredVersionsFile.map {
-        DesiredVersionsApplier(path: $0, configuration: configuration, metrics: metrics, logger: logger)
+        DesiredVersionsApplier(path: $0, configuration: configuration, models: models, metrics: metrics, logger: logger)
     }
 
 

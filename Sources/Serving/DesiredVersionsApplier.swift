@@ -25,10 +25,12 @@ public final class DesiredVersionsApplier: Service, Sendable {
     let connection: RegistryConnection
     let interval: Duration
     let metrics: ServingMetrics
+    let models: ActiveModels
     let logger: Logger
 
-    public init(path: String, configuration: ServiceConfiguration, metrics: ServingMetrics, logger: Logger) {
+    public init(path: String, configuration: ServiceConfiguration, models: ActiveModels, metrics: ServingMetrics, logger: Logger) {
         self.path = path
+        self.models = models
         connection = RegistryConnection(configuration, access: .write, logger: logger)
         interval = .milliseconds(configuration.desiredVersionsIntervalMilliseconds)
         self.metrics = metrics
@@ -50,6 +52,8 @@ public final class DesiredVersionsApplier: Service, Sendable {
     }
 
     func poll(_ state: PollState) {
+        // Whatever this pass does, the pod may turn ready once the reloader has loaded its outcome.
+        defer { models.desiredVersionsPassed() }
         do {
             let desired = try DesiredVersions(contentsOf: path)
             try connection.use { try apply(desired, to: $0, refused: &state.refused) }

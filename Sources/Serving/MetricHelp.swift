@@ -11,7 +11,7 @@ enum MetricHelp {
         "sentinel_model_reloads_total": "Loads of a newly active version, by model and result (success or failure).",
         "sentinel_model_reload_failing": "1 while the newest active version of a model failed to load or to reproduce its golden rows.",
         "sentinel_model_last_reload_timestamp_seconds": "Unix time of each model's last successful reload.",
-        "sentinel_ready": "1 while /readyz answers 200: a version is loaded, the registry answered recently, the audit log takes records, and the server is not draining after SIGTERM.",
+        "sentinel_ready": "1 while /readyz answers 200: every model's active version has been loaded or refused (one at least loaded), the registry answered recently, the audit log takes records, and the server is not draining after SIGTERM.",
         "sentinel_audit_queue_depth": "Audit rows waiting for the writer.",
         "sentinel_audit_queue_capacity": "Audit rows that may wait before predictions are refused with 503.",
         "sentinel_audit_queue_bytes": "Bytes of request bodies the audit rows waiting for the writer hold.",

@@ -49,6 +49,10 @@ public final class ModelReloader: Service, Sendable {
                 if newest != state.lastPromotion {
                     try reload(registry, state: state)
                     state.lastPromotion = newest
+                } else {
+                    // Nothing changed since a pass that went through every model: settled (again,
+                    // after the desired-versions applier's first pass promoted nothing).
+                    models.markSettled()
                 }
                 // Only a whole poll that worked ends a streak: one model's lasting error would
                 // otherwise log a failure and its end at every poll.
@@ -65,25 +69,28 @@ public final class ModelReloader: Service, Sendable {
     func reload(_ registry: Registry, state: PollState) throws {
         let snapshot = models.snapshot()
         var firstError: Error?
+        var locked = false
         for name in try registry.modelNames() {
             do {
                 try reload(model: name, registry, snapshot: snapshot, state: state)
+            } catch RegistryError.busy(let path, let timeout) {
+                // Another writer's lock is no failure of the model's: the next poll, 250 ms on,
+                // reads past it (a registry that stays locked makes the pod unready). Until then
+                // the model is not known to be loaded, so the pass does not settle.
+                locked = true
+                firstError = firstError ?? RegistryError.busy(path: path, timeoutMilliseconds: timeout)
             } catch {
                 // Shown where a refusal is (503 rather than 404 while nothing of it serves, /models,
-                // the failing gauge) until a later poll reads the model again. Another writer's
-                // lock is not a failure to load: the next poll, 250 ms on, reads past it (and a
-                // registry that stays locked makes the pod unready).
+                // the failing gauge) until a later poll reads the model again.
                 models.recordReadFailure(model: name, reason: "\(error)")
-                if (error as? RegistryError).map({ if case .busy = $0 { false } else { true } }) ?? true {
-                    metrics.reloadFailing(model: name, true)
-                }
+                metrics.reloadFailing(model: name, true)
                 state.announcedRefusals[name] = nil
                 firstError = firstError ?? error
             }
         }
         // Every model has had its turn: a name neither loaded nor refused now is unknown (404),
         // even while one model's lasting registry error has the poll retried.
-        models.markSettled()
+        if !locked { models.markSettled() }
         if let firstError { throw firstError }
     }
 

@@ -33,6 +33,26 @@ struct ActiveModelsTests {
         #expect(try models.snapshot().resolve(nil).version.id == loaded.version.id)
     }
 
+    /// With a desired-versions file, the versions it pins may not be active when the reloader first
+    /// goes through the registry: not ready until the applier's first pass and a reloader pass
+    /// after it (a pod pinning two models was ready with one loaded, the other answered 404).
+    @Test func withADesiredVersionsFileReadyAfterTheApplierAndTheNextPass() throws {
+        let (_, loaded) = try PredictParserFuzzTests.snapshot()
+        let models = ActiveModels(awaitingDesiredVersions: true)
+        models.install(loaded)
+        models.recordDatabaseCheck()
+        models.markSettled()
+        #expect(!models.isReady(freshness: 60))
+        models.desiredVersionsPassed()
+        #expect(!models.isReady(freshness: 60))
+        #expect(Self.refusal { try models.snapshot().resolve("aml") } == "noActiveVersion: the active versions are still loading")
+        models.markSettled()
+        #expect(models.isReady(freshness: 60))
+        // Later passes of the applier change nothing here.
+        models.desiredVersionsPassed()
+        #expect(models.isReady(freshness: 60))
+    }
+
     /// A second model that is active but refused here (or unreadable) still makes a request that
     /// names no model ambiguous: 400 model_required naming both, not an answer from the other one.
     @Test func aRefusedModelStillCountsAsActive() throws {

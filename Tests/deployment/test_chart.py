@@ -60,7 +60,7 @@ def test_notes_read_the_audit_log_of_every_replica(prod_render):
     notes = prod_render.notes
     match = prod_render.one("StatefulSet")["spec"]["selector"]["matchLabels"]
     selector = ",".join(f"{key}={value}" for key, value in match.items())
-    assert f"get pods -l {selector} -o name" in notes, notes
+    assert f"get pods -l {selector} --field-selector=status.phase=Running -o name" in notes, notes
     assert f"get pvc -l {selector}" in notes, notes
     assert "for i in" not in notes
 

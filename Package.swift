@@ -43,6 +43,7 @@ let package = Package(
                 .embedInCode("002_audit.sql"),
                 .embedInCode("003_audit_minutes.sql"),
                 .embedInCode("004_version_decision_fixed.sql"),
+                .embedInCode("005_no_replace.sql"),
             ]
         ),
         // Pure model evaluators: XGBoost JSON, LightGBM text, logistic JSON. No I/O.

@@ -24,6 +24,7 @@ public enum RegistrySchema {
         SchemaMigration(number: 2, name: "002_audit.sql", sql: String(decoding: PackageResources._02_audit_sql, as: UTF8.self)),
         SchemaMigration(number: 3, name: "003_audit_minutes.sql", sql: String(decoding: PackageResources._03_audit_minutes_sql, as: UTF8.self)),
         SchemaMigration(number: 4, name: "004_version_decision_fixed.sql", sql: String(decoding: PackageResources._04_version_decision_fixed_sql, as: UTF8.self)),
+        SchemaMigration(number: 5, name: "005_no_replace.sql", sql: String(decoding: PackageResources._05_no_replace_sql, as: UTF8.self)),
     ]
 
     /// The schema version a fully migrated database has.

@@ -16,9 +16,11 @@ public struct GoldenSet: Sendable {
     public init(rows: [Row]) { self.rows = rows }
 
     /// Parses JSON lines; blank lines are skipped. Throws `GoldenError.unreadable` naming the line.
+    /// Lines may end in "\r\n" (a file saved on Windows): Swift reads that as one Character, which a
+    /// split on "\n" alone never cuts.
     public init(jsonLines text: String) throws(GoldenError) {
         var rows: [Row] = []
-        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             let lineNumber = offset + 1

@@ -47,7 +47,7 @@ extension Registry {
     /// is known: whatever it throws rolls the change back (the CLI stages its values file there).
     @discardableResult
     public func rollback(model: String?, reason: String?, by actor: String,
-                         beforeCommit: (VersionLabel) throws -> Void = { _ in }) throws -> Promotion {
+                         beforeCommit: (Promotion) throws -> Void = { _ in }) throws -> Promotion {
         let model = try resolveModel(model)
         return try write {
             // Replay the history as a stack: a promotion pushes its version, a rollback pops one.
@@ -64,7 +64,7 @@ extension Registry {
                 // Not "cannot be promoted": the operator asked for a rollback.
                 throw RegistryError.rollbackTargetArchived(model: model, version: target.description)
             }
-            try beforeCommit(promotion.to)
+            try beforeCommit(promotion)
             return promotion
         }
     }

@@ -22,6 +22,22 @@ extension RegistryCLI {
             try RecordedText.check(reason, option: "--reason")
         }
 
+        /// The rollback's target comes from this registry's history, which is right for the file only
+        /// if this registry made the pin it holds (a staging registry may have moved on): the version
+        /// rolled back from must be the file's, artifact included.
+        static func checkPin(in file: GitOpsValuesFile, isRolledBack rollback: Promotion, registry: Registry) throws {
+            guard let pinned = file.pinnedVersion, let from = rollback.from else { return }
+            if pinned != from.description {
+                throw GitOpsError.pinNotActive(path: file.path, pinned: pinned, model: rollback.model, active: from.description)
+            }
+            // The same label, another artifact: the pin came from a registry whose labels differ.
+            let active = try registry.version(from, model: rollback.model)
+            if let digest = file.pinnedSHA256, digest != active.artifactSHA256 {
+                throw GitOpsError.pinNotActive(path: file.path, pinned: "\(pinned) (sha256 \(digest))", model: rollback.model,
+                                               active: "\(active.label) (sha256 \(active.artifactSHA256))")
+            }
+        }
+
         func run() throws {
             let actor = try options.recordedActor()
             let registry = try options.openRegistry(.write)
@@ -30,25 +46,15 @@ extension RegistryCLI {
             let lock = try gitops.map { try ValuesFileLock(path: $0) }
             defer { withExtendedLifetime(lock) {} }
             let file = try gitops.map { try GitOpsValuesFile(path: $0) }
-            // The rollback's target comes from this registry's history, which is right for the file
-            // only if this registry made the pin it holds (a staging registry may have moved on).
-            if let file, let pinned = file.pinnedVersion, let active = try registry.activeVersion(model: modelName) {
-                if pinned != active.label.description {
-                    throw GitOpsError.pinNotActive(path: file.path, pinned: pinned, model: modelName, active: active.label.description)
-                }
-                // The same label, another artifact: the pin came from a registry whose labels differ.
-                if let digest = file.pinnedSHA256, digest != active.artifactSHA256 {
-                    throw GitOpsError.pinNotActive(path: file.path, pinned: "\(pinned) (sha256 \(digest))", model: modelName,
-                                                   active: "\(active.label) (sha256 \(active.artifactSHA256))")
-                }
-            }
-            // The file is rewritten and staged inside the rollback's transaction, once the target is
-            // known and before it commits, so a file that cannot be written changes nothing.
+            // The file is checked, rewritten and staged inside the rollback's transaction, once the
+            // target is known and before it commits: a file that cannot be written changes nothing,
+            // and a promote by another process between a check and the rollback cannot slip by it.
             var staged: StagedValuesFile?
             let promotion: Promotion
             do {
-                promotion = try registry.rollback(model: modelName, reason: reason, by: actor) { target in
-                    staged = try file?.staging(target, of: modelName, in: registry)
+                promotion = try registry.rollback(model: modelName, reason: reason, by: actor) { rollback in
+                    if let file { try Self.checkPin(in: file, isRolledBack: rollback, registry: registry) }
+                    staged = try file?.staging(rollback.to, of: modelName, in: registry)
                 }
             } catch {
                 staged?.discard()

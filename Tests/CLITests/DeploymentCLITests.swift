@@ -301,6 +301,46 @@ struct DeploymentCLITests {
         #expect(!FileManager.default.fileExists(atPath: values + ".sentinel-tmp"))
     }
 
+    /// The pin is checked inside the rollback's transaction: a promote by another process that lands
+    /// while the rollback waits for the write lock (a CI job, a replica's applier, a promote without
+    /// --gitops) makes the file's pin stale, and the rollback is refused rather than undo that
+    /// promote (it checked before taking the lock, and rolled v4 back to v3 with v3 pinned).
+    @Test func aRollbackRefusesAPinMadeStaleWhileItWaited() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
+        #expect(try h.cli(["promote", "v1"]).status == 0)
+        let values = h.directory.appendingPathComponent("values-prod.yaml").path
+        try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
+        #expect(try h.cli(["promote", "v2", "--gitops", values]).status == 0)
+        let pinned = try String(contentsOfFile: values, encoding: .utf8)
+        let lock = try SQLiteWriteLock(databasePath: h.dbPath)
+        #expect(lock.isHeld)
+        let rollback = Process()
+        rollback.executableURL = URL(fileURLWithPath: CLIHarness.binary)
+        rollback.arguments = ["rollback", "--gitops", values, "--db", h.dbPath]
+        let stderr = Pipe()
+        rollback.standardOutput = FileHandle.nullDevice
+        rollback.standardError = stderr
+        try rollback.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        // What `promote v3` writes, by another process, while the rollback waits.
+        try lock.commit("""
+            UPDATE model_versions SET stage = 'registered' WHERE version = 2;
+            UPDATE model_versions SET stage = 'production' WHERE version = 3;
+            INSERT INTO promotions (model_id, from_version_id, to_version_id, action, promoted_at, promoted_by, reason)
+            VALUES (1, (SELECT id FROM model_versions WHERE version = 2), (SELECT id FROM model_versions WHERE version = 3),
+                    'promote', '2026-12-07T23:59:00.000Z', 'ci', 'another process');
+            """)
+        rollback.waitUntilExit()
+        let said = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(rollback.terminationStatus == 1)
+        #expect(said.contains("pins v2") && said.contains("v3"), "\(said)")
+        #expect(try h.sqlite("SELECT version FROM version_summary WHERE stage = 'production'") == "v3")
+        #expect(try String(contentsOfFile: values, encoding: .utf8) == pinned)
+        #expect(try h.sqlite("SELECT count(*) FROM promotion_log") == "3")
+    }
+
     /// `rollback --gitops` takes its target from this registry's history, so it refuses a file
     /// whose pin this registry did not make (say, staging's registry has moved on since).
     @Test func gitopsRollbackRefusesAFileThisRegistryDidNotPin() throws {

@@ -87,7 +87,7 @@ struct RegistryCLITests {
         #expect(try h.sqlite("PRAGMA integrity_check") == "ok")
         #expect(try h.sqlite("PRAGMA foreign_key_check") == "")
         #expect(try h.sqlite("SELECT count(*) FROM promotion_log") == "3")
-        #expect(try h.sqlite("SELECT group_concat(version || ':' || name, ',') FROM schema_migrations") == "1:001_registry.sql,2:002_audit.sql,3:003_audit_minutes.sql,4:004_version_decision_fixed.sql")
+        #expect(try h.sqlite("SELECT group_concat(version || ':' || name, ',') FROM schema_migrations") == "1:001_registry.sql,2:002_audit.sql,3:003_audit_minutes.sql,4:004_version_decision_fixed.sql,5:005_no_replace.sql")
 
         // A rollback to a version archived since it was active is refused as a rollback, and changes nothing.
         #expect(try h.cli(["promote", "v3"]).status == 0)
@@ -425,7 +425,7 @@ struct RegistryCLITests {
                 let result = results.withLock { $0[index] }
                 #expect(result?.status == 0, "round \(round), init \(index): \(result?.stderr ?? "did not run")")
             }
-            #expect(try h.sqlite("SELECT count(*) FROM schema_migrations", db: path) == "4")
+            #expect(try h.sqlite("SELECT count(*) FROM schema_migrations", db: path) == "5")
         }
     }
 

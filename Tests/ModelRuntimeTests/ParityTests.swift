@@ -94,6 +94,18 @@ struct ParityTests {
         #expect((try ModelLoader.load(.lightgbmText, from: ExampleModels.bytes(large.artifact)) as? LightGBMModel)?.categoryCodes == nil)
     }
 
+    /// A golden file saved on Windows (CRLF line ends) reads as the same rows: it was refused as
+    /// "line 1 is not valid JSON", since Swift reads "\r\n" as one Character.
+    @Test func goldenRowsWithCRLFLineEndsReadTheSame() throws {
+        let example = try ExampleModels.named("fraud-logistic")
+        let text = try String(contentsOf: example.goldenFiles[0], encoding: .utf8)
+        let lf = try GoldenSet(jsonLines: text)
+        let crlf = try GoldenSet(jsonLines: text.replacingOccurrences(of: "\n", with: "\r\n"))
+        #expect(lf.rows.count >= 20 && crlf.rows.count == lf.rows.count)
+        #expect(zip(lf.rows, crlf.rows).allSatisfy { $0.score == $1.score && $0.features == $1.features })
+        #expect(throws: GoldenError.self) { try GoldenSet(jsonLines: "{\"score\": 0.5, \"features\": {}}\r\nnot json\r\n") }
+    }
+
     @Test func goldenVerifyRefusesAScoreOffByMoreThanTheTolerance() throws {
         let example = try ExampleModels.named("fraud-xgboost")
         let model = try ModelLoader.load(.xgboostJSON, from: ExampleModels.bytes(example.artifact))

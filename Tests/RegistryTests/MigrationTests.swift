@@ -26,6 +26,7 @@ struct MigrationTests {
             "002_audit.sql": "411cf983f608eded768050690e4bb2c7f961b6d8d3dc0796f32cf5e3c4b99cca",
             "003_audit_minutes.sql": "e913f6f90848630512023a79d981f1979293237fd3c3ae30a12a6fed33d5ba90",
             "004_version_decision_fixed.sql": "c5fdf2d947d0e203cb44d0039700d6ee72005769bcc68959b9f46aa25e0e277d",
+            "005_no_replace.sql": "7b317a94a50efabf18ac14a26d05d998abc76f9f21b97d815d2efb007c6e5df9",
         ]
         #expect(Set(RegistrySchema.migrations.map(\.name)) == Set(shipped.keys), "a new migration: add its sha256 here")
         for migration in RegistrySchema.migrations {
@@ -104,6 +105,20 @@ struct MigrationTests {
         }
         try db.run("UPDATE model_versions SET stage = 'production', description = 'a note' WHERE id = 1")
         #expect(try db.scalarText("SELECT threshold || ' ' || stage FROM model_versions WHERE id = 1") == "0.4 production")
+
+        // REPLACE deletes the row it collides with without firing DELETE triggers: refused from
+        // migration 5 on, by id or by (model, version), and for the promotion history too.
+        try db.run("INSERT INTO promotions (model_id, from_version_id, to_version_id, action, promoted_at, promoted_by) VALUES (1, NULL, 1, 'promote', 't', 'test')")
+        let sha = String(repeating: "b", count: 64)
+        for replace in [
+            "REPLACE INTO model_versions (id, model_id, version, format, artifact, artifact_sha256, artifact_size, feature_schema, threshold, stage, created_at, created_by) VALUES (1, 1, 1, 'logistic', X'7B7D', '\(sha)', 2, '[]', 0.01, 'production', 't', 'x')",
+            "REPLACE INTO model_versions (model_id, version, format, artifact, artifact_sha256, artifact_size, feature_schema, threshold, stage, created_at, created_by) VALUES (1, 1, 'logistic', X'7B7D', '\(sha)', 2, '[]', 0.01, 'production', 't', 'x')",
+            "REPLACE INTO promotions (id, model_id, from_version_id, to_version_id, action, promoted_at, promoted_by) VALUES (1, 1, NULL, 1, 'promote', 't2', 'mallory')",
+        ] {
+            #expect(throws: (any Error).self, "\(replace.prefix(40))") { try db.run(replace) }
+        }
+        #expect(try db.scalarText("SELECT threshold || ' ' || artifact_sha256 FROM model_versions") == "0.4 \(String(repeating: "a", count: 64))")
+        #expect(try db.scalarText("SELECT promoted_by FROM promotions") == "test")
     }
 
     @Test func databaseNewerThanTheBinaryIsRefusedUntouched() throws {

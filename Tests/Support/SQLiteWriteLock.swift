@@ -31,6 +31,14 @@ public final class SQLiteWriteLock {
 
     public var isHeld: Bool { confirmation.hasSuffix("locked\n") }
 
+    /// Runs `sql` in the held transaction, commits it, and waits for the shell to exit: another
+    /// process's change landing while a command waited for the lock.
+    public func commit(_ sql: String) throws {
+        commands.fileHandleForWriting.write(Data("\(sql)\nCOMMIT;\n.quit\n".utf8))
+        try commands.fileHandleForWriting.close()
+        shell.waitUntilExit()
+    }
+
     /// Ends the transaction (it wrote nothing) and waits for the shell to exit.
     public func release() throws {
         commands.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))

@@ -115,13 +115,20 @@ struct DeploymentCLITests {
         try h.sqlite("SELECT artifact_sha256 FROM model_versions WHERE version = \(number)")
     }
 
-    @Test func gitopsPromotionRewritesOnlyThePinnedVersion() throws {
+    /// A registry bootstrapped from the examples with `version` promoted, and the example values
+    /// file beside it.
+    static func bootstrapped(promoting version: String) throws -> (h: CLIHarness, values: String) {
         let h = try CLIHarness()
-        defer { h.cleanUp() }
         #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
-        #expect(try h.cli(["promote", "v2"]).status == 0)
+        #expect(try h.cli(["promote", version]).status == 0)
         let values = h.directory.appendingPathComponent("values-prod.yaml").path
         try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
+        return (h, values)
+    }
+
+    @Test func gitopsPromotionRewritesOnlyThePinnedVersion() throws {
+        let (h, values) = try Self.bootstrapped(promoting: "v2")
+        defer { h.cleanUp() }
         let v2 = try Self.artifactSHA256(h, version: 2), v3 = try Self.artifactSHA256(h, version: 3)
         #expect(v2.count == 64 && v3.count == 64 && v2 != v3)
 
@@ -306,12 +313,8 @@ struct DeploymentCLITests {
     /// --gitops) makes the file's pin stale, and the rollback is refused rather than undo that
     /// promote (it checked before taking the lock, and rolled v4 back to v3 with v3 pinned).
     @Test func aRollbackRefusesAPinMadeStaleWhileItWaited() throws {
-        let h = try CLIHarness()
+        let (h, values) = try Self.bootstrapped(promoting: "v1")
         defer { h.cleanUp() }
-        #expect(try h.cli(["bootstrap", "--models", CLIHarness.modelsDirectory.path]).status == 0)
-        #expect(try h.cli(["promote", "v1"]).status == 0)
-        let values = h.directory.appendingPathComponent("values-prod.yaml").path
-        try Self.valuesFile.write(toFile: values, atomically: true, encoding: .utf8)
         #expect(try h.cli(["promote", "v2", "--gitops", values]).status == 0)
         let pinned = try String(contentsOfFile: values, encoding: .utf8)
         let lock = try SQLiteWriteLock(databasePath: h.dbPath)

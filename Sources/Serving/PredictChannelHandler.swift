@@ -55,7 +55,9 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// What arrived while answers were outstanding, in order.
     private enum Held {
-        case part(HTTPRequestPart)
+        /// With the uptime (ns) it arrived at: a prediction's latency counts from its head's arrival,
+        /// the wait behind the requests ahead of it included.
+        case part(HTTPRequestPart, arrived: UInt64)
         case error(any Error)
         case event(Any)
     }
@@ -95,9 +97,9 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         take(part, context: context)
     }
 
-    private func hold(_ part: HTTPRequestPart) {
+    private func hold(_ part: HTTPRequestPart, arrived: UInt64? = nil) {
         heldBytes += Self.weight(of: part)
-        held.append(.part(part))
+        held.append(.part(part, arrived: arrived ?? DispatchTime.now().uptimeNanoseconds))
     }
 
     /// What a held part counts for against the read budget: about the bytes it holds. (A flat 512
@@ -115,12 +117,13 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         fields.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count + 4 }
     }
 
-    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    /// `arrived`: when a held part arrived (nil: now).
+    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext, arrived: UInt64? = nil) {
         switch (state, part) {
         case (.idle, .head(let head)) where Self.isPrediction(head):
             // Its answer would overtake the router's to the requests ahead of it.
-            guard routerUnanswered == 0 else { return hold(part) }
-            begin(head, context: context)
+            guard routerUnanswered == 0 else { return hold(part, arrived: arrived) }
+            begin(head, context: context, arrived: arrived)
         case (.idle, .head(let head)):
             routerUnanswered += 1
             state = .passing(closing: Self.saysClose(head.headerFields))
@@ -165,8 +168,8 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    private func begin(_ head: HTTPRequest, context: ChannelHandlerContext) {
-        let started = DispatchTime.now().uptimeNanoseconds
+    private func begin(_ head: HTTPRequest, context: ChannelHandlerContext, arrived: UInt64?) {
+        let started = arrived ?? DispatchTime.now().uptimeNanoseconds
         let closing = Self.saysClose(head.headerFields)
         if let refusal = controller.refusal(for: head) {
             return refuse(refusal, started: started, closing: closing, bodyEnded: false, context: context)
@@ -257,12 +260,12 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         defer { if released { context.fireChannelReadComplete() } }
         while let next = held.first {
             if case .answering = state { return }
-            if case .part(.head(let head)) = next, case .idle = state, Self.isPrediction(head), routerUnanswered > 0 { return }
+            if case .part(.head(let head), _) = next, case .idle = state, Self.isPrediction(head), routerUnanswered > 0 { return }
             held.removeFirst()
             switch next {
-            case .part(let part):
+            case .part(let part, let arrived):
                 heldBytes -= Self.weight(of: part)
-                take(part, context: context)
+                take(part, context: context, arrived: arrived)
             case .error(let error): caught(error, context: context)
             case .event(let event): triggered(event, context: context)
             }

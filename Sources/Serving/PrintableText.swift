@@ -3,8 +3,11 @@
 /// bidirectional override would forge or hide what a reader sees.
 public enum PrintableText {
     /// C0 and C1 controls (line feed, escape, NUL, DEL...), format characters (bidirectional
-    /// overrides, zero-width spaces) and the Unicode line and paragraph separators.
+    /// overrides, zero-width spaces), the Unicode line and paragraph separators, and what Unicode
+    /// says to draw as nothing (default-ignorable: a Hangul filler, a grapheme joiner, a variation
+    /// selector), which made "r-1" and another id look the same on screen and differ in a query.
     public static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.properties.isDefaultIgnorableCodePoint { return true }
         switch scalar.properties.generalCategory {
         case .control, .format, .lineSeparator, .paragraphSeparator: return true
         default: return false

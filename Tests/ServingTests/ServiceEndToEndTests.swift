@@ -181,6 +181,8 @@ struct ServiceEndToEndTests {
             ("request_id with a line separator", "{\"request_id\": \"a\u{2028}b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id with a zero-width space", "{\"request_id\": \"a\u{200B}b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id with a bidirectional override", "{\"request_id\": \"a\\u202eb\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id with a Hangul filler", "{\"request_id\": \"r-1\\u3164\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
+            ("request_id with a grapheme joiner", "{\"request_id\": \"r-1\\u034f\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("empty batch beside features", "{\"features\": \(row), \"instances\": []}", "application/json", 400, "invalid_request", nil),
             // Valid JSON of the wrong shape is a bad request; a syntax error inside a batch, bad JSON.
             ("instances null", "{\"instances\": null}", "application/json", 400, "invalid_request", nil),
@@ -791,7 +793,9 @@ struct ServiceEndToEndTests {
 
     /// A prediction waiting longer than the idle timeout for its commit (another process holds the
     /// write lock) keeps its connection, and a request pipelined behind it half-sent is still read
-    /// to its end: the idle timer closes only connections whose requests have stopped arriving.
+    /// to its end: the idle timer closes only connections whose requests have stopped arriving. The
+    /// request held behind it records its latency from its arrival, its 2 s or more behind the
+    /// first included (it counted from its release, and recorded tens of microseconds).
     @Test func aPredictionWaitingForTheLockOutlastsTheIdleTimeout() async throws {
         let h = try ServiceHarness()
         try h.initWithXGBoostPromoted()
@@ -832,6 +836,9 @@ struct ServiceEndToEndTests {
         #expect(report.contains("\"request_id\":\"first\"") && report.contains("\"request_id\":\"second\""), "\(report)")
         #expect(try await h.stop() == 0)
         #expect(try h.sqlite("SELECT group_concat(request_id, ' ') FROM (SELECT request_id FROM predictions ORDER BY id)") == "first second")
+        let held = try #require(Int(try h.sqlite("SELECT latency_us FROM predictions WHERE request_id = 'second'")))
+        #expect(held >= 2_000_000, "the held request recorded \(held) µs")
+        #expect(report.contains("\"latency_us\":\(held)"), "the answer and the row differ: \(report)")
     }
 
     /// What HTTP/1.1 says of a connection's life and of `Expect: 100-continue`, which Hummingbird

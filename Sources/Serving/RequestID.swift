@@ -42,7 +42,7 @@ extension RequestID {
     public static func problem(with id: String) -> String? {
         guard !id.isEmpty, id.unicodeScalars.count <= maxLength else { return "\"request_id\" must have 1 to \(maxLength) characters" }
         guard PrintableText.isPrintable(id) else {
-            return "\"request_id\" must not contain control characters, format characters or line separators"
+            return "\"request_id\" must not contain control characters, format characters, characters drawn as nothing or line separators"
         }
         return nil
     }

@@ -9,7 +9,7 @@ enum RecordedText {
         guard let value else { return }
         guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("\(option) must not be empty") }
         guard PrintableText.isPrintable(value) else {
-            throw ValidationError("\(option) must be one line without control characters, format characters or line separators")
+            throw ValidationError("\(option) must be one line without control characters, format characters, characters drawn as nothing or line separators")
         }
     }
 }

@@ -99,8 +99,7 @@ public struct LightGBMModel: ScoringModel {
             throw ModelLoadError.malformed("a LightGBM text model has \"\\n\" line ends, this one a carriage return at byte \(offset) (CRLF from a Windows checkout? LightGBM cannot load it either when it lists tree_sizes, as the files it writes do; save it again, or mark *.txt as -text in .gitattributes)")
         }
         let text = String(decoding: bytes, as: UTF8.self)
-        let allLines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        var lines = allLines[...]
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
         guard lines.first == "tree" else {
             throw ModelLoadError.malformed("a LightGBM text model starts with the line 'tree'")
         }
@@ -168,20 +167,14 @@ public struct LightGBMModel: ScoringModel {
         var sawEnd = false
         // Where each tree's block starts, in bytes, and where "end of trees" does.
         var blockStarts: [Int] = []
-        var lineStart = allLines[..<lines.startIndex].reduce(0) { $0 + $1.utf8.count + 1 }
-        var lineIndex = lines.startIndex
-        func advance(to index: Int) {
-            lineStart += allLines[lineIndex..<index].reduce(0) { $0 + $1.utf8.count + 1 }
-            lineIndex = index
-        }
+        func byteOffset(of line: Substring) -> Int { text.utf8.distance(from: text.startIndex, to: line.startIndex) }
         while let line = lines.first {
-            advance(to: lines.startIndex)
             if line.isEmpty { lines = lines.dropFirst(); continue }
-            if line == "end of trees" { sawEnd = true; blockStarts.append(lineStart); break }
+            if line == "end of trees" { sawEnd = true; blockStarts.append(byteOffset(of: line)); break }
             guard line.hasPrefix("Tree=") else {
                 throw ModelLoadError.malformed("expected 'Tree=N' or 'end of trees', found '\(line.prefix(40))'")
             }
-            blockStarts.append(lineStart)
+            blockStarts.append(byteOffset(of: line))
             lines = lines.dropFirst()
             let block = Self.keyValues(takingFrom: &lines)
             roots.append(UInt32(nodes.count))

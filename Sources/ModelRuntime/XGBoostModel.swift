@@ -212,17 +212,11 @@ public struct XGBoostModel: ScoringModel {
     /// 0 and 1 were refused and nothing was clamped.
     static func margin(fromBaseScore score: Float, objective: String, clamped: Bool) throws(ModelLoadError) -> Float {
         guard objective == "binary:logistic" || objective == "reg:logistic" else { return score }
-        if clamped {
-            guard score >= 0 && score <= 1 else {
-                throw ModelLoadError.invalidValue("base_score \(score) must be between 0 and 1 for \(objective)")
-            }
-            let p = min(max(score, Float(1e-6)), Float(1) - Float(1e-6))
-            return -logf(1.0 / p - 1.0)
+        guard clamped ? score >= 0 && score <= 1 : score > 0 && score < 1 else {
+            throw ModelLoadError.invalidValue("base_score \(score) must be \(clamped ? "" : "strictly ")between 0 and 1 for \(objective)")
         }
-        guard score > 0 && score < 1 else {
-            throw ModelLoadError.invalidValue("base_score \(score) must be strictly between 0 and 1 for \(objective)")
-        }
-        return -logf(1.0 / score - 1.0)
+        let p = clamped ? min(max(score, Float(1e-6)), Float(1) - Float(1e-6)) : score
+        return -logf(1.0 / p - 1.0)
     }
 
     /// Whether the XGBoost that saved the file (its top-level `"version": [major, minor, patch]`)

@@ -54,6 +54,9 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     /// Anything SQLite reported that has no more specific case.
     case database(String)
 
+    /// Another writer held the lock past the busy timeout: worth another try, no fault of the data.
+    public var isBusy: Bool { if case .busy = self { true } else { false } }
+
     public var description: String {
         switch self {
         case .databaseNotFound(let path):

@@ -43,7 +43,7 @@ public final class ActiveModels: Sendable {
                 if let reason = refused[name] { throw Self.nothingServes(name, reason) }
                 // The service listens while its first versions load: not ready yet, rather than a
                 // model that does not exist (which, once settled, is a 404 for good).
-                if !settled { throw APIError(.noActiveVersion, "the active versions are still loading") }
+                if !settled { throw Self.stillLoading }
                 throw APIError(.unknownModel, "no active version of a model named '\(name)'")
             }
             // A refused model is active too: naming none is ambiguous once there are two. (A model
@@ -52,15 +52,14 @@ public final class ActiveModels: Sendable {
                 let active = (Array(versions.keys) + refused.keys).sorted()
                 throw APIError(.modelRequired, "several models are active (\(active.joined(separator: ", "))): name one in \"model\"")
             }
-            if let loaded = versions.first?.value {
-                // Before the first pass, a second model may still be on its way.
-                guard settled else { throw APIError(.noActiveVersion, "the active versions are still loading") }
-                return loaded
-            }
             if let (model, reason) = refused.first { throw Self.nothingServes(model, reason) }
-            if !settled { throw APIError(.noActiveVersion, "the active versions are still loading") }
+            // Before the first pass, a second model may still be on its way.
+            guard settled else { throw Self.stillLoading }
+            if let loaded = versions.first?.value { return loaded }
             throw APIError(.noActiveVersion, "no model has an active version (promote one with registry-cli promote)")
         }
+
+        private static let stillLoading = APIError(.noActiveVersion, "the active versions are still loading")
 
         private static func nothingServes(_ model: String, _ reason: String) -> APIError {
             APIError(.noActiveVersion, "\(model)'s active version was refused here and no other serves: \(reason)")
@@ -106,27 +105,24 @@ public final class ActiveModels: Sendable {
     }
 
     func recordFailure(model: String, version: VersionLabel, reason: String) {
-        state.withLock { state in
-            if state.snapshot.versions[model] == nil { state.snapshot.refused[model] = "\(version): \(reason)" }
-            let status = state.status[model, default: ReloadStatus()]
-            // The same refusal said again (another poll, the version made active again) keeps the
-            // time it was first made.
-            guard status.failedVersion != version || status.lastFailure != reason else { return }
-            state.status[model, default: ReloadStatus()].lastFailure = reason
-            state.status[model, default: ReloadStatus()].lastFailureAt = Date()
-            state.status[model, default: ReloadStatus()].failedVersion = version
-        }
+        record(model: model, refusal: "\(version): \(reason)", reason: reason, version: version)
     }
 
-    /// The registry could not be read for `model` (a lock, an I/O error, a row it cannot decode):
-    /// while nothing of it serves, a request for it is told so (503), not that it is unknown.
+    /// The registry could not be read for `model` (an I/O error, a row it cannot decode): while
+    /// nothing of it serves, a request for it is told so (503), not that it is unknown.
     func recordReadFailure(model: String, reason: String) {
+        record(model: model, refusal: "its registry rows could not be read: \(reason)", reason: reason, version: nil)
+    }
+
+    /// `refusal` answers requests for `model` while none of its versions serves. The same failure
+    /// said again (another poll, the version made active again) keeps the time it was first made.
+    private func record(model: String, refusal: String, reason: String, version: VersionLabel?) {
         state.withLock { state in
-            if state.snapshot.versions[model] == nil { state.snapshot.refused[model] = "its registry rows could not be read: \(reason)" }
-            // Said again at each retried poll: the time is when it began.
-            guard state.status[model]?.lastFailure != reason else { return }
-            state.status[model, default: ReloadStatus()].lastFailure = reason
-            state.status[model, default: ReloadStatus()].lastFailureAt = Date()
+            if state.snapshot.versions[model] == nil { state.snapshot.refused[model] = refusal }
+            let status = state.status[model, default: ReloadStatus()]
+            guard status.failedVersion != version || status.lastFailure != reason else { return }
+            state.status[model] = ReloadStatus(lastReloadAt: status.lastReloadAt, lastFailure: reason, lastFailureAt: Date(),
+                                               failedVersion: version)
         }
     }
 

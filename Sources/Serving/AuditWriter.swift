@@ -71,6 +71,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
     private var queue: [Pending] = []
     private var queuedRows = 0
     private var queuedBytes = 0
+    /// Bytes of bodies the queue may hold (`bytesPerQueuedRow` a row of its capacity).
+    private let queueByteLimit: Int
     private var closed = false
     private var started = false
     /// The writer has committed its last row.
@@ -141,7 +143,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
         self.settings = settings
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.metrics = metrics
-        metrics.auditQueue(capacity: settings.queueCapacity, capacityBytes: settings.queueCapacity * Self.bytesPerQueuedRow)
+        queueByteLimit = settings.queueCapacity * Self.bytesPerQueuedRow
+        metrics.auditQueue(capacity: settings.queueCapacity, capacityBytes: queueByteLimit)
         self.logger = logger
     }
 
@@ -170,7 +173,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
     private func enqueue(_ drafts: [AuditDraft], waiting: (committed: AuditCommitted, eventLoop: any EventLoop)?) -> AuditError? {
         let bytes = drafts.first?.body.readableBytes ?? 0
-        let byteLimit = settings.queueCapacity * Self.bytesPerQueuedRow
+        let byteLimit = queueByteLimit
         condition.lock()
         defer { condition.unlock() }
         if closed { return .closed }

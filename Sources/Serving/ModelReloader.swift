@@ -73,12 +73,12 @@ public final class ModelReloader: Service, Sendable {
         for name in try registry.modelNames() {
             do {
                 try reload(model: name, registry, snapshot: snapshot, state: state)
-            } catch RegistryError.busy(let path, let timeout) {
+            } catch let error as RegistryError where error.isBusy {
                 // Another writer's lock is no failure of the model's: the next poll, 250 ms on,
                 // reads past it (a registry that stays locked makes the pod unready). Until then
                 // the model is not known to be loaded, so the pass does not settle.
                 locked = true
-                firstError = firstError ?? RegistryError.busy(path: path, timeoutMilliseconds: timeout)
+                firstError = firstError ?? error
             } catch {
                 // Shown where a refusal is (503 rather than 404 while nothing of it serves, /models,
                 // the failing gauge) until a later poll reads the model again.

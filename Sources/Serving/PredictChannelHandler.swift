@@ -55,8 +55,8 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// What arrived while answers were outstanding, in order.
     private enum Held {
-        /// With the uptime (ns) it arrived at: a prediction's latency counts from its head's arrival,
-        /// the wait behind the requests ahead of it included.
+        /// With the uptime (ns) a head arrived at (0 for other parts): a prediction's latency counts
+        /// from its head's arrival, the wait behind the requests ahead of it included.
         case part(HTTPRequestPart, arrived: UInt64)
         case error(any Error)
         case event(Any)
@@ -99,7 +99,8 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func hold(_ part: HTTPRequestPart, arrived: UInt64? = nil) {
         heldBytes += Self.weight(of: part)
-        held.append(.part(part, arrived: arrived ?? DispatchTime.now().uptimeNanoseconds))
+        let stamp: UInt64 = if let arrived { arrived } else if case .head = part { DispatchTime.now().uptimeNanoseconds } else { 0 }
+        held.append(.part(part, arrived: stamp))
     }
 
     /// What a held part counts for against the read budget: about the bytes it holds. (A flat 512

@@ -150,6 +150,13 @@ public struct JSONParser {
 
     /// Reads a JSON number: the grammar is checked here, the value converted by strtod.
     public mutating func parseNumber() throws(JSONParseError) -> Double {
+        // Without a limit every number is converted.
+        try parseNumber(writtenWithAtMost: .max) ?? .nan
+    }
+
+    /// Reads a JSON number as `parseNumber` does; nil, without converting it, when it is written
+    /// with more than `maxLength` characters (a megabyte of digits is not worth strtod's time).
+    public mutating func parseNumber(writtenWithAtMost maxLength: Int) throws(JSONParseError) -> Double? {
         skipWhitespace()
         let start = index
         if peek() == UInt8(ascii: "-") { index += 1 }
@@ -198,6 +205,7 @@ public struct JSONParser {
             }
             scale += negative ? -exponent : exponent
         }
+        guard index - start <= maxLength else { return nil }
         // Clinger's fast path: a significand of at most 15 digits and a power of ten up to 22 are
         // both exact doubles, so one multiplication or division, correctly rounded, gives the
         // correctly rounded value, exactly what strtod returns. Everything else goes to strtod.

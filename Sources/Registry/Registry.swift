@@ -22,13 +22,13 @@ public final class Registry {
     let logger: Logger
     /// The file this connection opened. A file deleted or renamed away stays open and writable here,
     /// so without a check its rows would go to a file no reader can find any more.
-    private let openedFile: FileIdentity?
+    public let openedFile: FileIdentity?
 
     /// Opens an initialised registry whose schema matches this binary.
     ///
     /// Throws `RegistryError.databaseNotFound` when there is no file, `.notADatabase`,
     /// `.notARegistry`, `.notInitialised`, `.schemaBehind`, `.schemaTooNew`, `.readOnly` (write
-    /// access to a file that cannot be written) or `.busy`.
+    /// access to a file that cannot be written), `.readerWouldLeaveWALFiles` or `.busy`.
     public static func open(path: String, access: Access, busyTimeoutMilliseconds: Int32 = 5_000,
                             durability: Connection.Durability = .powerLoss,
                             logger: Logger = Logger(label: "sentinel.registry")) throws -> Registry {
@@ -58,6 +58,7 @@ public final class Registry {
 
     /// The schema state of the file at `path`, read without writing a byte to it.
     private static func status(ofFileAt path: String, busyTimeoutMilliseconds: Int32) throws -> Migrator.Status {
+        try refuseReaderThatWouldLeaveWALFiles(path)
         let reader = try connect(path: path, options: .init(mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds))
         do {
             return try Migrator().status(of: reader)
@@ -84,6 +85,21 @@ public final class Registry {
         }
     }
 
+    /// Throws `.readerWouldLeaveWALFiles` when this process, not root and not the file's owner,
+    /// cannot write the registry and no process has it open. SQLite makes the -wal and -shm files
+    /// at the first read then, and a connection that cannot write the registry cannot remove them
+    /// when it closes: they would stay, this user's, and the owner could not write the registry.
+    /// (Root's are handed to the owner by SQLite; where the directory cannot be written, SQLite
+    /// makes none.) Checked before the first connection, which is read-only, of every command.
+    private static func refuseReaderThatWouldLeaveWALFiles(_ path: String) throws {
+        guard geteuid() != 0, !FileManager.default.fileExists(atPath: path + "-wal"),
+              Glibc.access(path, R_OK) == 0, Glibc.access(path, W_OK) != 0 else { return }
+        let directory = (path as NSString).deletingLastPathComponent
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_uid != geteuid(), Glibc.access(directory.isEmpty ? "." : directory, W_OK) == 0 else { return }
+        throw RegistryError.readerWouldLeaveWALFiles(path: path, reader: geteuid(), owner: info.st_uid)
+    }
+
     private static func connect(path: String, options: Connection.Options) throws -> Connection {
         // SQLite's name for a private in-memory database: `init` would report a registry made
         // where nothing is kept.
@@ -92,6 +108,10 @@ public final class Registry {
         // other commands' existence checks read it.
         let name = path.hasPrefix("file:") ? "./" + path : path
         if let reason = notARegularFile(path) { throw RegistryError.cannotOpen(path: path, reason: reason) }
+        var info = stat()
+        if Glibc.access(path, R_OK) != 0, errno == EACCES, stat(path, &info) == 0 {
+            throw RegistryError.cannotOpen(path: path, reason: "uid \(geteuid()) may not read it (it belongs to uid \(info.st_uid), mode 0\(String(info.st_mode & 0o777, radix: 8)))")
+        }
         do {
             return try Connection(path: name, options: options)
         } catch let error where error.isCannotOpen {

@@ -1,3 +1,4 @@
+import Foundation
 import ModelRuntime
 
 /// Everything the registry refuses, each naming the thing at fault. The CLI prints `description`
@@ -12,6 +13,12 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case schemaBehind(path: String, databaseVersion: Int, knownVersion: Int)
     case migrationMismatch(number: Int, recorded: String, known: String)
     case readOnly(path: String)
+    /// SQLite's -wal or -shm file beside the registry belongs to another user and cannot be written
+    /// by this one: SQLite then opens the registry read-only.
+    case walFilesNotWritable(path: String, owner: UInt32)
+    /// A process that cannot write the registry, running as another user than its owner, would make
+    /// its -wal and -shm files (no process has it open) and could not remove them.
+    case readerWouldLeaveWALFiles(path: String, reader: UInt32, owner: UInt32)
     case busy(path: String, timeoutMilliseconds: Int32)
     /// SQLite found a damaged page while reading (SQLITE_CORRUPT).
     case damaged(path: String, detail: String)
@@ -75,6 +82,10 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "migration \(number) was recorded as \(recorded) but this registry-cli ships \(known)"
         case .readOnly(let path):
             return "registry \(path) cannot be written (read-only file or directory)"
+        case .walFilesNotWritable(let path, let owner):
+            return "registry \(path) cannot be written: its -wal and -shm files belong to uid \(owner) (made by a reader running as that user while no process had the registry open); as root, run 'chown --reference=\(path) \(path)-wal \(path)-shm'"
+        case .readerWouldLeaveWALFiles(let path, let reader, let owner):
+            return "registry \(path) is not writable by uid \(reader) and no process has it open: reading it would leave -wal and -shm files beside it that its owner (uid \(owner)) could not write; read it as uid \(owner) or root, while the service runs, or from a copy of your own"
         case .busy(let path, let timeout):
             return "registry \(path) is locked by another process (waited \(timeout) ms)"
         case .damaged(let path, let detail):
@@ -147,7 +158,13 @@ extension RegistryError {
         guard let sqlite = error as? SQLiteError else { return error }
         if sqlite.isNotADatabase { return RegistryError.notADatabase(path: path) }
         if sqlite.isBusy { return RegistryError.busy(path: path, timeoutMilliseconds: busyTimeout) }
-        if sqlite.isReadOnly { return RegistryError.readOnly(path: path) }
+        if sqlite.isReadOnly {
+            for file in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) && access(file, W_OK) != 0 {
+                var info = stat()
+                if stat(file, &info) == 0 { return RegistryError.walFilesNotWritable(path: path, owner: info.st_uid) }
+            }
+            return RegistryError.readOnly(path: path)
+        }
         if sqlite.isCorrupt { return RegistryError.damaged(path: path, detail: sqlite.message) }
         if sqlite.isFull { return RegistryError.diskFull(path: path) }
         if sqlite.isIOError { return RegistryError.ioError(path: path, detail: "\(sqlite.message), extended code \(sqlite.extendedCode)") }

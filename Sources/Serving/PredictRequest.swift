@@ -166,11 +166,11 @@ public struct PredictRequestParser {
                 value = .nan
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 let start = parser.offset
-                value = try parser.parseNumber()
-                text = ValueSpan(start: start, count: parser.offset - start)
-                guard text.count <= FeatureError.maxNumberLength else {
+                guard let number = try parser.parseNumber(writtenWithAtMost: FeatureError.maxNumberLength) else {
                     throw prefixed(.numberTooLong(nameText(name, UnsafeRawBufferPointer(bytes))), instance)
                 }
+                value = number
+                text = ValueSpan(start: start, count: parser.offset - start)
             default:
                 try parser.skipValue()
                 throw prefixed(.notNumeric(nameText(name, UnsafeRawBufferPointer(bytes))), instance)

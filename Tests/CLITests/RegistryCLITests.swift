@@ -495,6 +495,76 @@ struct RegistryCLITests {
         #expect(FileManager.default.contents(atPath: foreign) == foreignBytes)
     }
 
+    /// A reader running as another user than the registry's owner, unable to write it, while no
+    /// process has it open: SQLite would make its -wal and -shm files as that user and leave them,
+    /// and the owner could then not write the registry ("read-only file or directory", though
+    /// neither was). The reader is refused, leaving nothing; files left by another reader (the
+    /// sqlite3 shell as that user) are named in the owner's error, with the command that repairs
+    /// them; and a registry the user may not read is said to be that. Run as root, since it
+    /// switches users with setpriv.
+    @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func aReaderRunningAsAnotherUserLeavesNoFilesTheOwnerCannotWrite() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        try h.initWithPromoted("fraud-logistic")
+        #expect(try h.registerExample("fraud-lightgbm").status == 0)
+        #expect(chmod(h.directory.path, 0o777) == 0 && chown(h.dbPath, 1234, 1234) == 0)
+        let files = [h.dbPath + "-wal", h.dbPath + "-shm"]
+        func run(as uid: Int, _ executable: String, _ arguments: [String]) throws -> CLIHarness.Result {
+            try CLIHarness.run("/usr/bin/setpriv", ["--reuid", "\(uid)", "--regid", "\(uid)", "--clear-groups", executable] + arguments)
+        }
+
+        // A write it cannot make left the files as well (its first connection only reads).
+        for arguments in [["list"], ["audit"], ["history"], ["promote", "v2"], ["init"]] {
+            let refused = try run(as: 65534, CLIHarness.binary, arguments + ["--db", h.dbPath])
+            #expect(refused.status == 1 && refused.stderr.split(separator: "\n").count == 1
+                    && refused.stderr.contains("is not writable by uid 65534 and no process has it open")
+                    && refused.stderr.contains("its owner (uid 1234)"), "\(arguments): \(refused.stderr)")
+            #expect(files.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(arguments)")
+        }
+
+        let shell = try run(as: 65534, "/usr/bin/sqlite3", [h.dbPath, "SELECT count(*) FROM model_versions"])
+        #expect(shell.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(shell.stderr)")
+        #expect(files.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+        let blocked = try run(as: 1234, CLIHarness.binary, ["promote", "v2", "--db", h.dbPath])
+        #expect(blocked.status == 1 && blocked.stderr.split(separator: "\n").count == 1
+                && blocked.stderr.contains("its -wal and -shm files belong to uid 65534")
+                && blocked.stderr.contains("'chown --reference=\(h.dbPath) \(h.dbPath)-wal \(h.dbPath)-shm'"), "\(blocked.stderr)")
+        #expect(try CLIHarness.run("/bin/chown", ["--reference=\(h.dbPath)"] + files).status == 0)
+        #expect(try run(as: 1234, CLIHarness.binary, ["promote", "v2", "--db", h.dbPath]).status == 0)
+        #expect(try h.sqlite("SELECT 'v' || version FROM model_versions WHERE stage = 'production'") == "v2")
+
+        // A registry the user may not read at all is said to be that, not "cannot be written".
+        #expect(chmod(h.dbPath, 0o600) == 0)
+        for arguments in [["list"], ["promote", "v1"]] {
+            let unreadable = try run(as: 65534, CLIHarness.binary, arguments + ["--db", h.dbPath])
+            #expect(unreadable.status == 1 && unreadable.stderr.split(separator: "\n").count == 1
+                    && unreadable.stderr.contains("uid 65534 may not read it (it belongs to uid 1234, mode 0600)"), "\(arguments): \(unreadable.stderr)")
+        }
+        #expect(files.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+    }
+
+    /// A registration is read back inside its own transaction. When that reading fails (here a
+    /// trigger typed in the shell renames the model as its version goes in, so the version is not
+    /// found under its name), nothing of it is kept and the command fails in one line: read after
+    /// the commit, the version would be stored while the command said it failed, and a retry would
+    /// register it again.
+    @Test func aRegistrationWhoseReadBackFailsLeavesNothing() throws {
+        let h = try CLIHarness()
+        defer { h.cleanUp() }
+        try h.initWithPromoted("fraud-logistic")
+        let state = "SELECT (SELECT group_concat(name) FROM models) || ' ' || (SELECT count(*) FROM model_versions) || ' ' || (SELECT count(*) FROM version_metrics)"
+        let before = try h.sqlite(state)
+        _ = try h.sqlite("""
+            CREATE TRIGGER rename_on_register AFTER INSERT ON model_versions
+            BEGIN UPDATE models SET name = 'renamed' WHERE id = NEW.model_id; END;
+            """)
+        let result = try h.registerExample("fraud-xgboost")
+        #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1
+                && result.stderr.contains("no model named 'fraud'"), "\(result.stderr)")
+        #expect(try h.sqlite(state) == before)
+    }
+
     @Test func lockedDatabaseFailsAfterBusyTimeout() throws {
         let h = try CLIHarness()
         defer { h.cleanUp() }

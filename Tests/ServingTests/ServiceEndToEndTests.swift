@@ -142,6 +142,8 @@ struct ServiceEndToEndTests {
         let tooLarge = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1e400,", options: .regularExpression)
         // 1.0, but kept in the audit log as written: 101 characters are refused, 100 taken.
         let longNumber = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1.\(String(repeating: "0", count: 99)),", options: .regularExpression)
+        // 10, with 98 zeros in its exponent: too long too, though it converts in one multiplication.
+        let longExponent = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1e\(String(repeating: "0", count: 98))1,", options: .regularExpression)
         let longestNumber = row.replacingOccurrences(of: #"\"amount\":[^,]*,"#, with: "\"amount\":1.\(String(repeating: "0", count: 98)),", options: .regularExpression)
         // Finite, but through the scaler they overflow to opposite infinities: the score would be NaN.
         let overflowing = row
@@ -173,6 +175,7 @@ struct ServiceEndToEndTests {
             ("deep nesting", "{\"features\": {\"amount\": " + String(repeating: "[", count: 3000) + "}}", "application/json", 400, "invalid_json", nil),
             ("a number beyond a double", "{\"features\": \(tooLarge)}", "application/json", 422, "invalid_features", "amount"),
             ("a number written with 101 characters", "{\"features\": \(longNumber)}", "application/json", 422, "invalid_features", "amount"),
+            ("a number written with 101 characters, most in its exponent", "{\"features\": \(longExponent)}", "application/json", 422, "invalid_features", "amount"),
             ("a number written with 100 characters", "{\"features\": \(longestNumber)}", "application/json", 200, "", nil),
             ("model twice", "{\"model\": \"nope\", \"model\": \"fraud\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
             ("request_id twice", "{\"request_id\": \"a\", \"request_id\": \"b\", \"features\": \(row)}", "application/json", 400, "invalid_request", nil),
@@ -584,6 +587,79 @@ struct ServiceEndToEndTests {
         }
         #expect(served.status == 200 && served.json?["version"] as? String == "v1", "\(served.body)")
         #expect(try await h.get("/metrics").body.contains("sentinel_model_reload_failing{model=\"aml\"} 0"))
+        #expect(try await h.stop() == 0)
+    }
+
+    /// A version whose artifact has a damaged page is refused (503, saying so), and serves once the
+    /// page is put back from a copy, with no promotion in between: the damage stops the reading of
+    /// the version's row itself, a read failure tried again at every poll, not a refusal kept until
+    /// the next promotion.
+    @Test func aDamagedVersionServesOnceItsPageIsRepaired() async throws {
+        let h = try ServiceHarness()
+        try h.initWithXGBoostPromoted()
+        _ = try h.sqlite("PRAGMA wal_checkpoint(TRUNCATE)")
+        let page = try #require(Int(try h.sqlite("""
+            SELECT pageno FROM dbstat WHERE name = 'model_versions' AND pagetype = 'overflow' ORDER BY pageno LIMIT 1 OFFSET 3
+            """)))
+        let pageSize = try #require(Int(try h.sqlite("PRAGMA page_size")))
+        let offset = UInt64((page - 1) * pageSize)
+        let file = try #require(FileHandle(forUpdatingAtPath: h.dbPath))
+        defer { try? file.close() }
+        try file.seek(toOffset: offset)
+        let good = try #require(try file.read(upToCount: pageSize))
+        try file.seek(toOffset: offset)
+        try file.write(contentsOf: Data(repeating: 0xFF, count: pageSize))
+        try file.synchronize()
+
+        try await h.start(waitForReady: false)
+        defer { h.killIfRunning() }
+        let body = "{\"model\": \"fraud\", \"features\": \(try GoldenRequests("fraud-xgboost", limit: 1).features[0])}"
+        var refused = try await h.post("/predict", body: body)
+        for _ in 0..<100 where refused.json?["detail"] as? String == "the active versions are still loading" {
+            try await Task.sleep(for: .milliseconds(100))
+            refused = try await h.post("/predict", body: body)
+        }
+        #expect(refused.status == 503 && (refused.json?["detail"] as? String)?.contains("is damaged") == true, "\(refused.body)")
+
+        try file.seek(toOffset: offset)
+        try file.write(contentsOf: good)
+        try file.synchronize()
+        var served = refused
+        for _ in 0..<100 where served.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            served = try await h.post("/predict", body: body)
+        }
+        #expect(served.status == 200 && served.json?["version"] as? String == "v1", "\(served.body)")
+        #expect(try await h.stop() == 0)
+    }
+
+    /// A registry file replaced at its path (a copy renamed into place) is read as the file it is:
+    /// its ids name its own rows. The reloader kept what it knew of the old file, so a copy whose
+    /// newest promotion had the same id was never read: it went on serving v1 while the file's
+    /// active version was v2. (Predictions are refused until a restart, since the audit writer's
+    /// rows would go to the file renamed away; /models shows what is served.)
+    @Test func aRegistryReplacedAtItsPathIsReadAfresh() async throws {
+        let h = try ServiceHarness()
+        let copy = h.directory.appendingPathComponent("copy.db").path
+        for (path, promoted) in [(copy, "v2"), (h.dbPath, "v1")] {
+            #expect(try h.cli(["init"]).status == 0)
+            try h.register("fraud-xgboost")
+            try h.register("fraud-logistic")
+            #expect(try h.cli(["promote", promoted]).status == 0)
+            if path == copy { try FileManager.default.moveItem(atPath: h.dbPath, toPath: copy) }
+        }
+        #expect(try h.sqlite("SELECT max(id) FROM promotions") == "1" && h.sqlite("SELECT max(id) FROM promotions", db: copy) == "1")
+        try await h.start()
+        defer { h.killIfRunning() }
+        var model = try await h.get("/models/fraud").json
+        #expect(model?["serving_version"] as? String == "v1", "\(String(describing: model))")
+
+        #expect(rename(copy, h.dbPath) == 0)
+        for _ in 0..<100 where model?["serving_version"] as? String != "v2" {
+            try await Task.sleep(for: .milliseconds(100))
+            model = try await h.get("/models/fraud").json
+        }
+        #expect(model?["active_version"] as? String == "v2" && model?["serving_version"] as? String == "v2", "\(String(describing: model))")
         #expect(try await h.stop() == 0)
     }
 

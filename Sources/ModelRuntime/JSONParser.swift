@@ -84,7 +84,7 @@ public struct JSONParser {
         return true
     }
 
-    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+    mutating func parseValue(depth: Int, refusingRepeatedNames: Bool = true) throws(JSONParseError) -> JSONValue {
         guard depth < Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth)") }
         skipWhitespace()
         guard let byte = peek() else { throw error("unexpected end of input") }
@@ -100,7 +100,8 @@ public struct JSONParser {
                 try expect(UInt8(ascii: ":"), "':' after an object key")
                 // RFC 8259 leaves a repeated name's meaning open; every reader here refuses it
                 // rather than keep one of the values silently (as the service does for features).
-                guard object.updateValue(try parseValue(depth: depth + 1), forKey: key) == nil else {
+                let value = try parseValue(depth: depth + 1, refusingRepeatedNames: refusingRepeatedNames)
+                guard object.updateValue(value, forKey: key) == nil || !refusingRepeatedNames else {
                     throw JSONParseError(offset: keyOffset, reason: "the name \"\(key)\" is given twice")
                 }
             } while consume(UInt8(ascii: ","))
@@ -111,7 +112,7 @@ public struct JSONParser {
             var array: [JSONValue] = []
             if consume(UInt8(ascii: "]")) { return .array(array) }
             repeat {
-                array.append(try parseValue(depth: depth + 1))
+                array.append(try parseValue(depth: depth + 1, refusingRepeatedNames: refusingRepeatedNames))
             } while consume(UInt8(ascii: ","))
             try expect(UInt8(ascii: "]"), "',' or ']' in an array")
             return .array(array)
@@ -341,9 +342,11 @@ public struct JSONParser {
         return value
     }
 
-    /// Skips one value of any kind (used by readers that only want some members).
-    public mutating func skipValue() throws(JSONParseError) {
-        _ = try parseValue(depth: 0)
+    /// Skips one value of any kind (used by readers that only want some members). A name given
+    /// twice in an object is refused unless `allowingRepeatedNames` (JSON's grammar allows it:
+    /// a caller that only checks the grammar, or refuses repeats in its own words).
+    public mutating func skipValue(allowingRepeatedNames: Bool = false) throws(JSONParseError) {
+        _ = try parseValue(depth: 0, refusingRepeatedNames: !allowingRepeatedNames)
     }
 
     @inline(__always)

@@ -89,14 +89,15 @@ public final class Registry {
     /// cannot write the registry and no process has it open. SQLite makes the -wal and -shm files
     /// at the first read then, and a connection that cannot write the registry cannot remove them
     /// when it closes: they would stay, this user's, and the owner could not write the registry.
-    /// (Root's are handed to the owner by SQLite; where the directory cannot be written, SQLite
-    /// makes none.) Checked before the first connection, which is read-only, of every command.
+    /// (Root's are handed to the owner by SQLite; where the directory cannot be written, or the
+    /// file is not in WAL mode, SQLite makes none.) Checked before the first connection, which is
+    /// read-only, of every command.
     private static func refuseReaderThatWouldLeaveWALFiles(_ path: String) throws {
-        guard geteuid() != 0, !FileManager.default.fileExists(atPath: path + "-wal"),
-              Glibc.access(path, R_OK) == 0, Glibc.access(path, W_OK) != 0 else { return }
-        let directory = (path as NSString).deletingLastPathComponent
+        guard geteuid() != 0, Glibc.access(path, R_OK) == 0, Glibc.access(path, W_OK) != 0 else { return }
+        let files = WALFiles(of: path)
         var info = stat()
-        guard stat(path, &info) == 0, info.st_uid != geteuid(), Glibc.access(directory.isEmpty ? "." : directory, W_OK) == 0 else { return }
+        guard !files.exist, stat(files.database, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid != geteuid(),
+              Glibc.access((files.database as NSString).deletingLastPathComponent, W_OK) == 0, files.databaseIsInWALMode else { return }
         throw RegistryError.readerWouldLeaveWALFiles(path: path, reader: geteuid(), owner: info.st_uid)
     }
 

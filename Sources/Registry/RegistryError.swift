@@ -15,7 +15,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case readOnly(path: String)
     /// SQLite's -wal or -shm file beside the registry belongs to another user and cannot be written
     /// by this one: SQLite then opens the registry read-only.
-    case walFilesNotWritable(path: String, owner: UInt32)
+    /// (`database`: the registry's path with links resolved, where SQLite keeps the files.)
+    case walFilesNotWritable(path: String, database: String, owner: UInt32)
     /// A process that cannot write the registry, running as another user than its owner, would make
     /// its -wal and -shm files (no process has it open) and could not remove them.
     case readerWouldLeaveWALFiles(path: String, reader: UInt32, owner: UInt32)
@@ -82,8 +83,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "migration \(number) was recorded as \(recorded) but this registry-cli ships \(known)"
         case .readOnly(let path):
             return "registry \(path) cannot be written (read-only file or directory)"
-        case .walFilesNotWritable(let path, let owner):
-            return "registry \(path) cannot be written: its -wal and -shm files belong to uid \(owner) (made by a reader running as that user while no process had the registry open); as root, run 'chown --reference=\(path) \(path)-wal \(path)-shm'"
+        case .walFilesNotWritable(let path, let database, let owner):
+            return "registry \(path) cannot be written: its -wal and -shm files belong to uid \(owner) (made by a reader running as that user while no process had the registry open); as root, run: chown --reference=\"\(database)\" \"\(database)-wal\" \"\(database)-shm\""
         case .readerWouldLeaveWALFiles(let path, let reader, let owner):
             return "registry \(path) is not writable by uid \(reader) and no process has it open: reading it would leave -wal and -shm files beside it that its owner (uid \(owner)) could not write; read it as uid \(owner) or root, while the service runs, or from a copy of your own"
         case .busy(let path, let timeout):
@@ -159,9 +160,12 @@ extension RegistryError {
         if sqlite.isNotADatabase { return RegistryError.notADatabase(path: path) }
         if sqlite.isBusy { return RegistryError.busy(path: path, timeoutMilliseconds: busyTimeout) }
         if sqlite.isReadOnly {
-            for file in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) && access(file, W_OK) != 0 {
-                var info = stat()
-                if stat(file, &info) == 0 { return RegistryError.walFilesNotWritable(path: path, owner: info.st_uid) }
+            // The registry itself writable: what SQLite could not write is a -wal or -shm file,
+            // another user's. (A user who may not write the registry is told that, whoever owns them.)
+            let files = WALFiles(of: path)
+            var info = stat()
+            if access(path, W_OK) == 0, stat(files.database, &info) == 0, let owner = files.foreignOwner(registryOwner: info.st_uid) {
+                return RegistryError.walFilesNotWritable(path: path, database: files.database, owner: owner)
             }
             return RegistryError.readOnly(path: path)
         }

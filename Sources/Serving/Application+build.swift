@@ -23,6 +23,9 @@ public func buildApplication(
     let models = ActiveModels(awaitingDesiredVersions: configuration.desiredVersionsFile != nil)
     let audit = try AuditWriter(databasePath: configuration.databasePath, settings: configuration.audit, metrics: metrics,
                                 logger: logger, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+    var pinned = configuration
+    pinned.registryFile = audit.registryFile
+    let configuration = pinned
     let reloader = ModelReloader(configuration: configuration, models: models, metrics: metrics, logger: logger)
     let desired = configuration.desiredVersionsFile.map {
         DesiredVersionsApplier(path: $0, configuration: configuration, models: models, metrics: metrics, logger: logger)

@@ -129,6 +129,9 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// enough for a probe to see it, short enough that traffic returns to test the registry again.
     static let unreadyAfterFailureNanoseconds: UInt64 = 15_000_000_000
 
+    /// The file the writer opened: the one its rows go to.
+    public var registryFile: FileIdentity? { registry.openedFile }
+
     /// Opens the writer's own connection. Throws the registry's errors for a database it cannot write.
     public init(databasePath: String, settings: AuditSettings, metrics: ServingMetrics, logger: Logger, busyTimeoutMilliseconds: Int32) throws {
         registry = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,

@@ -46,9 +46,6 @@ public final class DesiredVersionsApplier: Service, Sendable {
     final class PollState: @unchecked Sendable {
         /// The last problem logged, so that a file that stays wrong is logged once, not every second.
         var lastProblem: String?
-        /// The registry file `refused` is about: another file at the path (a restored copy) has
-        /// other versions under the same ids.
-        var registryFile: FileIdentity?
         /// Versions that failed their self-test, by id, with why: a version's artifact and golden
         /// rows never change, so one that failed is not loaded again at every poll.
         var refused: [Int64: String] = [:]
@@ -59,10 +56,7 @@ public final class DesiredVersionsApplier: Service, Sendable {
         defer { models.desiredVersionsPassed() }
         do {
             let desired = try DesiredVersions(contentsOf: path)
-            try connection.use { registry in
-                if registry.openedFile != state.registryFile { (state.registryFile, state.refused) = (registry.openedFile, [:]) }
-                try apply(desired, to: registry, refused: &state.refused)
-            }
+            try connection.use { try apply(desired, to: $0, refused: &state.refused) }
             metrics.desiredVersions(inSync: true)
             state.lastProblem = nil
         } catch {

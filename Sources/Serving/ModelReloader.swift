@@ -31,9 +31,6 @@ public final class ModelReloader: Service, Sendable {
 
     /// What one poll leaves for the next. Used by one poll at a time (each is awaited).
     final class PollState: @unchecked Sendable {
-        /// The registry file read last: another file at the path (a restored copy) has other rows
-        /// under the same ids, so nothing below holds for it.
-        var registryFile: FileIdentity?
         var lastPromotion: Int64 = -1
         /// Versions that failed to load or self-test, by id, with why (a version never changes).
         var failedVersions: [Int64: String] = [:]
@@ -42,19 +39,11 @@ public final class ModelReloader: Service, Sendable {
         var announcedRefusals: [String: Int64] = [:]
         /// Four polls a second: a registry that stays unreadable is logged once, then every 10 s.
         var checkFailures = RepeatingFailureLog("registry check failed", level: .error)
-
-        func forget(for file: FileIdentity?) {
-            registryFile = file
-            lastPromotion = -1
-            failedVersions = [:]
-            announcedRefusals = [:]
-        }
     }
 
     func poll(_ state: PollState) {
         do {
             try connection.use { registry in
-                if registry.openedFile != state.registryFile { state.forget(for: registry.openedFile) }
                 let newest = try registry.latestPromotionID()
                 models.recordDatabaseCheck()
                 if newest != state.lastPromotion {

@@ -14,10 +14,13 @@ final class RegistryConnection: Sendable {
     let access: Registry.Access
     let busyTimeoutMilliseconds: Int32
     let logger: Logger
+    /// The only file this connection may open (see `ServiceConfiguration.registryFile`).
+    let file: FileIdentity?
     private let registry = Mutex<Registry?>(nil)
 
     init(_ configuration: ServiceConfiguration, access: Registry.Access, logger: Logger) {
         path = configuration.databasePath
+        file = configuration.registryFile
         self.access = access
         busyTimeoutMilliseconds = configuration.busyTimeoutMilliseconds
         self.logger = logger
@@ -28,7 +31,11 @@ final class RegistryConnection: Sendable {
         try registry.withLock { registry in
             do {
                 if registry == nil {
-                    registry = try Registry.open(path: path, access: access, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
+                    // Looked at before SQLite opens it: opening reads it, through the other file's WAL.
+                    guard file == nil || FileIdentity(path: path) == file else { throw RegistryError.fileReplaced(path: path) }
+                    let opened = try Registry.open(path: path, access: access, busyTimeoutMilliseconds: busyTimeoutMilliseconds, logger: logger)
+                    guard file == nil || opened.openedFile == file else { throw RegistryError.fileReplaced(path: path) }
+                    registry = opened
                 }
                 return try body(registry!)
             } catch {

@@ -31,6 +31,14 @@ public struct ServiceConfiguration: Sendable {
     /// clients cannot hold connections open for ever. Longer than the usual load balancer's keep-alive (60 s), so that
     /// the balancer, not the service, closes an idle connection and never sends on one just closed.
     public var idleTimeoutSeconds: Double = 75
+    /// The registry file the audit writer opened at start-up (set by `buildApplication`). Every
+    /// other connection of the process reads and writes that file only. Another file put at the
+    /// path shares the -wal and -shm files, by name, with the one this process has open, and SQLite
+    /// cannot tell them apart: reading it through them, or writing to it, would mix the two files'
+    /// pages. So the process refuses it (`RegistryError.fileReplaced`) until a restart opens it;
+    /// meanwhile the audit writer's checkpoints copy the old file's last frames into the old file,
+    /// and its last one empties the WAL.
+    public var registryFile: FileIdentity?
 
     public init(databasePath: String) {
         self.databasePath = databasePath

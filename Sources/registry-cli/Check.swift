@@ -91,7 +91,7 @@ extension RegistryCLI {
         /// being read (a lock held too long, the file replaced or unreadable).
         private static func finding(_ error: any Error) throws -> String {
             switch error {
-            case RegistryError.busy, RegistryError.fileReplaced, RegistryError.cannotOpen, RegistryError.readOnly:
+            case RegistryError.busy, RegistryError.fileReplaced, RegistryError.cannotOpen, RegistryError.readOnly, RegistryError.walFilesNotWritable:
                 throw error
             case RegistryError.damaged(_, let detail):
                 return "a damaged page stopped the reading: \(detail)"

@@ -500,8 +500,9 @@ struct RegistryCLITests {
     /// and the owner could then not write the registry ("read-only file or directory", though
     /// neither was). The reader is refused, leaving nothing; files left by another reader (the
     /// sqlite3 shell as that user) are named in the owner's error, with the command that repairs
-    /// them; and a registry the user may not read is said to be that. Run as root, since it
-    /// switches users with setpriv.
+    /// them; and a registry the user may not read is said to be that. While the owner's files are
+    /// there (a service has the registry open), another user reads as before. Run as root, since
+    /// it switches users with setpriv.
     @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func aReaderRunningAsAnotherUserLeavesNoFilesTheOwnerCannotWrite() throws {
         let h = try CLIHarness()
@@ -523,13 +524,30 @@ struct RegistryCLITests {
             #expect(files.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(arguments)")
         }
 
+        // While the files are there, the owner's (a service has it open; here the owner's read-only
+        // shell left them), another user reads, through a link too, and leaves nothing of its own;
+        // a write it may not make is said to be that, not blamed on the owner's files.
+        #expect(try run(as: 1234, "/usr/bin/sqlite3", ["-readonly", h.dbPath, "SELECT count(*) FROM models"]).status == 0)
+        #expect(files.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+        let link = h.directory.appendingPathComponent("link.db").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: h.dbPath)
+        let listed = try run(as: 65534, CLIHarness.binary, ["list", "--db", link])
+        #expect(listed.status == 0 && listed.stdout.contains("fraud"), "\(listed.stderr)")
+        let notTheirs = try run(as: 65534, CLIHarness.binary, ["promote", "v2", "--db", h.dbPath])
+        #expect(notTheirs.status == 1 && notTheirs.stderr.contains("cannot be written (read-only file or directory)"), "\(notTheirs.stderr)")
+        let owners = try files.map { try #require(FileManager.default.attributesOfItem(atPath: $0)[.ownerAccountID] as? Int) }
+        #expect(owners == [1234, 1234])
+        // The owner's next writable connection, the last to close, removes them.
+        #expect(try run(as: 1234, CLIHarness.binary, ["list", "--db", h.dbPath]).status == 0)
+        #expect(files.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+
         let shell = try run(as: 65534, "/usr/bin/sqlite3", [h.dbPath, "SELECT count(*) FROM model_versions"])
         #expect(shell.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(shell.stderr)")
         #expect(files.allSatisfy { FileManager.default.fileExists(atPath: $0) })
         let blocked = try run(as: 1234, CLIHarness.binary, ["promote", "v2", "--db", h.dbPath])
         #expect(blocked.status == 1 && blocked.stderr.split(separator: "\n").count == 1
                 && blocked.stderr.contains("its -wal and -shm files belong to uid 65534")
-                && blocked.stderr.contains("'chown --reference=\(h.dbPath) \(h.dbPath)-wal \(h.dbPath)-shm'"), "\(blocked.stderr)")
+                && blocked.stderr.contains("as root, run: chown --reference=\"\(h.dbPath)\" \"\(h.dbPath)-wal\" \"\(h.dbPath)-shm\""), "\(blocked.stderr)")
         #expect(try CLIHarness.run("/bin/chown", ["--reference=\(h.dbPath)"] + files).status == 0)
         #expect(try run(as: 1234, CLIHarness.binary, ["promote", "v2", "--db", h.dbPath]).status == 0)
         #expect(try h.sqlite("SELECT 'v' || version FROM model_versions WHERE stage = 'production'") == "v2")

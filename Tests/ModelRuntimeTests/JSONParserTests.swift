@@ -17,6 +17,27 @@ struct JSONParserTests {
         }
     }
 
+    /// A number longer than the limit is read past, its grammar checked, and not converted (nil);
+    /// one at the limit is converted; a grammar error is reported whatever the length.
+    @Test func aNumberLongerThanTheLimitIsNotConverted() throws {
+        for (text, limit, expected) in [("1" + String(repeating: "0", count: 1_000_000) + ",", 100, nil),
+                                        ("1e" + String(repeating: "0", count: 98) + "1,", 100, nil),
+                                        ("1e" + String(repeating: "0", count: 97) + "1,", 100, 10.0),
+                                        ("-2.5e+3,", 8, -2500.0), ("-2.5e+3,", 6, nil)] as [(String, Int, Double?)] {
+            let bytes = Array(text.utf8)
+            try bytes.withUnsafeBufferPointer { (buffer) throws in
+                var parser = JSONParser(buffer)
+                #expect(try parser.parseNumber(writtenWithAtMost: limit) == expected, "\(text.prefix(12)) at \(limit)")
+                #expect(parser.offset == bytes.count - 1, "\(text.prefix(12)): the number is read to its end")
+            }
+        }
+        let bad = Array((String(repeating: "1", count: 200) + ".x").utf8)
+        bad.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(buffer)
+            #expect(throws: JSONParseError.self) { try parser.parseNumber(writtenWithAtMost: 100) }
+        }
+    }
+
     /// The fast path (a significand of up to 15 digits scaled by up to 1e22) and strtod must agree
     /// bit for bit on every side of its bounds: 14 to 17 digits, scales around ±22, leading zeros,
     /// exponents, signs. Seeded, so a failure replays.

@@ -152,6 +152,10 @@ struct ServiceEndToEndTests {
         let cases: [(String, String, String?, Int, String, String?)] = [
             ("not JSON", "{\"features\": {", "application/json", 400, "invalid_json", nil),
             ("trailing garbage", "{\"features\": \(row)} x", "application/json", 400, "invalid_json", nil),
+            // Not JSON, whatever its first part says: a bad feature or member before the syntax error.
+            ("trailing garbage after a non-numeric feature", "{\"features\": \(text)} x", "application/json", 400, "invalid_json", nil),
+            ("a syntax error after an unknown member", "{\"colour\": 1, \"features\": {", "application/json", 400, "invalid_json", nil),
+            ("a syntax error after an oversized batch", "{\"instances\": [\(row),\(row),\(row),\(row)], }", "application/json", 400, "invalid_json", nil),
             ("wrong content type", "{\"features\": \(row)}", "text/plain", 415, "unsupported_media_type", nil),
             ("no content type", "{\"features\": \(row)}", nil, 415, "unsupported_media_type", nil),
             ("a charset other than UTF-8", "{\"features\": \(row)}", "application/json; charset=utf-16", 415, "unsupported_media_type", nil),
@@ -633,33 +637,51 @@ struct ServiceEndToEndTests {
         #expect(try await h.stop() == 0)
     }
 
-    /// A registry file replaced at its path (a copy renamed into place) is read as the file it is:
-    /// its ids name its own rows. The reloader kept what it knew of the old file, so a copy whose
-    /// newest promotion had the same id was never read: it went on serving v1 while the file's
-    /// active version was v2. (Predictions are refused until a restart, since the audit writer's
-    /// rows would go to the file renamed away; /models shows what is served.)
-    @Test func aRegistryReplacedAtItsPathIsReadAfresh() async throws {
+    /// A registry file replaced at its path (a copy renamed into place) under a running service is
+    /// left alone until a restart: the new file shares the -wal and -shm files, by name, with the
+    /// one the service has open, which SQLite cannot tell apart. The audit writer already refused
+    /// it; the reloader, `/models` and the status page read it through them (the reloader with what
+    /// it knew of the old file's ids), and the desired-versions applier wrote to it. Now every part
+    /// refuses it, saying so, and the file stays as it was.
+    @Test func aRegistryReplacedAtItsPathIsLeftAloneUntilARestart() async throws {
         let h = try ServiceHarness()
         let copy = h.directory.appendingPathComponent("copy.db").path
-        for (path, promoted) in [(copy, "v2"), (h.dbPath, "v1")] {
-            #expect(try h.cli(["init"]).status == 0)
-            try h.register("fraud-xgboost")
-            try h.register("fraud-logistic")
-            #expect(try h.cli(["promote", promoted]).status == 0)
-            if path == copy { try FileManager.default.moveItem(atPath: h.dbPath, toPath: copy) }
-        }
-        #expect(try h.sqlite("SELECT max(id) FROM promotions") == "1" && h.sqlite("SELECT max(id) FROM promotions", db: copy) == "1")
+        try h.initWithXGBoostPromoted()
+        try FileManager.default.moveItem(atPath: h.dbPath, toPath: copy)
+        #expect(try h.cli(["init"]).status == 0)
+        try h.register("fraud-logistic")
+        #expect(try h.cli(["promote", "v1"]).status == 0)
         try await h.start()
         defer { h.killIfRunning() }
-        var model = try await h.get("/models/fraud").json
-        #expect(model?["serving_version"] as? String == "v1", "\(String(describing: model))")
+        let body = "{\"model\": \"fraud\", \"features\": \(try GoldenRequests("fraud-xgboost", limit: 1).features[0])}"
+        let before = try await h.post("/predict", body: body)
+        #expect(before.status == 200 && before.json?["threshold"] as? Double == 0.1, "\(before.body)")
 
+        // Not opened with the sqlite3 shell while the service runs: it would read it through the
+        // old file's WAL.
         #expect(rename(copy, h.dbPath) == 0)
-        for _ in 0..<100 where model?["serving_version"] as? String != "v2" {
+        var models = try await h.get("/models")
+        for _ in 0..<50 where models.status == 200 {
             try await Task.sleep(for: .milliseconds(100))
-            model = try await h.get("/models/fraud").json
+            models = try await h.get("/models")
         }
-        #expect(model?["active_version"] as? String == "v2" && model?["serving_version"] as? String == "v2", "\(String(describing: model))")
+        #expect(models.status == 503 && models.json?["error"] as? String == "registry_unavailable"
+                && (models.json?["detail"] as? String)?.contains("was deleted, renamed or replaced while open") == true, "\(models.body)")
+        let refused = try await h.post("/predict", body: body)
+        #expect(refused.status == 503 && refused.json?["error"] as? String == "audit_unavailable", "\(refused.body)")
+        var ready = try await h.get("/readyz")
+        for _ in 0..<100 where ready.status == 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            ready = try await h.get("/readyz")
+        }
+        #expect(ready.status == 503, "\(ready.body)")
+        _ = try await h.stop()
+        #expect(try h.sqlite("SELECT (SELECT count(*) FROM predictions) || ' ' || (SELECT count(*) FROM promotions)") == "0 1")
+
+        // A restart opens the file now at the path.
+        try await h.start()
+        let after = try await h.post("/predict", body: body)
+        #expect(after.status == 200 && after.json?["threshold"] as? Double == 0.06, "\(after.body)")
         #expect(try await h.stop() == 0)
     }
 

@@ -93,11 +93,14 @@ public final class Registry {
     /// file is not in WAL mode, SQLite makes none.) Checked before the first connection, which is
     /// read-only, of every command.
     private static func refuseReaderThatWouldLeaveWALFiles(_ path: String) throws {
-        guard geteuid() != 0, Glibc.access(path, R_OK) == 0, Glibc.access(path, W_OK) != 0 else { return }
+        // As the effective user, whom the files would belong to.
+        func may(_ mode: Int32, _ file: String) -> Bool { faccessat(AT_FDCWD, file, mode, AT_EACCESS) == 0 }
+        guard geteuid() != 0, may(R_OK, path), !may(W_OK, path) else { return }
         let files = WALFiles(of: path)
+        let directory = (files.database as NSString).deletingLastPathComponent
         var info = stat()
         guard !files.exist, stat(files.database, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid != geteuid(),
-              Glibc.access((files.database as NSString).deletingLastPathComponent, W_OK) == 0, files.databaseIsInWALMode else { return }
+              may(W_OK, directory.isEmpty ? "." : directory), files.databaseIsInWALMode else { return }
         throw RegistryError.readerWouldLeaveWALFiles(path: path, reader: geteuid(), owner: info.st_uid)
     }
 

@@ -143,6 +143,7 @@ public final class AuditWriter: Service, @unchecked Sendable {
         minuteCounts = try registry.pendingAuditMinutes()
         checkpointer = try Registry.open(path: databasePath, access: .write, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                                          durability: settings.durability, logger: logger)
+        guard checkpointer.openedFile == registry.openedFile else { throw RegistryError.fileReplaced(path: databasePath) }
         self.settings = settings
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.metrics = metrics
@@ -224,7 +225,8 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
     /// Checkpoints the WAL every 200 ms until the writer has finished, then once more, truncating,
     /// so that a stopped service leaves every record in the database file itself (a copy of
-    /// registry.db alone then holds them all) and an empty WAL.
+    /// registry.db alone then holds them all) and an empty WAL. Once another file is at the path,
+    /// it empties the WAL into this one and stops (the WAL, found by name, is then the other's).
     ///
     /// SQLite starts the WAL file over only once a checkpoint has copied every frame in it, and a
     /// checkpoint running beside a busy writer never catches up: under sustained load the WAL grew
@@ -239,8 +241,22 @@ public final class AuditWriter: Service, @unchecked Sendable {
     /// and the catch-up, during which no commit runs, still took 12-88 ms; after more rounds, 4-26 ms
     /// (bench/README.md).
     private func checkpointLoop() {
+        var walHandedOver = false
         while !pausedUntilTheNextRound() {
             do {
+                if (try? checkpointer.checkFileIsStillAtPath()) == nil {
+                    // Another file is at the path, and the -wal there, shared by name, still holds
+                    // this file's last frames: were the process to die, the next one would read
+                    // them as the new file's pages. Copied into this file and emptied, once; after
+                    // that the WAL is the new file's business.
+                    if !walHandedOver {
+                        let result = try checkpointer.checkpoint(truncate: true)
+                        walHandedOver = !result.busy && result.walFrames == 0
+                    }
+                    continue
+                }
+                // This file is back at the path (renamed away and back): the WAL is its own again.
+                walHandedOver = false
                 var result = try checkpointer.checkpoint()
                 // A round that could not run (-1 frames) says nothing of the WAL's length.
                 if !result.busy { metrics.auditWALFrames.record(result.walFrames) }
@@ -268,11 +284,13 @@ public final class AuditWriter: Service, @unchecked Sendable {
             }
         }
         do {
-            let result = try checkpointer.checkpoint(truncate: true)
-            if result.busy || result.walFrames != 0 {
-                // Not an error of SQLite's: a reader's transaction outlasted the busy timeout.
-                logger.warning("final WAL checkpoint did not complete: a reader held the WAL; its last records are in the registry's -wal file, which the next open reads (copy both files, or checkpoint once the reader is gone)",
-                               metadata: ["audit.wal_frames": "\(result.walFrames)"])
+            if !walHandedOver {
+                let result = try checkpointer.checkpoint(truncate: true)
+                if result.busy || result.walFrames != 0 {
+                    // Not an error of SQLite's: a reader's transaction outlasted the busy timeout.
+                    logger.warning("final WAL checkpoint did not complete: a reader held the WAL; its last records are in the registry's -wal file, which the next open reads (copy both files, or checkpoint once the reader is gone)",
+                                   metadata: ["audit.wal_frames": "\(result.walFrames)"])
+                }
             }
         } catch {
             logger.warning("final WAL checkpoint failed", metadata: ["error": "\(error)"])

@@ -36,8 +36,8 @@ public struct ServiceConfiguration: Sendable {
     /// path shares the -wal and -shm files, by name, with the one this process has open, and SQLite
     /// cannot tell them apart: reading it through them, or writing to it, would mix the two files'
     /// pages. So the process refuses it (`RegistryError.fileReplaced`) until a restart opens it;
-    /// meanwhile the audit writer's checkpoints copy the old file's last frames into the old file,
-    /// and its last one empties the WAL.
+    /// meanwhile the audit writer's checkpoint thread copies the old file's last frames into the
+    /// old file and empties the WAL (see `AuditWriter.checkpointLoop`).
     public var registryFile: FileIdentity?
 
     public init(databasePath: String) {

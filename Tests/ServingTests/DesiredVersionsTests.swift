@@ -97,8 +97,14 @@ struct DesiredVersionsTests {
         #expect(try await h.post("/predict", body: golden.bodies[0]).json?["version"] as? String == "v2")
 
         #expect(rename(copy, h.dbPath) == 0)
-        try await Task.sleep(for: .milliseconds(3_000))
-        let metrics = try await h.get("/metrics").body
+        var metrics = try await h.get("/metrics").body
+        for _ in 0..<100 where !metrics.contains("sentinel_desired_versions_in_sync 0") {
+            try await Task.sleep(for: .milliseconds(100))
+            metrics = try await h.get("/metrics").body
+        }
+        // Two more polls of the file (one a second) find the same.
+        try await Task.sleep(for: .milliseconds(2_000))
+        metrics = try await h.get("/metrics").body
         #expect(metrics.contains("sentinel_desired_versions_applied_total{model=\"fraud\"} 1")
                 && metrics.contains("sentinel_desired_versions_in_sync 0"), "\(metrics)")
         let log = try String(contentsOfFile: h.logPath, encoding: .utf8)

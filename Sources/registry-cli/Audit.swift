@@ -7,7 +7,9 @@ extension RegistryCLI {
         static let configuration = CommandConfiguration(
             abstract: "Read the prediction audit log, newest first.",
             discussion: """
-                Times are ISO 8601 (2026-11-29 or 2026-11-29T08:30:00Z); --since is inclusive, --until exclusive. \
+                Times are ISO 8601: a date (2026-11-29, from midnight UTC) or a date and time with Z or an \
+                offset (2026-11-29T08:30:00Z, 2026-11-29T09:30:00+01:00); the times listed are UTC. --since is \
+                inclusive, --until exclusive. \
                 --include adds other registries (such as consistent copies of each Kubernetes replica's, see \
                 docs/deploy.md): their rows are merged, newest first, and each row names the file it came from.
                 """)
@@ -66,14 +68,21 @@ extension RegistryCLI {
                 // it changing.
                 let registry = try Registry.open(path: path, access: .readUntouched,
                                                  busyTimeoutMilliseconds: options.busyTimeout, logger: options.logger())
-                if let missing = try Self.lacks(query.version, model: model, in: registry) {
+                let missing: RegistryError?
+                do {
+                    missing = try Self.lacks(query.version, model: model, in: registry)
+                } catch where !include.isEmpty {
+                    // Several models in one of several files: which one.
+                    throw AuditInputError.inRegistry(path, reason: "\(error)")
+                }
+                if let missing {
                     unknown = unknown ?? missing
                     continue
                 }
                 held = true
                 entries += try registry.audit(query).map { (path, $0) }
             }
-            if let unknown, !held { throw unknown }
+            if let unknown, !held { throw include.isEmpty ? unknown : AuditInputError.inNone(of: paths.count, reason: "\(unknown)") }
             // Each file gave its newest `limit` rows; the newest `limit` of them all are the answer.
             // Within one file and millisecond, by row id as the query ordered them: not left to
             // the sort's stability.
@@ -87,7 +96,8 @@ extension RegistryCLI {
             var table = TextTable(headers: ["TIME", "REQUEST", "ROW", "MODEL", "VERSION", "SCORE", "DECISION", "LATENCY_US"] + (several ? ["REGISTRY"] : []))
             for (source, entry) in entries {
                 table.rows.append([entry.predictedAt, entry.requestID, "\(entry.rowIndex)", entry.model, entry.version.description,
-                                   String(format: "%.6f", entry.score), entry.decision, "\(entry.latencyMicroseconds)"] + (several ? [source] : []))
+                                   // Exactly as stored: rounded, a score just under the threshold read as on it.
+                                   "\(entry.score)", entry.decision, "\(entry.latencyMicroseconds)"] + (several ? [source] : []))
             }
             print(table.render())
         }
@@ -160,11 +170,17 @@ enum AuditInputError: Error, CustomStringConvertible {
     case emptyWindow(since: String, until: String)
     /// One registry file named twice (by another name, a symlink or a hard link).
     case registryNamedTwice(_ path: String, first: String)
+    /// One of several registries could not answer the query.
+    case inRegistry(_ path: String, reason: String)
+    /// None of several registries holds the model or version asked for.
+    case inNone(of: Int, reason: String)
 
     var description: String {
         switch self {
         case .emptyWindow(let since, let until): "--since \(since) is not before --until \(until): no prediction can match"
         case .registryNamedTwice(let path, let first): "\(path) is the same file as \(first): name each registry once"
+        case .inRegistry(let path, let reason): "in \(path): \(reason)"
+        case .inNone(let count, let reason): "\(reason), in any of the \(count) registries"
         }
     }
 }

@@ -409,7 +409,13 @@ struct DeploymentCLITests {
         #expect(byModel.status == 0, "\(byModel.stderr)")
         #expect((try JSONSerialization.jsonObject(with: Data(byModel.stdout.utf8)) as? [[String: Any]])?.count == 1)
         let unknown = try h.cli(["audit", "--include", fresh, "--model", "chargeback"], db: replicas[0])
-        #expect(unknown.status != 0 && unknown.stderr.contains("no model named 'chargeback'"), "\(unknown.stderr)")
+        #expect(unknown.status != 0 && unknown.stderr.contains("no model named 'chargeback', in any of the 2 registries"), "\(unknown.stderr)")
+        // A file holding several models asks for one, and says which file it is.
+        _ = try h.cli(["register", "--model", "aml", "--format", "logistic", "--artifact", h.model("fraud-logistic", "model.json")], db: fresh)
+        _ = try h.cli(["register", "--model", "cards", "--format", "logistic", "--artifact", h.model("fraud-logistic", "model.json")], db: fresh)
+        let ambiguous = try h.cli(["audit", "--include", fresh, "--version", "v1"], db: replicas[0])
+        #expect(ambiguous.status != 0 && ambiguous.stderr.split(separator: "\n").count == 1
+                && ambiguous.stderr.contains("in \(fresh): the registry holds several models"), "\(ambiguous.stderr)")
         // One file under a second name (a hard link) would list each row twice.
         let linked = h.directory.appendingPathComponent("replica-0-link.db").path
         #expect(link(replicas[0], linked) == 0)

@@ -171,6 +171,34 @@ struct AuditSummaryTests {
         #expect(try registry.audit(AuditQuery(model: "fraud", version: VersionLabel(2), limit: 3_000)).count == 2_970)
     }
 
+    /// A request id's index drives the query whatever else is named (a version, a time range), on
+    /// a fresh registry and after ANALYZE: with a version named, SQLite took the version's index for
+    /// the order it gives and read every row of the version. And a model's rows come from each of
+    /// its versions' index, newest first across them (filtered on the model, SQLite walked the time
+    /// index through every other model's rows).
+    @Test func auditByRequestSearchesItsIndexAndAModelItsVersions() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (registry, v1, v2) = try Self.registry(in: dir)
+        try registry.appendAudit((0..<3_000).map { Self.record(Self.windowStart + Int64($0), version: $0 % 100 == 0 ? v1 : v2) })
+        let request = "r-\(Self.windowStart + 2_000)-100"
+        let sifted = [Registry.auditFilterRequest, Registry.auditSiftVersion, Registry.auditSiftSince, Registry.auditSiftUntil]
+        for analysed in [false, true] {
+            if analysed { try registry.db.execute("ANALYZE") }
+            let plan = try registry.db.prepare("EXPLAIN QUERY PLAN " + Registry.selectAuditBase + " WHERE " + sifted.joined(separator: " AND ") + Registry.auditOrder)
+                .rows([request, v1, Timestamp.format(unixMilliseconds: Self.windowStart), Timestamp.format(unixMilliseconds: Self.windowStart + 10_000), 5]) { $0.text(3) }
+            #expect(plan.contains { $0.hasPrefix("SEARCH p USING INDEX predictions_by_request (request_id=?)") }, "\(plan)")
+        }
+        #expect(try registry.audit(AuditQuery(model: "fraud", version: VersionLabel(1), requestID: request)).map(\.requestID) == [request])
+        #expect(try registry.audit(AuditQuery(model: "fraud", version: VersionLabel(2), requestID: request)).isEmpty)
+        #expect(try registry.audit(AuditQuery(model: "fraud", requestID: request)).map(\.requestID) == [request])
+        let newest = try registry.audit(AuditQuery(model: "fraud", limit: 150))
+        #expect(newest.map(\.predictedAt) == (0..<150).map { Timestamp.format(unixMilliseconds: Self.windowStart + 2_999 - Int64($0)) })
+        #expect(Set(newest.map(\.version)) == [VersionLabel(1), VersionLabel(2)])
+        let since = Timestamp.format(unixMilliseconds: Self.windowStart + 2_950)
+        #expect(try registry.audit(AuditQuery(model: "fraud", since: since, limit: 1_000)).count == 50)
+    }
+
     /// The plans SQLite picks for the three queries: a range of `prediction_minutes`' key bounded by
     /// the window's minutes, a range of the predictions' rowid above the counted mark (not a walk of
     /// the hour through `predictions_by_time`), and for many uncounted rows an index range bounded by

@@ -74,6 +74,10 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var heldBytes = 0
     /// The last answer's write, once the connection is to end after it.
     private var lastAnswer: EventLoopFuture<Void>?
+    /// The connection's end is arranged (see `closeAfterLastAnswer`).
+    private var closeScheduled = false
+    /// An error is held: after the HTTP parser's first, every read is another, with its bytes.
+    private var errorHeld = false
     /// A request was read behind the router's last answer, which is still to be written: the
     /// connection ends once it is.
     private var closeAfterRouterAnswer = false
@@ -106,11 +110,13 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// What a held part counts for against the read budget: about the bytes it holds. (A flat 512
     /// for a head let a client that stopped reading answers park 2,000 heads of 80 KB each, the
     /// most the HTTP parser takes, on one connection.)
+    /// A body chunk or an end counts 64 bytes more, what holding it costs: a chunked body in 1-byte
+    /// chunks otherwise held tens of times its count.
     private static func weight(of part: HTTPRequestPart) -> Int {
         switch part {
         case .head(let head): 512 + (head.path?.utf8.count ?? 0) + (head.authority?.utf8.count ?? 0) + weight(of: head.headerFields)
-        case .body(let chunk): chunk.readableBytes
-        case .end(let trailers): trailers.map(weight(of:)) ?? 0
+        case .body(let chunk): 64 + chunk.readableBytes
+        case .end(let trailers): 64 + (trailers.map(weight(of:)) ?? 0)
         }
     }
 
@@ -267,7 +273,9 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             case .part(let part, let arrived):
                 heldBytes -= Self.weight(of: part)
                 take(part, context: context, arrived: arrived)
-            case .error(let error): caught(error, context: context)
+            case .error(let error):
+                errorHeld = false
+                caught(error, context: context)
             case .event(let event): triggered(event, context: context)
             }
         }
@@ -315,6 +323,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         state = .closed
         held.removeAll()
         heldBytes = 0
+        errorHeld = false
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -358,6 +367,7 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
                 closeAfterRouterAnswer = false
                 held.removeAll()
                 heldBytes = 0
+                errorHeld = false
                 closeAfterLastAnswer(context: context)
             }
         }
@@ -371,10 +381,19 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    /// Ends the connection once its last answer is written (at once without one).
+    /// Ends the connection once its last answer is written (at once without one), or after the
+    /// idle timeout if it never is: a client that reads nothing more keeps it unwritten, and the
+    /// requests it sends behind it, which get no answer, kept Hummingbird's idle timer waiting.
+    /// Arranged once, however many requests arrive behind the answer.
     private func closeAfterLastAnswer(context: ChannelHandlerContext) {
+        guard !closeScheduled else { return }
+        closeScheduled = true
         let channel = context.channel
         (lastAnswer ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in channel.close(promise: nil) }
+        let timeout = controller.configuration.idleTimeoutSeconds
+        let backstop = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1_000_000_000))) { channel.close(promise: nil) }
+        // Not kept for the timeout by every connection that ends as asked (one request each, say).
+        channel.closeFuture.whenComplete { _ in backstop.cancel() }
     }
 
     /// `Connection: close` exactly: how `HTTP1ConnectionRules` passes a request's wish to close on, and
@@ -384,7 +403,13 @@ final class PredictChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if holding { return held.append(.error(error)) }
+        if holding {
+            // The first is answered in its turn and ends the connection; the parser's later ones,
+            // one a read, each with the bytes read, would be held without end behind a commit.
+            guard !errorHeld else { return }
+            errorHeld = true
+            return held.append(.error(error))
+        }
         caught(error, context: context)
     }
 

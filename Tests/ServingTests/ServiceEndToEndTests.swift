@@ -756,13 +756,7 @@ struct ServiceEndToEndTests {
         let golden = try GoldenRequests("fraud-xgboost", limit: 1)
         let report = try Python.run("""
             import json, socket, sys, time
-            def rss_mb():  # Linux's /proc; elsewhere the bound is not checked
-                try:
-                    for line in open(f"/proc/{sys.argv[2]}/status"):
-                        if line.startswith("VmRSS:"):
-                            return int(line.split()[1]) / 1024
-                except OSError:
-                    return 0.0
+            \(Python.residentMegabytes)
             body = sys.stdin.read().encode()
             connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
             connection.sendall(b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\nContent-Type: application/json\\r\\n"
@@ -803,13 +797,7 @@ struct ServiceEndToEndTests {
             import json, socket, sys, time
             # No Content-Type: each is refused with a 415 (about 250 bytes), and nothing is recorded.
             block = b"POST /predict HTTP/1.1\\r\\nHost: s\\r\\n\\r\\n" * 4096
-            def rss_mb():  # Linux's /proc; elsewhere the bound is not checked
-                try:
-                    for line in open(f"/proc/{sys.argv[2]}/status"):
-                        if line.startswith("VmRSS:"):
-                            return int(line.split()[1]) / 1024
-                except OSError:
-                    return 0.0
+            \(Python.residentMegabytes)
             rss_before = rss_mb()
             connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
             connection.setblocking(False)
@@ -1286,6 +1274,18 @@ struct ServiceEndToEndTests {
 
 /// Runs a Python snippet with the system python3 (its packages are installed by .ci/run).
 enum Python {
+    /// `rss_mb()`: the resident memory of the process whose id is the script's second argument, in
+    /// MB, from Linux's /proc (0 elsewhere, where the bound is then not checked).
+    static let residentMegabytes = """
+        def rss_mb():
+            try:
+                for line in open(f"/proc/{sys.argv[2]}/status"):
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+            except OSError:
+                return 0.0
+        """
+
     static func run(_ script: String, stdin: String, arguments: [String] = []) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

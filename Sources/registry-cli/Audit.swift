@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelRuntime
 import Registry
 
 extension RegistryCLI {
@@ -90,7 +91,7 @@ extension RegistryCLI {
             entries = Array(entries.prefix(limit))
             let several = !include.isEmpty
             if json {
-                print(try JSONOutput.render(entries.map { AuditJSON($0.entry, registry: several ? $0.source : nil) }))
+                print(try AuditJSON.render(entries, namingSources: several))
                 return
             }
             var table = TextTable(headers: ["TIME", "REQUEST", "ROW", "MODEL", "VERSION", "SCORE", "DECISION", "LATENCY_US"] + (several ? ["REGISTRY"] : []))
@@ -126,41 +127,47 @@ extension RegistryCLI {
     }
 }
 
-struct AuditJSON: Encodable {
-    let id: Int64
-    let predictedAt: String
-    let requestID: String
-    let rowIndex: Int
-    let model: String
-    let version: String
-    let score: Double
-    let decision: String
-    let latencyMicroseconds: Int
-    let features: [String: Double?]
-    /// The file the row came from, when several were read.
-    let registry: String?
-
-    init(_ entry: AuditEntry, registry: String? = nil) {
-        self.registry = registry
-        id = entry.id
-        predictedAt = entry.predictedAt
-        requestID = entry.requestID
-        rowIndex = entry.rowIndex
-        model = entry.model
-        version = entry.version.description
-        score = entry.score
-        decision = entry.decision
-        latencyMicroseconds = entry.latencyMicroseconds
-        let object = (try? JSONSerialization.jsonObject(with: Data(entry.featuresJSON.utf8))) as? [String: Any] ?? [:]
-        features = object.mapValues { ($0 as? NSNumber)?.doubleValue }
+/// `audit --json`: a JSON array of the rows, each object's keys sorted as in the other commands'
+/// `--json`, and its `features` the stored text itself: in the model's order, each number as the
+/// request wrote it (README, the audit log). Decoded and encoded again, they came out sorted by
+/// name, with each number re-spelled as a double, and a row whose text was not JSON (edited by
+/// hand) printed `{}` without a word.
+enum AuditJSON {
+    static func render(_ entries: [(source: String, entry: AuditEntry)], namingSources: Bool) throws -> String {
+        guard !entries.isEmpty else { return "[]" }
+        var objects: [String] = []
+        for (source, entry) in entries {
+            guard Self.isJSONObject(entry.featuresJSON) else { throw AuditOutputError.featuresNotJSON(rowID: entry.id, registry: source) }
+            var members = [
+                ("decision", JSONText.quoted(entry.decision)), ("features", entry.featuresJSON), ("id", "\(entry.id)"),
+                ("latency_us", "\(entry.latencyMicroseconds)"), ("model", JSONText.quoted(entry.model)),
+                ("predicted_at", JSONText.quoted(entry.predictedAt)), ("request_id", JSONText.quoted(entry.requestID)),
+                ("row_index", "\(entry.rowIndex)"), ("score", JSONText.number(entry.score)),
+                ("version", JSONText.quoted(entry.version.description)),
+            ]
+            if namingSources { members.insert(("registry", JSONText.quoted(source)), at: 6) }
+            objects.append("  {\n" + members.map { "    \"\($0.0)\" : \($0.1)" }.joined(separator: ",\n") + "\n  }")
+        }
+        return "[\n" + objects.joined(separator: ",\n") + "\n]"
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, model, version, score, decision, features, registry
-        case predictedAt = "predicted_at"
-        case requestID = "request_id"
-        case rowIndex = "row_index"
-        case latencyMicroseconds = "latency_us"
+    private static func isJSONObject(_ text: String) -> Bool {
+        guard case .object = try? JSONParser.parse(Array(text.utf8)) else { return false }
+        return true
+    }
+}
+
+/// Why `audit` could not print what it read.
+enum AuditOutputError: Error, CustomStringConvertible {
+    /// A row's features column is not a JSON object (edited by hand): printed, it would make the
+    /// whole output invalid JSON.
+    case featuresNotJSON(rowID: Int64, registry: String)
+
+    var description: String {
+        switch self {
+        case .featuresNotJSON(let id, let registry):
+            "audit row \(id) of \(registry) has a features column that is not a JSON object (edited by hand?); its row: SELECT * FROM predictions WHERE id = \(id)"
+        }
     }
 }
 

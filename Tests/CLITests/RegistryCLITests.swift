@@ -78,6 +78,20 @@ struct RegistryCLITests {
         let audited = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]])
         #expect(audited.count == 5)
         #expect(Set(audited.map { $0["version"] as? String }) == ["v2"])
+        // The features as stored, in the model's order and spelled as the request wrote them.
+        let stored = try h.sqlite("SELECT features FROM predictions WHERE request_id = '\(requestID)' AND row_index = 0")
+        #expect(stored.hasPrefix("{\"") && audit.stdout.contains("\"features\" : \(stored),"), "\(stored)\n\(audit.stdout)")
+        #expect((audited.first { $0["row_index"] as? Int == 0 }?["features"] as? [String: Any])?.count == 30)
+        // A row whose features were typed in by hand as something else than a JSON object is
+        // refused by name, not printed as {} (nor spliced in to break the whole output).
+        _ = try h.sqlite("""
+            INSERT INTO predictions (predicted_at, request_id, row_index, model_id, version_id, features, score, decision, latency_us)
+            SELECT predicted_at, 'by-hand', 0, model_id, version_id, 'not json', score, decision, latency_us FROM predictions LIMIT 1
+            """)
+        let byHand = try h.cli(["audit", "--request-id", "by-hand", "--json"])
+        #expect(byHand.status == 1 && byHand.stderr.split(separator: "\n").count == 1
+                && byHand.stderr.contains("has a features column that is not a JSON object"), "\(byHand.stderr)")
+        _ = try h.sqlite("DELETE FROM predictions WHERE request_id = 'by-hand'")
         let none = try h.cli(["audit", "--version", "v3", "--json"])
         #expect((try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [Any])?.isEmpty == true)
         #expect(try h.cli(["audit", "--since", "2000-01-01", "--until", "2999-01-01", "--limit", "3"]).stdout.split(separator: "\n").count == 4)

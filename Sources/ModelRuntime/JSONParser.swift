@@ -34,11 +34,13 @@ public struct JSONParser {
         self.bytes = bytes
     }
 
-    /// Parses one JSON value that must fill the whole input (surrounding white space aside).
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+    /// Parses one JSON value that must fill the whole input (surrounding white space aside). A name
+    /// given twice in an object is refused unless `allowingRepeatedNames` (JSON's grammar allows it:
+    /// for a caller that only checks the grammar, or refuses repeats in its own words).
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, allowingRepeatedNames: Bool = false) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes)
         parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
+        let value = try parser.parseValue(depth: 0, refusingRepeatedNames: !allowingRepeatedNames)
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
         return value
@@ -342,11 +344,9 @@ public struct JSONParser {
         return value
     }
 
-    /// Skips one value of any kind (used by readers that only want some members). A name given
-    /// twice in an object is refused unless `allowingRepeatedNames` (JSON's grammar allows it:
-    /// a caller that only checks the grammar, or refuses repeats in its own words).
-    public mutating func skipValue(allowingRepeatedNames: Bool = false) throws(JSONParseError) {
-        _ = try parseValue(depth: 0, refusingRepeatedNames: !allowingRepeatedNames)
+    /// Skips one value of any kind (used by readers that only want some members).
+    public mutating func skipValue() throws(JSONParseError) {
+        _ = try parseValue(depth: 0)
     }
 
     @inline(__always)

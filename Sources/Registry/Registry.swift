@@ -93,14 +93,12 @@ public final class Registry {
     /// file is not in WAL mode, SQLite makes none.) Checked before the first connection, which is
     /// read-only, of every command.
     private static func refuseReaderThatWouldLeaveWALFiles(_ path: String) throws {
-        // As the effective user, whom the files would belong to.
-        func may(_ mode: Int32, _ file: String) -> Bool { faccessat(AT_FDCWD, file, mode, AT_EACCESS) == 0 }
-        guard geteuid() != 0, may(R_OK, path), !may(W_OK, path) else { return }
+        guard geteuid() != 0, FileAccess.allows(R_OK, path), !FileAccess.allows(W_OK, path) else { return }
         let files = WALFiles(of: path)
         let directory = (files.database as NSString).deletingLastPathComponent
         var info = stat()
         guard !files.exist, stat(files.database, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid != geteuid(),
-              may(W_OK, directory.isEmpty ? "." : directory), files.databaseIsInWALMode else { return }
+              FileAccess.allows(W_OK, directory.isEmpty ? "." : directory), files.databaseIsInWALMode else { return }
         throw RegistryError.readerWouldLeaveWALFiles(path: path, reader: geteuid(), owner: info.st_uid)
     }
 
@@ -113,7 +111,7 @@ public final class Registry {
         let name = path.hasPrefix("file:") ? "./" + path : path
         if let reason = notARegularFile(path) { throw RegistryError.cannotOpen(path: path, reason: reason) }
         var info = stat()
-        if Glibc.access(path, R_OK) != 0, errno == EACCES, stat(path, &info) == 0 {
+        if !FileAccess.allows(R_OK, path), errno == EACCES, stat(path, &info) == 0 {
             throw RegistryError.cannotOpen(path: path, reason: "uid \(geteuid()) may not read it (it belongs to uid \(info.st_uid), mode 0\(String(info.st_mode & 0o777, radix: 8)))")
         }
         do {

@@ -164,7 +164,7 @@ extension RegistryError {
             // another user's. (A user who may not write the registry is told that, whoever owns them.)
             let files = WALFiles(of: path)
             var info = stat()
-            if access(path, W_OK) == 0, stat(files.database, &info) == 0, let owner = files.foreignOwner(registryOwner: info.st_uid) {
+            if FileAccess.allows(W_OK, path), stat(files.database, &info) == 0, let owner = files.foreignOwner(registryOwner: info.st_uid) {
                 return RegistryError.walFilesNotWritable(path: path, database: files.database, owner: owner)
             }
             return RegistryError.readOnly(path: path)

@@ -34,7 +34,7 @@ struct WALFiles {
     func foreignOwner(registryOwner: uid_t) -> uid_t? {
         for file in [wal, shm] {
             var info = stat()
-            if stat(file, &info) == 0, access(file, W_OK) != 0, info.st_uid != registryOwner { return info.st_uid }
+            if stat(file, &info) == 0, !FileAccess.allows(W_OK, file), info.st_uid != registryOwner { return info.st_uid }
         }
         return nil
     }

@@ -177,15 +177,14 @@ public final class AuditWriter: Service, @unchecked Sendable {
 
     private func enqueue(_ drafts: [AuditDraft], waiting: (committed: AuditCommitted, eventLoop: any EventLoop)?) -> AuditError? {
         let bytes = drafts.first?.body.readableBytes ?? 0
-        let byteLimit = queueByteLimit
         condition.lock()
         defer { condition.unlock() }
         if closed { return .closed }
         let refusal: AuditError? = queuedRows + drafts.count > settings.queueCapacity ? .queueFull(capacity: settings.queueCapacity)
-            : queuedBytes + bytes > byteLimit && !queue.isEmpty ? .queueBytesFull(bytes: queuedBytes) : nil
+            : queuedBytes + bytes > queueByteLimit && !queue.isEmpty ? .queueBytesFull(bytes: queuedBytes) : nil
         if let refusal {
             metrics.auditRowsRefused.increment(by: Int64(drafts.count))
-            queueFullRefusals.failed("\(queuedRows) rows (\(queuedBytes) bytes) waiting, capacity \(settings.queueCapacity) rows (\(byteLimit) bytes)",
+            queueFullRefusals.failed("\(queuedRows) rows (\(queuedBytes) bytes) waiting, capacity \(settings.queueCapacity) rows (\(queueByteLimit) bytes)",
                                      logger: logger, now: DispatchTime.now().uptimeNanoseconds)
             return refusal
         }

@@ -87,7 +87,10 @@ public struct PredictRequestParser {
         } catch let error as APIError {
             // Found before the end of the body: a body that is not JSON at all is told so rather
             // than what was wrong with its first part (a 422 for a feature, then a stray byte).
-            if let syntax = syntaxError(in: bytes) { throw APIError(.invalidJSON, "body is not valid JSON: \(syntax)") }
+            // (A name given twice is JSON; the members' own checks refuse it.)
+            do { _ = try JSONParser.parse(bytes, allowingRepeatedNames: true) } catch let syntax {
+                throw APIError(.invalidJSON, "body is not valid JSON: \(syntax)")
+            }
             throw error
         } catch {
             throw APIError(.invalidJSON, "body is not valid JSON")
@@ -119,19 +122,6 @@ public struct PredictRequestParser {
             spans.append(texts)
         }
         return PredictRequest(model: model, requestID: requestID, rows: rows, spans: spans, isBatch: true)
-    }
-
-    /// Where `bytes` stop being one JSON value, or nil when they are one (a name given twice is
-    /// JSON; the members' own checks refuse it).
-    private static func syntaxError(in bytes: UnsafeBufferPointer<UInt8>) -> JSONParseError? {
-        var parser = JSONParser(bytes)
-        do {
-            try parser.skipValue(allowingRepeatedNames: true)
-            parser.skipWhitespace()
-            return parser.isAtEnd ? nil : JSONParseError(offset: parser.offset, reason: "unexpected data after the JSON value")
-        } catch {
-            return error
-        }
     }
 
     private static func batch(_ parser: inout JSONParser, bytes: UnsafeBufferPointer<UInt8>, maxBatchSize: Int) throws -> [[Member]] {
